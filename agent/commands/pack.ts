@@ -1,0 +1,55 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { isatty } from "node:tty";
+import type { Argv, CommandModule } from "yargs";
+import { UsageError, fromSystemError } from "../errors.ts";
+import { packDirectory, type PackResult } from "../unpack/pack.ts";
+import { formatBytes } from "../report/format.ts";
+
+interface PackArgs {
+  directory: string;
+  output: string | undefined;
+}
+
+export const packCommand: CommandModule<object, PackArgs> = {
+  command: "pack <directory>",
+  describe: "Pack a directory tree into a bundle (the inverse of unpack)",
+  builder: (yargs) =>
+    (yargs as Argv<object>)
+      .positional("directory", { type: "string", demandOption: true, describe: "tree whose files become the assets" })
+      .option("output", { alias: "o", type: "string", describe: "write the bundle here (mode 0600) instead of standard output" })
+      .example("$0 pack /tmp/assets -o assets", "keys sorted by bytes, joined like Terraform's join(\"\\n\", ...)") as Argv<PackArgs>,
+  handler: (args) => {
+    const result = args.output === undefined ? packToStdout(args.directory) : packToFile(args.directory, args.output);
+    process.stderr.write(`typhoon-agent: packed ${result.assets} assets (${formatBytes(result.bytes)})\n`);
+  },
+};
+
+function packToStdout(directory: string): PackResult {
+  if (isatty(1)) {
+    throw new UsageError("refusing to write a bundle (it holds private keys) to a terminal", "use -o FILE or redirect standard output");
+  }
+  return packDirectory(directory, 1);
+}
+
+/** Writes next to the destination and renames, so a failed pack leaves no partial bundle. */
+function packToFile(directory: string, output: string): PackResult {
+  const temporary = path.join(path.dirname(output), `.${path.basename(output)}.${process.pid}.tmp`);
+  let fd: number;
+  try {
+    fd = fs.openSync(temporary, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+  } catch (error) {
+    throw fromSystemError(error, "create", temporary);
+  }
+  try {
+    const result = packDirectory(directory, fd);
+    fs.closeSync(fd);
+    fd = -1;
+    fs.renameSync(temporary, output);
+    return result;
+  } catch (error) {
+    if (fd >= 0) fs.closeSync(fd);
+    fs.rmSync(temporary, { force: true });
+    throw fromSystemError(error, "write", output);
+  }
+}

@@ -1,0 +1,116 @@
+// `typhoon-agent pack`: the encoder, Terraform's
+//     join("\n", [for k in sort(keys(m)) : "##### ${k}\n${m[k]}"])
+// over a directory tree. Keys are sorted by their UTF-8 bytes, as Go's sort.Strings
+// (Terraform's sort()) orders them. Everything is validated before the first byte is
+// written, with the rules unpack applies, so pack never produces a bundle unpack refuses.
+
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { BundleError, fromSystemError } from "../errors.ts";
+import { writeAll } from "../fsio/write-all.ts";
+import { checkAssetNameString } from "./asset-name.ts";
+import { firstForbiddenByte } from "./bundle-parser.ts";
+
+const CHUNK = 1 << 20;
+const MARKER = Buffer.from("#####");
+
+export interface PackResult {
+  assets: number;
+  bytes: number;
+}
+
+/** Writes the bundle of `directory` to `fd`. */
+export function packDirectory(directory: string, fd: number): PackResult {
+  const names = listAssets(directory);
+  if (names.length === 0) {
+    throw new BundleError(`${directory} holds no files; an empty bundle is not valid`);
+  }
+  for (const name of names) checkContent(directory, name);
+
+  const buffer = Buffer.allocUnsafe(CHUNK);
+  let bytes = 0;
+  names.forEach((name, index) => {
+    const header = Buffer.from(`${index === 0 ? "" : "\n"}##### ${name}\n`, "utf8");
+    writeAll(fd, header);
+    bytes += header.length;
+    forEachChunk(directory, name, buffer, (chunk) => {
+      writeAll(fd, chunk);
+      bytes += chunk.length;
+    });
+  });
+  return { assets: names.length, bytes };
+}
+
+/** Relative paths of every regular file below `directory`, in Terraform's key order. */
+function listAssets(directory: string): string[] {
+  const names: string[] = [];
+  const walk = (relative: string): void => {
+    const absolute = relative === "" ? directory : path.join(directory, relative);
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(absolute, { withFileTypes: true });
+    } catch (error) {
+      throw fromSystemError(error, "read directory", absolute);
+    }
+    for (const entry of entries) {
+      const name = relative === "" ? entry.name : `${relative}/${entry.name}`;
+      if (entry.isDirectory()) {
+        walk(name);
+      } else if (entry.isFile()) {
+        const checked = checkAssetNameString(name);
+        if ("problem" in checked) throw new BundleError(`${path.join(directory, name)}: asset name ${checked.problem}`);
+        names.push(name);
+      } else {
+        throw new BundleError(`${path.join(directory, name)} is not a regular file or directory; a bundle holds files only`);
+      }
+    }
+  };
+  walk("");
+  return names.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+}
+
+/** Rejects content unpack would reject: CR, NUL, or the header marker anywhere. */
+function checkContent(directory: string, name: string): void {
+  let line = 1;
+  let tail: Buffer = Buffer.alloc(0);
+  forEachChunk(directory, name, Buffer.allocUnsafe(CHUNK), (chunk) => {
+    const window = tail.length === 0 ? chunk : Buffer.concat([tail, chunk]);
+    const bad = firstForbiddenByte(window);
+    const marker = window.indexOf(MARKER);
+    const first = [bad, marker].filter((at) => at >= 0).sort((a, b) => a - b)[0];
+    if (first !== undefined) {
+      // The tail was counted with the previous chunk, and a marker that starts in it holds no newline.
+      line += countNewlines(window.subarray(tail.length, Math.max(first, tail.length)));
+      const what = first === marker ? `contains the header marker "#####"` : window[first] === 0x0d ? "contains a carriage return (CR)" : "contains a NUL byte";
+      throw new BundleError(`${path.join(directory, name)} line ${line} ${what}; unpack would reject the bundle`);
+    }
+    line += countNewlines(chunk);
+    tail = Buffer.from(window.subarray(Math.max(0, window.length - (MARKER.length - 1))));
+  });
+}
+
+function countNewlines(bytes: Uint8Array): number {
+  const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  let count = 0;
+  for (let at = view.indexOf(0x0a); at >= 0; at = view.indexOf(0x0a, at + 1)) count++;
+  return count;
+}
+
+function forEachChunk(directory: string, name: string, buffer: Buffer, use: (chunk: Buffer) => void): void {
+  const file = path.join(directory, name);
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  } catch (error) {
+    throw fromSystemError(error, "open", file);
+  }
+  try {
+    for (;;) {
+      const n = fs.readSync(fd, buffer, 0, buffer.length, null);
+      if (n === 0) break;
+      use(buffer.subarray(0, n));
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}

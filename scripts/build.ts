@@ -1,0 +1,30 @@
+// Compiles the agent into one self-contained executable: `npm run build`.
+// --bytecode needs ESM output; .env and bunfig.toml must never change what a boot-time
+// tool does, so the binary does not look for them at run time.
+import { spawnSync } from "node:child_process";
+import * as path from "node:path";
+
+const root = path.resolve(import.meta.dir, "..");
+
+export const COMPILE_FLAGS = [
+  "build",
+  "--compile",
+  "--minify",
+  "--bytecode",
+  "--format=esm",
+  "--no-compile-autoload-dotenv",
+  "--no-compile-autoload-bunfig",
+];
+
+export function compile(outfile: string, extra: readonly string[] = []): void {
+  const result = spawnSync(process.execPath, [...COMPILE_FLAGS, ...extra, "agent/cli.ts", "--outfile", outfile], {
+    cwd: root,
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  if (result.status !== 0) throw new Error(`bun build failed for ${outfile} (exit ${result.status})`);
+}
+
+if (import.meta.main) {
+  compile("dist/typhoon-agent");
+  console.log("built dist/typhoon-agent");
+}
