@@ -5,6 +5,7 @@
 import yargs from "yargs";
 import packageJson from "../package.json" with { type: "json" };
 import { AgentError, ExitCode } from "./errors.ts";
+import { say } from "./report/console.ts";
 import { packCommand } from "./commands/pack.ts";
 import { unpackCommand } from "./commands/unpack.ts";
 
@@ -15,12 +16,21 @@ const DESCRIPTION = `Installs a Typhoon controller or worker from the asset bund
 certificates with least-privilege owners and modes, kubelet.service and the static pods,
 as one transaction, reported to the systemd journal.`;
 
+/**
+ * yargs turns a positional "-" into an empty string, so "-" (standard input) travels
+ * through the parser as a placeholder no real argument can equal: argv never holds NUL.
+ */
+const STDIN_PLACEHOLDER = "\u0000stdin";
+
 export async function main(argv: readonly string[]): Promise<number> {
-  const cli = yargs([...argv])
+  const cli = yargs(argv.map((argument) => (argument === "-" ? STDIN_PLACEHOLDER : argument)))
     .scriptName("typhoon-agent")
     .usage(`$0 <command> [options]\n\n${DESCRIPTION}`)
     .command(unpackCommand)
     .command(packCommand)
+    .middleware((parsed) => {
+      for (const [key, value] of Object.entries(parsed)) if (value === STDIN_PLACEHOLDER) parsed[key] = "-";
+    }, true)
     .demandCommand(1, "name a command; see typhoon-agent --help")
     .recommendCommands()
     .strict()
@@ -36,6 +46,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .fail((message, error) => {
       throw error ?? new AgentError(ExitCode.usage, message ?? "invalid usage", "see typhoon-agent --help");
     });
+  skipHelpRendering(cli);
   try {
     await cli.parseAsync();
     return ExitCode.ok;
@@ -46,12 +57,23 @@ export async function main(argv: readonly string[]): Promise<number> {
 
 function report(error: unknown): number {
   if (error instanceof AgentError) {
-    process.stderr.write(`typhoon-agent: ${error.message}\n`);
-    if (error.hint !== undefined) process.stderr.write(`typhoon-agent: hint: ${error.hint}\n`);
+    say(error.message);
+    if (error.hint !== undefined) say(`hint: ${error.hint}`);
     return error.exitCode;
   }
-  process.stderr.write(`typhoon-agent: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  say(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
   return ExitCode.failed;
+}
+
+/**
+ * After every command handler, yargs renders the whole help text and caches it, in case
+ * a later failure wants to print it (measured: ~10 ms per run, as long as the apply
+ * itself). Our failures print one line and a hint, never the help, so the rendering is
+ * switched off; --help still renders on demand.
+ */
+function skipHelpRendering(cli: object): void {
+  const internals = (cli as { getInternalMethods?: () => { getUsageInstance(): { cacheHelpMessage(): void } } }).getInternalMethods?.();
+  if (internals !== undefined) internals.getUsageInstance().cacheHelpMessage = () => {};
 }
 
 /** Help is laid out for the terminal; asking the terminal its width is only worth it then. */

@@ -3,7 +3,8 @@ import * as path from "node:path";
 import { isatty } from "node:tty";
 import type { Argv, CommandModule } from "yargs";
 import { UsageError, fromSystemError } from "../errors.ts";
-import { packDirectory, type PackResult } from "../unpack/pack.ts";
+import { preparePack, writePack, type PackResult } from "../unpack/pack.ts";
+import { say } from "../report/console.ts";
 import { formatBytes } from "../report/format.ts";
 
 interface PackArgs {
@@ -21,7 +22,7 @@ export const packCommand: CommandModule<object, PackArgs> = {
       .example("$0 pack /tmp/assets -o assets", "keys sorted by bytes, joined like Terraform's join(\"\\n\", ...)") as Argv<PackArgs>,
   handler: (args) => {
     const result = args.output === undefined ? packToStdout(args.directory) : packToFile(args.directory, args.output);
-    process.stderr.write(`typhoon-agent: packed ${result.assets} assets (${formatBytes(result.bytes)})\n`);
+    say(`packed ${result.assets} assets (${formatBytes(result.bytes)})`);
   },
 };
 
@@ -29,11 +30,12 @@ function packToStdout(directory: string): PackResult {
   if (isatty(1)) {
     throw new UsageError("refusing to write a bundle (it holds private keys) to a terminal", "use -o FILE or redirect standard output");
   }
-  return packDirectory(directory, 1);
+  return writePack(directory, preparePack(directory), 1);
 }
 
 /** Writes next to the destination and renames, so a failed pack leaves no partial bundle. */
 function packToFile(directory: string, output: string): PackResult {
+  const names = preparePack(directory);
   const temporary = path.join(path.dirname(output), `.${path.basename(output)}.${process.pid}.tmp`);
   let fd: number;
   try {
@@ -42,7 +44,7 @@ function packToFile(directory: string, output: string): PackResult {
     throw fromSystemError(error, "create", temporary);
   }
   try {
-    const result = packDirectory(directory, fd);
+    const result = writePack(directory, names, fd);
     fs.closeSync(fd);
     fd = -1;
     fs.renameSync(temporary, output);

@@ -1,6 +1,7 @@
 import type { Argv, CommandModule } from "yargs";
 import { openBundleInput } from "../unpack/input.ts";
 import { unpackToDirectory } from "../unpack/unpack-to-directory.ts";
+import { say } from "../report/console.ts";
 import { formatBytes } from "../report/format.ts";
 
 interface UnpackArgs {
@@ -32,9 +33,7 @@ export const unpackCommand: CommandModule<object, UnpackArgs> = {
     const input = openBundleInput(args.bundle);
     try {
       const result = unpackToDirectory(input, args.directory, args.awk ? "awk" : "exact");
-      process.stderr.write(
-        `typhoon-agent: unpacked ${result.assets} assets (${formatBytes(result.bytes)}) into ${args.directory}${args.awk ? " (awk layout)" : ""}\n`,
-      );
+      say(`unpacked ${result.assets} assets (${formatBytes(result.bytes)}) into ${args.directory}${args.awk ? " (awk layout)" : ""}`);
     } finally {
       input.close();
     }

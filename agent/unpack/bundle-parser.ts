@@ -8,7 +8,6 @@
 // CR, NUL and newlines, and Buffer.indexOf finds each with memchr/memmem speed. That is
 // what lets the agent unpack at least as fast as mawk.
 
-import { createHash, type Hash } from "node:crypto";
 import { BundleError } from "../errors.ts";
 import { AssetNameSet, MAX_NAME_BYTES, checkAssetName } from "./asset-name.ts";
 
@@ -30,14 +29,13 @@ export type ReadInto = (buffer: Uint8Array, offset: number, length: number) => n
 export interface ParseOptions {
   /** Bytes read per step (tests use tiny chunks to exercise every boundary). */
   chunkSize?: number;
-  /** Compute the sha256 of the whole input, as Terraform's sha256(bundle) would. */
-  digest?: boolean;
+  /** Sees every input byte once, in order (the apply hashes the bundle with it). */
+  onInput?: (bytes: Uint8Array) => void;
 }
 
 export interface ParseSummary {
   assets: number;
   bytes: number;
-  sha256: string | undefined;
 }
 
 const DEFAULT_CHUNK = 1 << 20;
@@ -57,7 +55,7 @@ class BundleParser {
   private readonly sink: AssetSink;
   private readonly buffer: Buffer;
   private readonly chunkSize: number;
-  private readonly hash: Hash | undefined;
+  private readonly onInput: ((bytes: Uint8Array) => void) | undefined;
   private readonly names = new AssetNameSet();
 
   /** 1-based number of the line that contains buffer position `countedTo`. */
@@ -82,7 +80,7 @@ class BundleParser {
     this.sink = sink;
     this.chunkSize = Math.max(1, options.chunkSize ?? DEFAULT_CHUNK);
     this.buffer = Buffer.allocUnsafe(MAX_HEADER_LINE + this.chunkSize);
-    this.hash = options.digest ? createHash("sha256") : undefined;
+    this.onInput = options.onInput;
   }
 
   run(read: ReadInto): ParseSummary {
@@ -97,7 +95,7 @@ class BundleParser {
           eof = true;
           break;
         }
-        this.hash?.update(buffer.subarray(filled, filled + n));
+        this.onInput?.(buffer.subarray(filled, filled + n));
         filled += n;
       }
       this.totalBytes += filled - carried;
@@ -114,7 +112,7 @@ class BundleParser {
       this.countedTo = 0;
     }
     this.finish();
-    return { assets: this.names.size, bytes: this.totalBytes, sha256: this.hash?.digest("hex") };
+    return { assets: this.names.size, bytes: this.totalBytes };
   }
 
   /**

@@ -19,14 +19,21 @@ export interface PackResult {
   bytes: number;
 }
 
-/** Writes the bundle of `directory` to `fd`. */
-export function packDirectory(directory: string, fd: number): PackResult {
+/**
+ * Lists and validates every asset of `directory`. Done before the output is opened, so
+ * an output file inside the directory is never read back into the bundle.
+ */
+export function preparePack(directory: string): string[] {
   const names = listAssets(directory);
   if (names.length === 0) {
     throw new BundleError(`${directory} holds no files; an empty bundle is not valid`);
   }
   for (const name of names) checkContent(directory, name);
+  return names;
+}
 
+/** Writes the bundle of the prepared `names` to `fd`. */
+export function writePack(directory: string, names: readonly string[], fd: number): PackResult {
   const buffer = Buffer.allocUnsafe(CHUNK);
   let bytes = 0;
   names.forEach((name, index) => {

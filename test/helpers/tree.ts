@@ -1,0 +1,50 @@
+// Temporary directories and whole-tree snapshots: what a test compares before and after.
+
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+
+export function tempDir(prefix = "typhoon-test-"): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export interface TreeEntry {
+  type: "file" | "directory" | "symlink";
+  mode: number;
+  uid: number;
+  gid: number;
+  content?: string;
+  target?: string;
+}
+
+/** Every entry below `root` (relative path → type, mode, owner, content as hex). */
+export function snapshotTree(root: string): Map<string, TreeEntry> {
+  const entries = new Map<string, TreeEntry>();
+  const walk = (relative: string): void => {
+    for (const name of fs.readdirSync(path.join(root, relative)).sort()) {
+      const child = relative === "" ? name : `${relative}/${name}`;
+      const absolute = path.join(root, child);
+      const stat = fs.lstatSync(absolute);
+      const base = { mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid };
+      if (stat.isSymbolicLink()) {
+        entries.set(child, { type: "symlink", ...base, target: fs.readlinkSync(absolute) });
+      } else if (stat.isDirectory()) {
+        entries.set(child, { type: "directory", ...base });
+        walk(child);
+      } else {
+        entries.set(child, { type: "file", ...base, content: fs.readFileSync(absolute).toString("hex") });
+      }
+    }
+  };
+  if (fs.existsSync(root)) walk("");
+  return entries;
+}
+
+/** Files only, relative path → bytes. */
+export function readFiles(root: string): Map<string, Buffer> {
+  const files = new Map<string, Buffer>();
+  for (const [name, entry] of snapshotTree(root)) {
+    if (entry.type === "file") files.set(name, Buffer.from(entry.content!, "hex"));
+  }
+  return files;
+}
