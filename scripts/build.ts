@@ -25,6 +25,8 @@ export function compile(outfile: string, extra: readonly string[] = []): void {
 }
 
 if (import.meta.main) {
-  compile("dist/typhoon-agent");
-  console.log("built dist/typhoon-agent");
+  // TYPHOON_AGENT_BIN lets parallel work trees build and test their own binary.
+  const outfile = process.env.TYPHOON_AGENT_BIN ?? "dist/typhoon-agent";
+  compile(outfile);
+  console.log(`built ${outfile}`);
 }

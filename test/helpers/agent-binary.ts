@@ -1,12 +1,12 @@
-// The compiled agent as a user runs it. `npm test` builds dist/typhoon-agent first; a
-// test run without it fails loudly rather than testing stale code.
+// The compiled agent as a user runs it. `npm test` builds dist/typhoon-agent first (or
+// $TYPHOON_AGENT_BIN); a test run without it fails loudly rather than testing stale code.
 
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { execa, type Options, type Result } from "execa";
 
 export const REPO = path.resolve(import.meta.dir, "../..");
-export const AGENT = path.join(REPO, "dist/typhoon-agent");
+export const AGENT = path.resolve(REPO, process.env.TYPHOON_AGENT_BIN ?? "dist/typhoon-agent");
 
 if (!fs.existsSync(AGENT)) {
   throw new Error(`${AGENT} is missing: run \`npm run build\` (npm test does it for you)`);
