@@ -1,0 +1,353 @@
+// `apply` and `plan`: parse → validate → plan → apply → report. Everything that can be
+// wrong with the inputs is found before the host is touched; the only writes happen in
+// the transaction (transaction.ts), and every outcome ends up in one ApplyReport, which
+// the command prints, logs and records in /var/lib/typhoon-agent/result.json.
+
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { AgentConfig, Runtime } from "../config/types.ts";
+import { AgentError, BundleError, ExitCode, fromSystemError } from "../errors.ts";
+import { Accounts } from "../hostfs/accounts.ts";
+import type { HostRoot } from "../hostfs/host-root.ts";
+import { PKI_DIRECTORY } from "../placement/static-pods.ts";
+import { SYSTEM_DEPTH } from "../placement/policy.ts";
+import type { EventFields, EventName, Reporter } from "../report/events.ts";
+import { openBundleInput } from "../unpack/input.ts";
+import { readBundleAssets, type BundleAssets } from "../unpack/read-assets.ts";
+import { newTransactionId, pruneBackups, writeBackup } from "./backup.ts";
+import { computeDesiredState, type RenderedFile } from "./desired-state.ts";
+import { acquireLock, type HeldLock } from "./lock.ts";
+import { buildPlan, isNoop, type Plan } from "./plan.ts";
+import { legacyLeftovers, staleFiles } from "./removals.ts";
+import { startKubelet } from "./kubelet.ts";
+import { Transaction, recoverInterrupted, removeStrayFiles, stepsOf, type Recovery } from "./transaction.ts";
+
+export const STATE_DIRECTORY = "/var/lib/typhoon-agent";
+
+export interface ApplyRequest {
+  host: HostRoot;
+  /** Bundle path as given (never rooted), "-" for standard input; undefined on a worker. */
+  bundle: string | undefined;
+  config: AgentConfig;
+  runtime: Runtime;
+  /** kubelet.service and kubelet.yaml, rendered from the config. */
+  rendered: readonly RenderedFile[];
+  dryRun: boolean;
+  /** systemctl daemon-reload and enable --now kubelet.service afterwards. */
+  startKubelet: boolean;
+  keepBundle: boolean;
+  allowUnknown: boolean;
+  expectSha256: string | undefined;
+  lockWaitSeconds: number;
+}
+
+export type ActionName = "create" | "replace" | "repair" | "unchanged" | "remove";
+
+export interface ReportedAction {
+  action: ActionName;
+  path: string;
+  kind: "file" | "directory" | "symlink";
+  /** Bundle asset or renderer; absent for directories and removals. */
+  source?: string;
+  owner?: string;
+  mode?: string;
+  size?: number;
+  secret?: boolean;
+  previous?: { owner: string; mode: string };
+  why?: string;
+  /** A removal of an older layout's leftover, rather than of a file no longer in the bundle. */
+  legacy?: boolean;
+}
+
+export interface ApplyReport {
+  command: "apply" | "plan";
+  outcome: "applied" | "unchanged" | "planned" | "failed";
+  exitCode: number;
+  root: string;
+  role: AgentConfig["role"];
+  runtime: Runtime;
+  bundle?: { path: string; sha256: string; bytes: number; assets: number };
+  transaction?: string;
+  backup?: string;
+  recovered?: Recovery;
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  actions: ReportedAction[];
+  skippedAssets: string[];
+  kubelet?: string;
+  warnings: string[];
+  error?: string;
+  hint?: string;
+}
+
+export async function runApply(request: ApplyRequest, reporter: Reporter): Promise<ApplyReport> {
+  const { host, config } = request;
+  const started = performance.now();
+  const report: ApplyReport = {
+    command: request.dryRun ? "plan" : "apply",
+    outcome: "failed",
+    exitCode: ExitCode.failed,
+    root: host.root,
+    role: config.role,
+    runtime: request.runtime,
+    startedAt: new Date().toISOString(),
+    finishedAt: "",
+    durationMs: 0,
+    actions: [],
+    skippedAssets: [],
+    warnings: [],
+  };
+  const emit = (event: EventName, message: string, fields: EventFields = {}): void => {
+    if (!request.dryRun) reporter.emit(event, message, fields);
+  };
+  emit("applyStarted", `typhoon-agent apply started (${config.role}, ${request.runtime}${request.bundle === undefined ? "" : `, bundle ${request.bundle}`})`);
+
+  const stateDirectory = host.directory(STATE_DIRECTORY, SYSTEM_DEPTH);
+  let lock: HeldLock | undefined;
+  try {
+    const bundle = request.bundle === undefined ? undefined : readBundle(request.bundle, request.expectSha256);
+    if (bundle !== undefined) report.bundle = { path: request.bundle!, sha256: bundle.sha256, bytes: bundle.bytes, assets: bundle.assets.size };
+
+    const accounts = new Accounts(host);
+    const desired = computeDesiredState({
+      assets: bundle?.assets,
+      rendered: request.rendered,
+      // Only a bundle brings etcd files; a worker needs no etcd user.
+      identities: { etcd: bundle === undefined ? { uid: 0, gid: 0 } : accounts.user(config.etcd_user) },
+      allowUnknown: request.allowUnknown,
+    });
+    report.skippedAssets = desired.skippedAssets;
+    for (const skipped of desired.skippedAssets) report.warnings.push(`asset ${skipped} has no place in the placement table; skipped (--allow-unknown)`);
+
+    if (!request.dryRun) {
+      fs.mkdirSync(path.dirname(stateDirectory), { recursive: true, mode: 0o755 });
+      fs.mkdirSync(stateDirectory, { recursive: true, mode: 0o700 });
+      lock = acquireLock(path.join(stateDirectory, "lock"), request.lockWaitSeconds);
+      const recovered = recoverInterrupted(host, stateDirectory);
+      if (recovered !== undefined) {
+        report.recovered = recovered;
+        report.warnings.push(`an interrupted apply (${recovered.id}) was ${recovered.outcome} first`);
+        emit(recovered.outcome === "rolled back" ? "rolledBack" : "applyDone", `interrupted transaction ${recovered.id} ${recovered.outcome}`);
+      }
+      removeStrayFiles(new Set(desired.directories.map((directory) => host.directory(directory.path, directory.systemDepth))));
+    }
+
+    const wanted = new Set(desired.files.map((file) => file.path));
+    const plan = buildPlan(host, desired, [...legacyLeftovers(host), ...staleFiles(host, wanted)]);
+    report.actions = describePlan(host, plan, accounts);
+
+    if (request.dryRun) {
+      report.outcome = "planned";
+    } else if (isNoop(plan)) {
+      report.outcome = "unchanged";
+    } else {
+      const id = newTransactionId();
+      const backup = await writeBackup(host, path.join(stateDirectory, "backups"), id, plan);
+      report.transaction = id;
+      report.backup = host.display(backup);
+      const warning = await runTransaction(request, stateDirectory, id, plan, backup, reporter);
+      if (warning !== undefined) report.warnings.push(warning);
+      pruneBackups(path.join(stateDirectory, "backups"));
+      report.outcome = "applied";
+    }
+    if (!request.dryRun) {
+      for (const action of report.actions) emitAction(emit, action);
+      consumeBundle(request, report);
+      if (request.startKubelet) {
+        report.kubelet = await startKubelet();
+        emit("kubeletStarted", `kubelet.service: ${report.kubelet}`);
+      }
+    }
+    report.exitCode = ExitCode.ok;
+  } catch (error) {
+    const failure = error instanceof AgentError ? error : fromSystemError(error, "apply", host.root);
+    report.outcome = "failed";
+    report.exitCode = failure.exitCode;
+    report.error = failure.message;
+    if (failure.hint !== undefined) report.hint = failure.hint;
+    emit("applyFailed", `typhoon-agent apply failed: ${failure.message}`, { TYPHOON_EXIT_CODE: failure.exitCode, TYPHOON_ERROR: failure.message });
+  } finally {
+    lock?.release();
+    report.finishedAt = new Date().toISOString();
+    report.durationMs = Math.round((performance.now() - started) * 10) / 10;
+  }
+  if (report.outcome !== "failed") {
+    const counts = countActions(report.actions);
+    emit("applyDone", `typhoon-agent apply ${report.outcome}: ${counts}`, {
+      TYPHOON_DURATION_MS: report.durationMs,
+      TYPHOON_EXIT_CODE: report.exitCode,
+      ...(report.bundle === undefined ? {} : { TYPHOON_BUNDLE_SHA256: report.bundle.sha256 }),
+    });
+  }
+  if (!request.dryRun) writeResult(stateDirectory, report);
+  return report;
+}
+
+function readBundle(source: string, expectSha256: string | undefined): BundleAssets {
+  const input = openBundleInput(source);
+  try {
+    const bundle = readBundleAssets(input);
+    if (expectSha256 !== undefined && bundle.sha256 !== expectSha256.toLowerCase()) {
+      throw new BundleError(
+        `bundle sha256 is ${bundle.sha256}, expected ${expectSha256.toLowerCase()}`,
+        undefined,
+        "the transfer was truncated or corrupted; copy the bundle again",
+      );
+    }
+    return bundle;
+  } finally {
+    input.close();
+  }
+}
+
+async function runTransaction(request: ApplyRequest, stateDirectory: string, id: string, plan: Plan, backup: string, reporter: Reporter): Promise<string | undefined> {
+  let signal: string | undefined;
+  const onSignal = (received: string): void => {
+    signal = received;
+  };
+  const signals = ["SIGTERM", "SIGINT", "SIGHUP"] as const;
+  for (const name of signals) process.on(name, onSignal);
+  const transaction = new Transaction({
+    host: request.host,
+    stateDirectory,
+    id,
+    steps: stepsOf(plan, id),
+    backup,
+    hooks: {
+      throwIfCancelled: () => {
+        if (signal !== undefined) throw new AgentError(ExitCode.failed, `interrupted by ${signal}`);
+      },
+      ...selinuxLabeling(request.host, plan),
+    },
+  });
+  try {
+    return await transaction.run();
+  } catch (error) {
+    fs.rmSync(backup, { force: true }); // nothing happened that a backup would undo
+    reporter.emit("rolledBack", `typhoon-agent apply rolled back: ${error instanceof Error ? error.message : String(error)}`);
+    throw error;
+  } finally {
+    for (const name of signals) process.off(name, onSignal);
+  }
+}
+
+/**
+ * With SELinux enforcing on the real host, the pki tree gets the label upstream's
+ * `chcon -R -u system_u -t container_file_t` gave it, on the temp files, so every file
+ * is labeled before it appears. Never under --root: the label is the host's business.
+ */
+function selinuxLabeling(host: HostRoot, plan: Plan): { label?: (temps: readonly string[]) => void } {
+  if (!host.isRealRoot || !fs.existsSync("/sys/fs/selinux/enforce")) return {};
+  const pki = plan.directories.find((step) => step.desired.path === PKI_DIRECTORY)?.realPath;
+  return {
+    label: (temps) => {
+      const targets = [...(pki === undefined ? [] : [pki]), ...temps.filter((temp) => pki !== undefined && temp.startsWith(`${pki}/`))];
+      if (targets.length === 0) return;
+      const result = spawnSync("chcon", ["-u", "system_u", "-t", "container_file_t", ...targets], { encoding: "utf8" });
+      if (result.status !== 0) throw new AgentError(ExitCode.ioError, `chcon failed: ${(result.stderr || String(result.error)).trim()}`);
+    },
+  };
+}
+
+function describePlan(host: HostRoot, plan: Plan, accounts: Accounts): ReportedAction[] {
+  const owner = (uid: number, gid: number): string => `${accounts.nameOfUid(uid)}:${accounts.nameOfGid(gid)}`;
+  const octal = (mode: number): string => mode.toString(8).padStart(4, "0");
+  const previous = (current: { uid: number; gid: number; mode: number } | undefined, action: string): ReportedAction["previous"] =>
+    current === undefined || action === "unchanged" ? undefined : { owner: owner(current.uid, current.gid), mode: octal(current.mode) };
+  const actions: ReportedAction[] = [];
+  for (const step of plan.directories) {
+    // An existing system directory (/etc, /opt) is not the agent's to report.
+    if (step.action === "unchanged" && !step.desired.enforced) continue;
+    const was = previous(step.current, step.action);
+    actions.push({
+      action: step.action,
+      path: step.desired.path,
+      kind: "directory",
+      owner: owner(step.desired.uid, step.desired.gid),
+      mode: octal(step.desired.mode),
+      ...(was === undefined || step.action !== "repair" ? {} : { previous: was }),
+    });
+  }
+  for (const step of plan.files) {
+    const was = previous(step.current, step.action);
+    actions.push({
+      action: step.action,
+      path: step.desired.path,
+      kind: "file",
+      source: step.desired.source,
+      owner: owner(step.desired.uid, step.desired.gid),
+      mode: octal(step.desired.mode),
+      size: step.desired.content.length,
+      secret: step.desired.secret,
+      ...(was === undefined ? {} : { previous: was }),
+    });
+  }
+  for (const step of plan.removals) {
+    actions.push({
+      action: "remove",
+      path: host.display(step.realPath),
+      kind: step.kind,
+      why: step.why,
+      legacy: step.legacy,
+      previous: { owner: owner(step.current.uid, step.current.gid), mode: octal(step.current.mode) },
+    });
+  }
+  return actions;
+}
+
+function emitAction(emit: (event: EventName, message: string, fields?: EventFields) => void, action: ReportedAction): void {
+  const fields: EventFields = {
+    TYPHOON_PATH: action.path,
+    TYPHOON_ACTION: action.action,
+    ...(action.source === undefined ? {} : { TYPHOON_ASSET: action.source }),
+    ...(action.owner === undefined ? {} : { TYPHOON_OWNER: action.owner }),
+    ...(action.mode === undefined ? {} : { TYPHOON_MODE: action.mode }),
+  };
+  switch (action.action) {
+    case "create":
+    case "replace":
+      emit("assetInstalled", `${action.kind === "directory" ? "created directory" : action.action === "create" ? "installed" : "replaced"} ${action.path} (${action.owner} ${action.mode})`, fields);
+      return;
+    case "unchanged":
+      emit("assetUnchanged", `unchanged ${action.path}`, fields);
+      return;
+    case "repair":
+      emit("permissionRepaired", `repaired ${action.path}: ${action.previous?.owner} ${action.previous?.mode} -> ${action.owner} ${action.mode}`, fields);
+      return;
+    case "remove":
+      emit(action.legacy === true ? "legacyMigrated" : "assetRemoved", `removed ${action.path}: ${action.why}`, fields);
+      return;
+  }
+}
+
+export function countActions(actions: readonly ReportedAction[]): string {
+  const counts = new Map<string, number>();
+  for (const action of actions) counts.set(action.action, (counts.get(action.action) ?? 0) + 1);
+  const order: ActionName[] = ["create", "replace", "repair", "remove", "unchanged"];
+  const parts = order.filter((name) => counts.has(name)).map((name) => `${counts.get(name)} ${name}`);
+  return parts.length === 0 ? "nothing to do" : parts.join(", ");
+}
+
+/** The bundle holds every secret of the cluster: once installed, it goes. */
+function consumeBundle(request: ApplyRequest, report: ApplyReport): void {
+  if (request.bundle === undefined || request.bundle === "-" || request.keepBundle) return;
+  try {
+    fs.rmSync(request.bundle);
+  } catch (error) {
+    report.warnings.push(`could not remove the bundle ${request.bundle}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+}
+
+/** /var/lib/typhoon-agent/result.json, like Ignition's result file: written atomically, 0600. */
+function writeResult(stateDirectory: string, report: ApplyReport): void {
+  if (!fs.existsSync(stateDirectory)) return;
+  const file = path.join(stateDirectory, "result.json");
+  try {
+    fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(report, null, 2)}\n`, { mode: 0o600 });
+    fs.renameSync(`${file}.tmp`, file);
+  } catch {
+    // The outcome was already reported; a full disk must not turn success into failure.
+  }
+}

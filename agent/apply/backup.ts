@@ -1,0 +1,168 @@
+// Backups: before an apply changes anything, every file it will replace or remove (and the
+// owner and mode of every directory it will repair) goes into
+// /var/lib/typhoon-agent/backups/<UTC timestamp>.tar, with modes, owners and mtimes, plus a
+// manifest of what the apply creates. `typhoon-agent rollback` turns the newest backup back
+// into the tree it was taken from. Backups hold private keys: files 0600 in a 0700
+// directory. The newest five are kept.
+
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { AgentError, ExitCode, fromSystemError } from "../errors.ts";
+import type { HostRoot } from "../hostfs/host-root.ts";
+import type { Plan } from "./plan.ts";
+
+export const KEEP_BACKUPS = 5;
+const MANIFEST_NAME = "typhoon-agent-backup.json";
+const TRANSACTION_ID = /^\d{8}T\d{9}Z$/;
+
+export interface BackupManifest {
+  version: 1;
+  transaction: string;
+  createdAt: string;
+  /** Root-relative paths the apply created (files, then directories, parents first). */
+  createdFiles: string[];
+  createdDirectories: string[];
+}
+
+export interface BackupEntry {
+  /** Root-relative path, with its leading slash. */
+  path: string;
+  type: "file" | "directory";
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: Date;
+  content: Buffer;
+}
+
+export interface Backup {
+  file: string;
+  manifest: BackupManifest;
+  entries: BackupEntry[];
+}
+
+/** Writes the backup of transaction `transaction` for `plan`; returns its real path. */
+export async function writeBackup(host: HostRoot, directory: string, transaction: string, plan: Plan): Promise<string> {
+  const { pack } = await import("tar-stream");
+  const archive = pack();
+  const chunks: Buffer[] = [];
+  archive.on("data", (chunk) => chunks.push(chunk as Buffer));
+  const finished = new Promise<void>((resolve, reject) => {
+    archive.on("end", resolve);
+    archive.on("error", reject);
+  });
+  const manifest: BackupManifest = {
+    version: 1,
+    transaction,
+    createdAt: new Date().toISOString(),
+    createdFiles: plan.files.filter((step) => step.action === "create").map((step) => host.display(step.realPath)),
+    createdDirectories: plan.directories.filter((step) => step.action === "create").map((step) => host.display(step.realPath)),
+  };
+  archive.entry({ name: MANIFEST_NAME, mode: 0o600, mtime: new Date() }, `${JSON.stringify(manifest, null, 1)}\n`);
+  const add = (realPath: string): void => {
+    const stat = fs.lstatSync(realPath);
+    const header = { name: host.display(realPath).slice(1), mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid, mtime: stat.mtime };
+    if (stat.isDirectory()) {
+      archive.entry({ ...header, type: "directory" });
+      for (const child of fs.readdirSync(realPath).sort()) add(path.join(realPath, child));
+    } else if (stat.isFile()) {
+      archive.entry({ ...header, type: "file" }, fs.readFileSync(realPath));
+    } else {
+      throw new AgentError(ExitCode.cannotCreate, `${host.display(realPath)} is neither a file nor a directory; the agent does not remove it`);
+    }
+  };
+  try {
+    for (const step of plan.files) if (step.action === "replace" || step.action === "repair") add(step.realPath);
+    for (const step of plan.removals) add(step.realPath);
+    for (const step of plan.directories) {
+      if (step.action !== "repair") continue;
+      const { uid, gid, mode, mtimeMs } = step.current!;
+      archive.entry({ name: host.display(step.realPath).slice(1), type: "directory", mode, uid, gid, mtime: new Date(mtimeMs) });
+    }
+  } catch (error) {
+    throw fromSystemError(error, "back up", host.display(directory));
+  }
+  archive.finalize();
+  await finished;
+
+  fs.mkdirSync(directory, { recursive: true, mode: 0o700 });
+  const file = path.join(directory, `${transaction}.tar`);
+  const temporary = `${file}.tmp`;
+  try {
+    fs.writeFileSync(temporary, Buffer.concat(chunks), { mode: 0o600, flag: "wx" });
+    fs.renameSync(temporary, file);
+  } catch (error) {
+    fs.rmSync(temporary, { force: true });
+    throw fromSystemError(error, "write backup", host.display(file));
+  }
+  return file;
+}
+
+/** The newest backup, or undefined when there is none. */
+export function newestBackup(directory: string): string | undefined {
+  const all = listBackups(directory);
+  return all.length === 0 ? undefined : path.join(directory, all[all.length - 1]!);
+}
+
+export async function readBackup(file: string): Promise<Backup> {
+  const { extract } = await import("tar-stream");
+  const reader = extract();
+  const entries: BackupEntry[] = [];
+  let manifest: BackupManifest | undefined;
+  const done = new Promise<void>((resolve, reject) => {
+    reader.on("entry", (header, stream, next) => {
+      const parts: Buffer[] = [];
+      stream.on("data", (part) => parts.push(part as Buffer));
+      stream.on("end", () => {
+        const content = Buffer.concat(parts);
+        if (header.name === MANIFEST_NAME) {
+          manifest = JSON.parse(content.toString("utf8")) as BackupManifest;
+        } else if (header.type === "file" || header.type === "directory") {
+          entries.push({
+            path: `/${header.name.replace(/\/$/, "")}`,
+            type: header.type,
+            mode: header.mode ?? 0o600,
+            uid: header.uid ?? 0,
+            gid: header.gid ?? 0,
+            mtime: header.mtime ?? new Date(),
+            content,
+          });
+        }
+        next();
+      });
+      stream.resume();
+    });
+    reader.on("finish", resolve);
+    reader.on("error", reject);
+  });
+  try {
+    reader.end(fs.readFileSync(file));
+    await done;
+  } catch (error) {
+    throw new AgentError(ExitCode.ioError, `backup ${file} is unreadable: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (manifest?.version !== 1) throw new AgentError(ExitCode.ioError, `backup ${file} has no typhoon-agent manifest`);
+  return { file, manifest, entries };
+}
+
+/** Keeps the newest `keep` backups. */
+export function pruneBackups(directory: string, keep = KEEP_BACKUPS): void {
+  const all = listBackups(directory);
+  for (const old of all.slice(0, Math.max(0, all.length - keep))) fs.rmSync(path.join(directory, old), { force: true });
+}
+
+function listBackups(directory: string): string[] {
+  try {
+    return fs
+      .readdirSync(directory)
+      .filter((name) => TRANSACTION_ID.test(name.replace(/\.tar$/, "")) && name.endsWith(".tar"))
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+/** A transaction is named by its UTC start, 20261124T181234567Z: sorts by time, needs no escaping. */
+export function newTransactionId(): string {
+  return new Date().toISOString().replace(/[-:.]/g, "");
+}

@@ -1,0 +1,166 @@
+// What the host should look like after the apply, computed in memory from the bundle,
+// the rendered units and the placement policy, before anything on disk is touched.
+
+import { BundleError } from "../errors.ts";
+import {
+  MANAGED_DIRECTORIES,
+  NESTED_DIRECTORY_MODE,
+  SYSTEM_DEPTH,
+  fileAccess,
+  managedDirectoryOf,
+  placeAsset,
+  type Identities,
+} from "../placement/policy.ts";
+import { analyzeStaticPods, type PkiReader } from "../placement/static-pods.ts";
+
+export interface DesiredFile {
+  /** Absolute host path. */
+  path: string;
+  content: Buffer;
+  uid: number;
+  gid: number;
+  mode: number;
+  secret: boolean;
+  /** The bundle asset it comes from, or what rendered it ("kubelet.service"). */
+  source: string;
+  /** Leading path components that may be symlinks (see HostRoot.directory). */
+  systemDepth: number;
+}
+
+export interface DesiredDirectory {
+  path: string;
+  uid: number;
+  gid: number;
+  mode: number;
+  /** Owner and mode are enforced on an existing directory (managed), or only used to create it. */
+  enforced: boolean;
+  systemDepth: number;
+}
+
+export interface DesiredState {
+  files: DesiredFile[];
+  /** Parents before children. */
+  directories: DesiredDirectory[];
+  /** Assets outside the placement table, skipped because of --allow-unknown. */
+  skippedAssets: string[];
+  readers: Map<string, PkiReader>;
+}
+
+/** A file rendered by the agent itself (kubelet.service, kubelet.yaml, the install record). */
+export interface RenderedFile {
+  path: string;
+  content: string | Buffer;
+  mode: number;
+  source: string;
+}
+
+export interface DesiredInput {
+  /** Bundle assets with the bundle line of their header; undefined on a worker. */
+  assets: ReadonlyMap<string, { content: Buffer; line: number }> | undefined;
+  rendered: readonly RenderedFile[];
+  identities: Identities;
+  allowUnknown: boolean;
+}
+
+/** The agent's record of what it installed, kept by the same transaction as the files. */
+export const INSTALL_RECORD = "/var/lib/typhoon-agent/installed.json";
+
+export function computeDesiredState(input: DesiredInput): DesiredState {
+  const placed = placeAssets(input.assets, input.allowUnknown);
+  const staticPods = placed.files.filter((file) => file.placement.rule.directory === "/etc/kubernetes/manifests");
+  const { readers } = analyzeStaticPods(staticPods.map((file) => ({ asset: file.placement.asset, content: file.content })));
+
+  const files: DesiredFile[] = placed.files.map(({ placement, content }) => ({
+    path: placement.path,
+    content,
+    ...fileAccess(placement, readers, input.identities),
+    source: placement.asset,
+    systemDepth: SYSTEM_DEPTH,
+  }));
+  for (const rendered of input.rendered) {
+    files.push({
+      path: rendered.path,
+      content: Buffer.from(rendered.content),
+      uid: 0,
+      gid: 0,
+      mode: rendered.mode,
+      secret: false,
+      source: rendered.source,
+      systemDepth: systemDepthOf(rendered.path),
+    });
+  }
+  files.push({
+    path: INSTALL_RECORD,
+    content: Buffer.from(`${JSON.stringify({ files: files.map((file) => file.path).sort() }, null, 1)}\n`),
+    uid: 0,
+    gid: 0,
+    mode: 0o600,
+    secret: false,
+    source: "install record",
+    systemDepth: SYSTEM_DEPTH,
+  });
+  return { files, directories: directoriesFor(files, input.identities), skippedAssets: placed.skipped, readers };
+}
+
+interface PlacedAsset {
+  placement: NonNullable<ReturnType<typeof placeAsset>>;
+  content: Buffer;
+}
+
+function placeAssets(assets: DesiredInput["assets"], allowUnknown: boolean): { files: PlacedAsset[]; skipped: string[] } {
+  const files: PlacedAsset[] = [];
+  const skipped: string[] = [];
+  const byPath = new Map<string, { asset: string; line: number }>();
+  for (const [asset, { content, line }] of assets ?? []) {
+    const placement = placeAsset(asset);
+    if (placement === undefined) {
+      if (allowUnknown) {
+        skipped.push(asset);
+        continue;
+      }
+      throw new BundleError(
+        `asset ${JSON.stringify(asset)} has no place in the placement table`,
+        line,
+        "a newer Terraform module? upgrade the agent, or pass --allow-unknown to skip such assets",
+      );
+    }
+    const clash = byPath.get(placement.path);
+    if (clash !== undefined) {
+      throw new BundleError(`asset ${JSON.stringify(asset)} would be installed as ${placement.path}, like ${JSON.stringify(clash.asset)} (line ${clash.line})`, line);
+    }
+    byPath.set(placement.path, { asset, line });
+    files.push({ placement, content });
+  }
+  return { files, skipped };
+}
+
+/** Every directory on the way to every file: managed ones enforced, system ones only created. */
+function directoriesFor(files: readonly DesiredFile[], identities: Identities): DesiredDirectory[] {
+  const directories = new Map<string, DesiredDirectory>();
+  for (const file of files) {
+    const parts = file.path.split("/").slice(1, -1);
+    for (let depth = 1; depth <= parts.length; depth++) {
+      const path = `/${parts.slice(0, depth).join("/")}`;
+      if (directories.has(path)) continue;
+      directories.set(path, directoryPolicy(path, depth, identities));
+    }
+  }
+  return [...directories.values()].sort((a, b) => a.path.split("/").length - b.path.split("/").length || a.path.localeCompare(b.path));
+}
+
+function directoryPolicy(path: string, depth: number, identities: Identities): DesiredDirectory {
+  const managed = MANAGED_DIRECTORIES.find((directory) => directory.path === path);
+  if (managed !== undefined) {
+    const owner = managed.owner === "etcd" ? identities.etcd : { uid: 0, gid: 0 };
+    return { path, ...owner, mode: managed.mode, enforced: true, systemDepth: SYSTEM_DEPTH };
+  }
+  if (managedDirectoryOf(path) !== undefined) {
+    return { path, uid: 0, gid: 0, mode: NESTED_DIRECTORY_MODE, enforced: true, systemDepth: SYSTEM_DEPTH };
+  }
+  return { path, uid: 0, gid: 0, mode: 0o755, enforced: false, systemDepth: depth };
+}
+
+/** Files outside the managed directories sit in system directories: every parent may be a link. */
+function systemDepthOf(hostPath: string): number {
+  return managedDirectoryOf(hostPath) === undefined ? hostPath.split("/").length - 2 : SYSTEM_DEPTH;
+}

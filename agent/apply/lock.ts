@@ -1,0 +1,34 @@
+// One apply at a time. The lock is flock(2) on a file in the state directory, held by an
+// open file description of this process, so the kernel releases it when the process ends
+// however it ends (kill -9 included): no stale lock files. Node has no flock(); util-linux
+// flock(1) takes the lock on our descriptor, which it inherits, and exits.
+
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import { AgentError, ExitCode, fromSystemError } from "../errors.ts";
+
+export interface HeldLock {
+  release(): void;
+}
+
+export function acquireLock(lockFile: string, waitSeconds: number): HeldLock {
+  let fd: number;
+  try {
+    fd = fs.openSync(lockFile, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o600);
+  } catch (error) {
+    throw fromSystemError(error, "open lock file", lockFile);
+  }
+  const result = spawnSync("flock", ["--exclusive", "--wait", String(waitSeconds), "3"], { stdio: ["ignore", "ignore", "ignore", fd] });
+  if (result.status !== 0) {
+    fs.closeSync(fd);
+    if ((result.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT") {
+      throw new AgentError(ExitCode.ioError, "flock(1) is not installed (util-linux); it is needed to lock out concurrent applies");
+    }
+    throw new AgentError(
+      ExitCode.busy,
+      `another typhoon-agent apply holds ${lockFile}; gave up after ${waitSeconds} s`,
+      "wait for it to finish (journalctl -u typhoon-agent) and retry",
+    );
+  }
+  return { release: () => fs.closeSync(fd) };
+}

@@ -1,0 +1,132 @@
+// The plan: what the apply would do to every path, decided by comparing the desired state
+// with what is on the host. Reading only; `plan` and `apply --dry-run` stop here.
+
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { AgentError, ExitCode, fromSystemError } from "../errors.ts";
+import type { HostRoot } from "../hostfs/host-root.ts";
+import type { DesiredDirectory, DesiredFile, DesiredState } from "./desired-state.ts";
+
+export interface CurrentState {
+  uid: number;
+  gid: number;
+  mode: number;
+  size: number;
+  mtimeMs: number;
+}
+
+export type FileAction = "create" | "replace" | "repair" | "unchanged";
+export type DirectoryAction = "create" | "repair" | "unchanged";
+
+export interface FileStep {
+  action: FileAction;
+  desired: DesiredFile;
+  realPath: string;
+  current: CurrentState | undefined;
+}
+
+export interface DirectoryStep {
+  action: DirectoryAction;
+  desired: DesiredDirectory;
+  realPath: string;
+  current: CurrentState | undefined;
+}
+
+export interface RemovalCandidate {
+  /** Absolute host path. */
+  path: string;
+  why: string;
+  /** A leftover of an older layout (reported as migrated) rather than a file no longer in the bundle. */
+  legacy: boolean;
+}
+
+export interface RemovalStep extends RemovalCandidate {
+  action: "remove";
+  realPath: string;
+  kind: "file" | "directory" | "symlink";
+  current: CurrentState;
+}
+
+export interface Plan {
+  directories: DirectoryStep[];
+  files: FileStep[];
+  removals: RemovalStep[];
+  skippedAssets: string[];
+}
+
+export function buildPlan(host: HostRoot, desired: DesiredState, removals: readonly RemovalCandidate[]): Plan {
+  return {
+    directories: desired.directories.map((directory) => planDirectory(host, directory)),
+    files: desired.files.map((file) => planFile(host, file)),
+    removals: removals.flatMap((candidate) => planRemoval(host, candidate)),
+    skippedAssets: desired.skippedAssets,
+  };
+}
+
+/** True when the apply would change nothing on the host. */
+export function isNoop(plan: Plan): boolean {
+  return (
+    plan.removals.length === 0 &&
+    plan.directories.every((step) => step.action === "unchanged") &&
+    plan.files.every((step) => step.action === "unchanged")
+  );
+}
+
+function planDirectory(host: HostRoot, desired: DesiredDirectory): DirectoryStep {
+  const realPath = host.directory(desired.path, desired.systemDepth);
+  const current = inspect(realPath);
+  if (current === undefined) return { action: "create", desired, realPath, current };
+  const drifted = desired.enforced && !sameOwnerAndMode(current.stat, desired);
+  return { action: drifted ? "repair" : "unchanged", desired, realPath, current: current.state };
+}
+
+function planFile(host: HostRoot, desired: DesiredFile): FileStep {
+  const realPath = host.file(desired.path, desired.systemDepth);
+  const current = inspect(realPath);
+  if (current === undefined) return { action: "create", desired, realPath, current };
+  if (current.stat.isSymbolicLink()) {
+    throw new AgentError(ExitCode.cannotCreate, `${desired.path} is a symlink; the agent never writes through links`, "remove the link (a masked unit is a link to /dev/null) and retry");
+  }
+  if (!current.stat.isFile()) {
+    throw new AgentError(ExitCode.cannotCreate, `${desired.path} exists and is not a regular file`);
+  }
+  const action: FileAction = !sameContent(realPath, current.stat, desired.content)
+    ? "replace"
+    : sameOwnerAndMode(current.stat, desired)
+      ? "unchanged"
+      : "repair";
+  return { action, desired, realPath, current: current.state };
+}
+
+function planRemoval(host: HostRoot, candidate: RemovalCandidate): RemovalStep[] {
+  const parent = path.dirname(candidate.path);
+  const realPath = path.join(host.directory(parent, parent.split("/").length - 1), path.basename(candidate.path));
+  const current = inspect(realPath);
+  if (current === undefined) return [];
+  const kind = current.stat.isSymbolicLink() ? "symlink" : current.stat.isDirectory() ? "directory" : "file";
+  return [{ ...candidate, action: "remove", realPath, kind, current: current.state }];
+}
+
+function inspect(realPath: string): { stat: fs.Stats; state: CurrentState } | undefined {
+  let stat: fs.Stats;
+  try {
+    stat = fs.lstatSync(realPath);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw fromSystemError(error, "inspect", realPath);
+  }
+  return { stat, state: { uid: stat.uid, gid: stat.gid, mode: stat.mode & 0o7777, size: stat.size, mtimeMs: stat.mtimeMs } };
+}
+
+function sameOwnerAndMode(stat: fs.Stats, desired: { uid: number; gid: number; mode: number }): boolean {
+  return stat.uid === desired.uid && stat.gid === desired.gid && (stat.mode & 0o7777) === desired.mode;
+}
+
+function sameContent(realPath: string, stat: fs.Stats, content: Buffer): boolean {
+  if (stat.size !== content.length) return false;
+  try {
+    return fs.readFileSync(realPath).equals(content);
+  } catch (error) {
+    throw fromSystemError(error, "read", realPath);
+  }
+}

@@ -1,0 +1,117 @@
+// `typhoon-agent rollback`: restores the newest backup, i.e. undoes the last apply. Files
+// the apply replaced or removed come back from the backup with their content, owner, mode
+// and mtime; files and directories it created are removed; directory modes it repaired are
+// restored. The restore is itself a transaction (transaction.ts), so it is all or nothing,
+// and the backup is consumed: the next rollback undoes the apply before.
+
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { AgentError, ExitCode } from "../errors.ts";
+import type { HostRoot } from "../hostfs/host-root.ts";
+import { SYSTEM_DEPTH } from "../placement/policy.ts";
+import type { Reporter } from "../report/events.ts";
+import { STATE_DIRECTORY } from "./apply.ts";
+import { newTransactionId, newestBackup, readBackup, type Backup } from "./backup.ts";
+import { acquireLock } from "./lock.ts";
+import { Transaction, recoverInterrupted, type Step } from "./transaction.ts";
+
+export interface RollbackReport {
+  backup: string;
+  restored: string[];
+  removed: string[];
+  durationMs: number;
+}
+
+export async function runRollback(host: HostRoot, reporter: Reporter, lockWaitSeconds: number): Promise<RollbackReport> {
+  const started = performance.now();
+  const stateDirectory = host.directory(STATE_DIRECTORY, SYSTEM_DEPTH);
+  if (!fs.existsSync(stateDirectory)) throw noBackup(host);
+  const lock = acquireLock(path.join(stateDirectory, "lock"), lockWaitSeconds);
+  try {
+    recoverInterrupted(host, stateDirectory);
+    const file = newestBackup(path.join(stateDirectory, "backups"));
+    if (file === undefined) throw noBackup(host);
+    const backup = await readBackup(file);
+    const id = newTransactionId();
+    const steps = restoreSteps(host, backup, id);
+    try {
+      await new Transaction({ host, stateDirectory, id, steps, hooks: { throwIfCancelled: () => {} } }).run();
+    } catch (error) {
+      throw new AgentError(ExitCode.failed, `rollback failed and was undone: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    fs.rmSync(file);
+    const restored = steps.flatMap((step) => (step.kind === "write" || step.kind === "mkdir" || step.kind === "chmod" ? [host.display(step.target)] : []));
+    const removed = steps.flatMap((step) => (step.kind === "remove" ? [host.display(step.target)] : []));
+    reporter.emit("rolledBack", `typhoon-agent rollback restored ${path.basename(file)}: ${restored.length} restored, ${removed.length} removed`);
+    return { backup: host.display(file), restored, removed, durationMs: Math.round(performance.now() - started) };
+  } finally {
+    lock.release();
+  }
+}
+
+function noBackup(host: HostRoot): AgentError {
+  return new AgentError(ExitCode.noInput, `no backup to roll back to under ${host.display(host.directory(`${STATE_DIRECTORY}/backups`, SYSTEM_DEPTH))}`);
+}
+
+/** The steps that turn the host back into the tree the backup was taken from. */
+function restoreSteps(host: HostRoot, backup: Backup, id: string): Step[] {
+  const real = (relative: string): string => host.file(relative, SYSTEM_DEPTH);
+  const steps: Step[] = [];
+  let index = 0;
+  const sibling = (target: string, suffix: "tmp" | "orig"): string => path.join(path.dirname(target), `.typhoon-agent.${id}.${++index}.${suffix}`);
+
+  const directories = backup.entries.filter((entry) => entry.type === "directory").sort((a, b) => a.path.length - b.path.length);
+  for (const entry of directories) {
+    const target = real(entry.path);
+    const ownership = { uid: entry.uid, gid: entry.gid, mode: entry.mode };
+    const current = statOrUndefined(target);
+    if (current === undefined) steps.push({ kind: "mkdir", target, ...ownership });
+    else steps.push({ kind: "chmod", target, ...ownership, previous: { uid: current.uid, gid: current.gid, mode: current.mode & 0o7777 } });
+  }
+  for (const entry of backup.entries) {
+    if (entry.type !== "file") continue;
+    const target = real(entry.path);
+    const exists = statOrUndefined(target) !== undefined;
+    steps.push({
+      kind: "write",
+      target,
+      temp: sibling(target, "tmp"),
+      undo: exists ? sibling(target, "orig") : undefined,
+      content: entry.content,
+      uid: entry.uid,
+      gid: entry.gid,
+      mode: entry.mode,
+      mtimeMs: entry.mtime.getTime(),
+    });
+  }
+  const created = new Set([...backup.manifest.createdFiles, ...backup.manifest.createdDirectories]);
+  for (const file of backup.manifest.createdFiles) {
+    const target = real(file);
+    if (statOrUndefined(target) !== undefined) steps.push({ kind: "remove", target, undo: sibling(target, "orig") });
+  }
+  // A directory the apply created goes too, unless something else has been put in it since.
+  for (const directory of [...backup.manifest.createdDirectories].sort((a, b) => b.length - a.length)) {
+    const target = real(directory);
+    if (statOrUndefined(target) !== undefined && onlyHolds(target, directory, created)) {
+      steps.push({ kind: "remove", target, undo: sibling(target, "orig") });
+    }
+  }
+  return steps;
+}
+
+function onlyHolds(realDirectory: string, relative: string, created: ReadonlySet<string>): boolean {
+  return fs.readdirSync(realDirectory).every((name) => {
+    const child = `${relative}/${name}`;
+    if (!created.has(child)) return false;
+    const stat = fs.lstatSync(path.join(realDirectory, name));
+    return !stat.isDirectory() || onlyHolds(path.join(realDirectory, name), child, created);
+  });
+}
+
+function statOrUndefined(target: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(target);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,155 @@
+// The placement policy (SPEC section 3) as one declarative table, like kubeadm's list of
+// certificates: where each bundle asset is installed, which directories the agent owns,
+// and who may read what. `apply` installs from it and `verify` checks against it; neither
+// has a copy of these rules.
+
+import type { Account } from "../hostfs/accounts.ts";
+import { PKI_DIRECTORY, type PkiReader } from "./static-pods.ts";
+
+/**
+ * - etcd: etcd's own TLS; owned by the etcd user, nobody else can enter the directory.
+ * - pki: control-plane TLS and kubeconfigs; each secret readable only by the pod that uses it.
+ * - private: root-only files (the kubelet and bootstrap.service run as root).
+ */
+export type AccessClass = "etcd" | "pki" | "private";
+
+export interface PlacementRule {
+  /** Asset name patterns: `*` matches within one path segment, `**` any number of segments. */
+  assets: readonly string[];
+  directory: string;
+  /** flat: the file name under `directory`; path: the whole asset path under it. */
+  layout: "flat" | "path";
+  access: AccessClass;
+  why: string;
+}
+
+export const PLACEMENT_RULES: readonly PlacementRule[] = [
+  {
+    assets: ["tls/etcd/server*", "tls/etcd/peer*"],
+    directory: "/etc/ssl/etcd/etcd",
+    layout: "flat",
+    access: "etcd",
+    why: "etcd serves and peers with these; etcd-member mounts /etc/ssl/etcd",
+  },
+  {
+    assets: ["tls/etcd/etcd-client*", "tls/k8s/*", "auth/*"],
+    directory: PKI_DIRECTORY,
+    layout: "flat",
+    access: "pki",
+    why: "the static control-plane pods mount /etc/kubernetes/pki",
+  },
+  {
+    assets: ["static-manifests/*.yaml"],
+    directory: "/etc/kubernetes/manifests",
+    layout: "flat",
+    access: "private",
+    why: "the kubelet runs every Pod in its staticPodPath",
+  },
+  {
+    assets: ["manifests/**", "manifests-networking/**"],
+    directory: "/opt/bootstrap/assets",
+    layout: "path",
+    access: "private",
+    why: "bootstrap.service applies them once with kubectl; the bootstrap token is a secret",
+  },
+];
+
+export interface ManagedDirectory {
+  path: string;
+  owner: "root" | "etcd";
+  mode: number;
+}
+
+/** Directories the agent creates and whose owner and mode it enforces. */
+export const MANAGED_DIRECTORIES: readonly ManagedDirectory[] = [
+  { path: "/etc/ssl/etcd", owner: "etcd", mode: 0o700 },
+  { path: "/etc/ssl/etcd/etcd", owner: "etcd", mode: 0o700 },
+  { path: PKI_DIRECTORY, owner: "root", mode: 0o755 },
+  { path: "/etc/kubernetes/manifests", owner: "root", mode: 0o700 },
+  { path: "/opt/bootstrap/assets", owner: "root", mode: 0o700 },
+  // The agent's own state: install record, transaction journal, backups (which hold keys).
+  { path: "/var/lib/typhoon-agent", owner: "root", mode: 0o700 },
+];
+
+/** Mode of directories the agent creates below a managed directory (/opt/bootstrap/assets/manifests/...). */
+export const NESTED_DIRECTORY_MODE = 0o700;
+
+/**
+ * Components of a host path that may be symlinks (resolved inside the root): those above
+ * the directories the agent manages. /opt on Fedora CoreOS is a link to var/opt.
+ */
+export const SYSTEM_DEPTH = 2;
+
+export interface Placement {
+  asset: string;
+  /** Absolute host path the asset is installed as. */
+  path: string;
+  rule: PlacementRule;
+}
+
+const COMPILED_RULES = PLACEMENT_RULES.map((rule) => ({ rule, patterns: rule.assets.map(compilePattern) }));
+
+export function placeAsset(asset: string): Placement | undefined {
+  for (const { rule, patterns } of COMPILED_RULES) {
+    if (!patterns.some((pattern) => pattern.test(asset))) continue;
+    const relative = rule.layout === "flat" ? asset.slice(asset.lastIndexOf("/") + 1) : asset;
+    return { asset, path: `${rule.directory}/${relative}`, rule };
+  }
+  return undefined;
+}
+
+/** The managed directory a host path lies in, if any. */
+export function managedDirectoryOf(hostPath: string): ManagedDirectory | undefined {
+  let best: ManagedDirectory | undefined;
+  for (const directory of MANAGED_DIRECTORIES) {
+    if (hostPath.startsWith(`${directory.path}/`) && (best === undefined || directory.path.length > best.path.length)) best = directory;
+  }
+  return best;
+}
+
+export interface FileAccess {
+  uid: number;
+  gid: number;
+  mode: number;
+  /** Never printed, logged or diffed; kept from group and others. */
+  secret: boolean;
+}
+
+export interface Identities {
+  etcd: Account;
+}
+
+const isPublicMaterial = (name: string): boolean => name.endsWith(".crt") || name.endsWith(".pub");
+
+/**
+ * Owner and mode of an installed file: the least-privilege rule of SPEC section 3.
+ * `readers` comes from the static pods (analyzeStaticPods).
+ */
+export function fileAccess(placement: Pick<Placement, "path" | "rule">, readers: ReadonlyMap<string, PkiReader>, identities: Identities): FileAccess {
+  const name = placement.path.slice(placement.path.lastIndexOf("/") + 1);
+  switch (placement.rule.access) {
+    case "etcd": {
+      const { uid, gid } = identities.etcd;
+      return name.endsWith(".crt") ? { uid, gid, mode: 0o444, secret: false } : { uid, gid, mode: 0o400, secret: true };
+    }
+    case "pki": {
+      if (isPublicMaterial(name)) return { uid: 0, gid: 0, mode: 0o644, secret: false };
+      const reader = readers.get(placement.path);
+      return reader === undefined ? { uid: 0, gid: 0, mode: 0o600, secret: true } : { uid: reader.uid, gid: reader.gid, mode: 0o400, secret: true };
+    }
+    case "private":
+      return { uid: 0, gid: 0, mode: 0o600, secret: true };
+  }
+}
+
+function compilePattern(pattern: string): RegExp {
+  const source = pattern
+    .split("/")
+    .map((segment) => (segment === "**" ? "[^/]+(?:/[^/]+)*" : segment.split("*").map(escapeRegExp).join("[^/]*")))
+    .join("/");
+  return new RegExp(`^${source}$`);
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}

@@ -1,0 +1,358 @@
+// apply as a transaction on scratch host trees (--root): placement, least privilege,
+// idempotence, drift repair, legacy migration, stale removal, refusals, rollback.
+
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { execa } from "execa";
+import { beforeAll, describe, expect, test } from "vitest";
+import { runRollback } from "../agent/apply/rollback.ts";
+import { HostRoot } from "../agent/hostfs/host-root.ts";
+import { terraformBundle } from "../scripts/make-bundle.ts";
+import { applyIn, EventRecorder } from "./helpers/apply.ts";
+import { ETCD_UID, NOBODY_UID, makeHost, sampleAssets, writeSampleBundle } from "./helpers/host.ts";
+import { snapshotTree } from "./helpers/tree.ts";
+
+const isRoot = process.getuid?.() === 0;
+if (!isRoot) console.log("apply tests skipped: they chown files to other users and need root");
+const rootTest = isRoot ? test : test.skip;
+
+/** inode and mtime of every entry: an apply that writes nothing leaves them all alone. */
+function inodes(root: string): Map<string, string> {
+  const seen = new Map<string, string>();
+  for (const name of snapshotTree(root).keys()) {
+    const stat = fs.lstatSync(path.join(root, name));
+    seen.set(name, `${stat.ino}:${stat.mtimeMs}`);
+  }
+  return seen;
+}
+
+function statOf(root: string, hostPath: string): { uid: number; gid: number; mode: number } {
+  const stat = fs.lstatSync(path.join(root, hostPath));
+  return { uid: stat.uid, gid: stat.gid, mode: stat.mode & 0o7777 };
+}
+
+const backups = (root: string): string[] => fs.readdirSync(path.join(root, "var/lib/typhoon-agent/backups")).sort();
+
+let assets: Map<string, string>;
+beforeAll(async () => {
+  assets = await sampleAssets();
+});
+
+describe("a fresh controller", () => {
+  rootTest("every asset is installed where SPEC section 3 puts it, byte for byte", async () => {
+    const root = makeHost();
+    await writeSampleBundle(`${root}/home/core/assets`);
+    const { report } = await applyIn(root);
+    expect(report.exitCode, report.error).toBe(0);
+    expect(report.outcome).toBe("applied");
+    const where = (asset: string): string => {
+      const name = asset.slice(asset.lastIndexOf("/") + 1);
+      if (/^tls\/etcd\/(server|peer)/.test(asset)) return `etc/ssl/etcd/etcd/${name}`;
+      if (asset.startsWith("tls/") || asset.startsWith("auth/")) return `etc/kubernetes/pki/${name}`;
+      if (asset.startsWith("static-manifests/")) return `etc/kubernetes/manifests/${name}`;
+      return `opt/bootstrap/assets/${asset}`;
+    };
+    expect(assets.size).toBe(44);
+    for (const [asset, content] of assets) {
+      expect(fs.readFileSync(path.join(root, where(asset)), "utf8"), asset).toBe(content);
+    }
+    expect(fs.readFileSync(path.join(root, "etc/systemd/system/kubelet.service"), "utf8")).toContain("test kubelet");
+  });
+
+  rootTest("owners and modes follow the least-privilege rule, derived from the static pods", async () => {
+    const root = makeHost();
+    await writeSampleBundle(`${root}/home/core/assets`);
+    expect((await applyIn(root)).report.exitCode).toBe(0);
+    const expectations: Array<[string, number, number, number]> = [
+      ["etc/ssl/etcd", ETCD_UID, ETCD_UID, 0o700],
+      ["etc/ssl/etcd/etcd", ETCD_UID, ETCD_UID, 0o700],
+      ["etc/ssl/etcd/etcd/server.key", ETCD_UID, ETCD_UID, 0o400],
+      ["etc/ssl/etcd/etcd/peer.key", ETCD_UID, ETCD_UID, 0o400],
+      ["etc/ssl/etcd/etcd/server.crt", ETCD_UID, ETCD_UID, 0o444],
+      ["etc/ssl/etcd/etcd/peer-ca.crt", ETCD_UID, ETCD_UID, 0o444],
+      ["etc/kubernetes/pki", 0, 0, 0o755],
+      // referenced by the static pods, which run as 65534
+      ["etc/kubernetes/pki/apiserver.key", NOBODY_UID, 0, 0o400],
+      ["etc/kubernetes/pki/etcd-client.key", NOBODY_UID, 0, 0o400],
+      ["etc/kubernetes/pki/service-account.key", NOBODY_UID, 0, 0o400],
+      ["etc/kubernetes/pki/ca.key", NOBODY_UID, 0, 0o400],
+      ["etc/kubernetes/pki/aggregation-client.key", NOBODY_UID, 0, 0o400],
+      ["etc/kubernetes/pki/controller-manager.conf", NOBODY_UID, 0, 0o400],
+      ["etc/kubernetes/pki/scheduler.conf", NOBODY_UID, 0, 0o400],
+      // referenced by nobody: root only
+      ["etc/kubernetes/pki/admin.conf", 0, 0, 0o600],
+      // public material
+      ["etc/kubernetes/pki/ca.crt", 0, 0, 0o644],
+      ["etc/kubernetes/pki/service-account.pub", 0, 0, 0o644],
+      ["etc/kubernetes/pki/etcd-client-ca.crt", 0, 0, 0o644],
+      ["etc/kubernetes/manifests", 0, 0, 0o700],
+      ["etc/kubernetes/manifests/kube-apiserver.yaml", 0, 0, 0o600],
+      ["opt/bootstrap/assets", 0, 0, 0o700],
+      ["opt/bootstrap/assets/manifests/coredns", 0, 0, 0o700],
+      ["opt/bootstrap/assets/manifests/bootstrap-token.yaml", 0, 0, 0o600],
+      ["etc/systemd/system/kubelet.service", 0, 0, 0o644],
+      ["var/lib/typhoon-agent", 0, 0, 0o700],
+    ];
+    for (const [file, uid, gid, mode] of expectations) {
+      expect({ file, ...statOf(root, file) }).toEqual({ file, uid, gid, mode });
+    }
+    // No secret anywhere is readable by group or others.
+    for (const [name, entry] of snapshotTree(root)) {
+      if (entry.type === "file" && /\.(key|conf)$|token|backups\//.test(name)) expect(entry.mode & 0o077, name).toBe(0);
+    }
+  });
+
+  rootTest("the etcd user may live in /usr/lib/passwd (Fedora CoreOS)", async () => {
+    const root = makeHost({ etcdUser: "usr-lib" });
+    await writeSampleBundle(`${root}/home/core/assets`);
+    expect((await applyIn(root)).report.exitCode).toBe(0);
+    expect(statOf(root, "etc/ssl/etcd/etcd/server.key").uid).toBe(ETCD_UID);
+  });
+
+  rootTest("a missing etcd user is exit 67 naming it, and nothing is written", async () => {
+    const root = makeHost({ etcdUser: "missing" });
+    await writeSampleBundle(`${root}/home/core/assets`);
+    const before = snapshotTree(root);
+    const { report } = await applyIn(root);
+    expect(report.exitCode).toBe(67);
+    expect(report.error).toContain("no such user: etcd");
+    expect(snapshotTree(root)).toEqual(before);
+  });
+
+  rootTest("the 2019 bundle names install too", async () => {
+    const root = makeHost();
+    await writeSampleBundle(`${root}/home/core/assets`, { layout: "2019" });
+    const { report } = await applyIn(root);
+    expect(report.exitCode, report.error).toBe(0);
+    expect(statOf(root, "etc/kubernetes/pki/kubeconfig")).toEqual({ uid: 0, gid: 0, mode: 0o600 });
+    expect(fs.existsSync(path.join(root, "opt/bootstrap/assets/manifests-networking/daemonset.yaml"))).toBe(true);
+  });
+});
+
+describe("idempotence and drift", () => {
+  rootTest("a second apply writes nothing and reports every path unchanged", async () => {
+    const root = makeHost();
+    await writeSampleBundle(`${root}/home/core/assets`);
+    expect((await applyIn(root)).report.exitCode).toBe(0);
+    const before = inodes(path.join(root, "etc"));
+    const beforeAssets = inodes(path.join(root, "opt"));
+    const backupsBefore = backups(root);
+    const { report, recorder } = await applyIn(root);
+    expect(report.outcome).toBe("unchanged");
+    expect(report.actions.every((action) => action.action === "unchanged")).toBe(true);
+    expect(recorder.named("assetUnchanged").length).toBe(report.actions.length);
+    expect(inodes(path.join(root, "etc"))).toEqual(before);
+    expect(inodes(path.join(root, "opt"))).toEqual(beforeAssets);
+    expect(backups(root)).toEqual(backupsBefore);
+  });
+
+  rootTest("mode and owner drift on unchanged content is repaired and reported", async () => {
+    const root = makeHost();
+    await writeSampleBundle(`${root}/home/core/assets`);
+    await applyIn(root);
+    fs.chmodSync(path.join(root, "etc/kubernetes/pki/admin.conf"), 0o644);
+    fs.chownSync(path.join(root, "etc/kubernetes/pki/apiserver.key"), 0, 0);
+    fs.chmodSync(path.join(root, "etc/ssl/etcd/etcd"), 0o755);
+    const { report, recorder } = await applyIn(root);
+    expect(report.exitCode, report.error).toBe(0);
+    const repaired = report.actions.filter((action) => action.action === "repair").map((action) => action.path).sort();
+    expect(repaired).toEqual(["/etc/kubernetes/pki/admin.conf", "/etc/kubernetes/pki/apiserver.key", "/etc/ssl/etcd/etcd"]);
+    expect(recorder.named("permissionRepaired").map((entry) => entry.fields.TYPHOON_PATH).sort()).toEqual(repaired);
+    expect(statOf(root, "etc/kubernetes/pki/admin.conf").mode).toBe(0o600);
+    expect(statOf(root, "etc/kubernetes/pki/apiserver.key").uid).toBe(NOBODY_UID);
+    expect(statOf(root, "etc/ssl/etcd/etcd").mode).toBe(0o700);
+  });
+
+  rootTest("a new PKI replaces the old files; the old ones are in the backup", async () => {
+    const root = makeHost();
+    await writeSampleBundle(`${root}/home/core/assets`);
+    await applyIn(root);
+    const oldKey = fs.readFileSync(path.join(root, "etc/kubernetes/pki/ca.key"), "utf8");
+    await writeSampleBundle(`${root}/home/core/assets`, { freshPki: true });
+    const { report } = await applyIn(root);
+    expect(report.exitCode, report.error).toBe(0);
+    expect(report.actions.filter((action) => action.action === "replace").length).toBeGreaterThan(20);
+    expect(fs.readFileSync(path.join(root, "etc/kubernetes/pki/ca.key"), "utf8")).not.toBe(oldKey);
+    const tar = await execa("tar", ["-tvf", path.join(root, report.backup!)]);
+    expect(tar.stdout).toContain("etc/kubernetes/pki/ca.key");
+    expect(statOf(root, report.backup!).mode).toBe(0o600);
+  });
+});
+
+describe("refusals leave the host exactly as it was", () => {
+  const refusals: Array<[string, (root: string) => void | Promise<void>, number, RegExp]> = [
+    ["a traversal in the bundle", (root) => fs.writeFileSync(`${root}/home/core/assets`, "##### ../../etc/passwd\nroot::0:0::/:/bin/sh\n"), 65, /"\.\." segment/],
+    ["an asset outside the placement table", (root) => fs.writeFileSync(`${root}/home/core/assets`, terraformBundle(new Map([...assets, ["tls/k8s/extra/x.key", "k"]]))), 65, /no place in the placement table/],
+    ["content before the first header", (root) => fs.writeFileSync(`${root}/home/core/assets`, `oops\n${terraformBundle(assets).toString()}`), 65, /before the first header/],
+    [
+      "a static manifest that is not a Pod",
+      (root) => fs.writeFileSync(`${root}/home/core/assets`, terraformBundle(new Map([...assets, ["static-manifests/kube-apiserver.yaml", "apiVersion: apps/v1\nkind: Deployment\n"]]))),
+      65,
+      /static-manifests\/kube-apiserver.yaml is not a valid v1 Pod/,
+    ],
+    ["a symlinked managed directory", (root) => {
+      fs.mkdirSync(`${root}/etc/kubernetes`, { recursive: true });
+      fs.mkdirSync(`${root}/elsewhere`);
+      fs.symlinkSync(`${root}/elsewhere`, `${root}/etc/kubernetes/pki`);
+    }, 73, /symlink/],
+    ["a symlink where a key goes", (root) => {
+      fs.mkdirSync(`${root}/etc/kubernetes/pki`, { recursive: true });
+      fs.symlinkSync("/etc/shadow", `${root}/etc/kubernetes/pki/ca.key`);
+    }, 73, /symlink/],
+  ];
+  for (const [title, arrange, exitCode, message] of refusals) {
+    rootTest(title, async () => {
+      const root = makeHost();
+      await writeSampleBundle(`${root}/home/core/assets`);
+      await arrange(root);
+      const before = snapshotTree(root);
+      const { report, recorder } = await applyIn(root);
+      expect(report.exitCode).toBe(exitCode);
+      expect(report.error).toMatch(message);
+      expect(recorder.named("applyFailed").length).toBe(1);
+      const after = snapshotTree(root);
+      after.delete("var/lib/typhoon-agent/result.json");
+      for (const name of ["var", "var/lib", "var/lib/typhoon-agent", "var/lib/typhoon-agent/lock"]) after.delete(name);
+      expect(after).toEqual(before);
+    });
+  }
+
+  rootTest("--allow-unknown skips what it cannot place, and says so", async () => {
+    const root = makeHost();
+    fs.writeFileSync(`${root}/home/core/assets`, terraformBundle(new Map([...assets, ["extras/readme.txt", "hi\n"]])));
+    const { report } = await applyIn(root, { allowUnknown: true });
+    expect(report.exitCode, report.error).toBe(0);
+    expect(report.skippedAssets).toEqual(["extras/readme.txt"]);
+    expect(report.warnings.join("\n")).toContain("extras/readme.txt");
+  });
+
+  rootTest("--expect-sha256 catches a corrupted transfer before anything is touched", async () => {
+    const root = makeHost();
+    await writeSampleBundle(`${root}/home/core/assets`);
+    const before = snapshotTree(path.join(root, "etc"));
+    const { report } = await applyIn(root, { expectSha256: "0".repeat(64) });
+    expect(report.exitCode).toBe(65);
+    expect(report.error).toMatch(/sha256 is [0-9a-f]{64}, expected 0{64}/);
+    expect(snapshotTree(path.join(root, "etc"))).toEqual(before);
+    const actual = createHash("sha256").update(fs.readFileSync(`${root}/home/core/assets`)).digest("hex");
+    const good = await applyIn(root, { expectSha256: actual.toUpperCase() });
+    expect(good.report.exitCode).toBe(0);
+  });
+});
+
+describe("symlinked system directories stay inside the root", () => {
+  rootTest("/opt -> var/opt (Fedora CoreOS) is followed inside the root", async () => {
+    const root = makeHost();
+    fs.mkdirSync(`${root}/var/opt`, { recursive: true });
+    fs.symlinkSync("var/opt", `${root}/opt`);
+    await writeSampleBundle(`${root}/home/core/assets`);
+    const { report } = await applyIn(root);
+    expect(report.exitCode, report.error).toBe(0);
+    expect(fs.existsSync(`${root}/var/opt/bootstrap/assets/manifests/bootstrap-token.yaml`)).toBe(true);
+    expect(fs.lstatSync(`${root}/opt`).isSymbolicLink()).toBe(true);
+  });
+
+  rootTest("an absolute or climbing system link is resolved inside the root, never outside", async () => {
+    const root = makeHost();
+    fs.mkdirSync(`${root}/var/opt`, { recursive: true });
+    fs.symlinkSync("/../../../../var/opt", `${root}/opt`);
+    await writeSampleBundle(`${root}/home/core/assets`);
+    const { report } = await applyIn(root);
+    expect(report.exitCode, report.error).toBe(0);
+    expect(fs.existsSync(`${root}/var/opt/bootstrap/assets`)).toBe(true);
+    expect(fs.existsSync("/var/opt/bootstrap/assets/manifests/bootstrap-token.yaml") && !fs.existsSync(`${root}/var/opt`)).toBe(false);
+  });
+});
+
+describe("migrations and removals", () => {
+  rootTest("legacy bootkube and pod-checkpointer leftovers move into the backup and go", async () => {
+    const root = makeHost();
+    const legacy = ["etc/kubernetes/bootstrap-secrets/kubeconfig", "etc/kubernetes/manifests/pod-checkpointer.yaml", "opt/bootstrap/bootkube-start"];
+    for (const file of legacy) {
+      fs.mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
+      fs.writeFileSync(path.join(root, file), "old\n");
+    }
+    await writeSampleBundle(`${root}/home/core/assets`);
+    const { report, recorder } = await applyIn(root);
+    expect(report.exitCode, report.error).toBe(0);
+    for (const file of legacy) expect(fs.existsSync(path.join(root, file)), file).toBe(false);
+    expect(recorder.named("legacyMigrated").map((entry) => entry.fields.TYPHOON_PATH).sort()).toEqual(
+      ["/etc/kubernetes/bootstrap-secrets", "/etc/kubernetes/manifests/pod-checkpointer.yaml", "/opt/bootstrap/bootkube-start"].sort(),
+    );
+    const tar = await execa("tar", ["-tf", path.join(root, report.backup!)]);
+    for (const file of legacy) expect(tar.stdout).toContain(file);
+  });
+
+  rootTest("files of an earlier bundle that the new one lacks are removed (flannel to cilium)", async () => {
+    const root = makeHost();
+    await writeSampleBundle(`${root}/home/core/assets`, { networking: "flannel" });
+    await applyIn(root);
+    const flannelOnly = `${root}/opt/bootstrap/assets/manifests/network/daemonset.yaml`;
+    expect(fs.readFileSync(flannelOnly, "utf8")).toContain("flannel");
+    await writeSampleBundle(`${root}/home/core/assets`, { networking: "cilium" });
+    const { report, recorder } = await applyIn(root);
+    expect(report.exitCode, report.error).toBe(0);
+    expect(fs.readFileSync(flannelOnly, "utf8")).toContain("cilium");
+    expect(recorder.named("assetRemoved").length).toBe(0); // same names, new content
+    await writeSampleBundle(`${root}/home/core/assets`, { networking: "flannel" });
+    const back = await applyIn(root);
+    expect(back.recorder.named("assetRemoved").map((entry) => entry.fields.TYPHOON_PATH)).toEqual(["/opt/bootstrap/assets/manifests/network/deployment.yaml"]);
+    expect(fs.existsSync(`${root}/opt/bootstrap/assets/manifests/network/deployment.yaml`)).toBe(false);
+  });
+});
+
+describe("bundle, rollback and lock", () => {
+  rootTest("the consumed bundle is removed unless --keep-bundle", async () => {
+    const root = makeHost();
+    await writeSampleBundle(`${root}/home/core/assets`);
+    await applyIn(root, { keepBundle: true });
+    expect(fs.existsSync(`${root}/home/core/assets`)).toBe(true);
+    await applyIn(root, { keepBundle: false });
+    expect(fs.existsSync(`${root}/home/core/assets`)).toBe(false);
+  });
+
+  rootTest("rollback restores the previous tree exactly, then the one before", async () => {
+    const root = makeHost();
+    fs.mkdirSync(`${root}/etc/kubernetes/bootstrap-secrets`, { recursive: true });
+    fs.writeFileSync(`${root}/etc/kubernetes/bootstrap-secrets/kubeconfig`, "legacy\n", { mode: 0o640 });
+    const pristine = snapshotTree(root);
+    await writeSampleBundle(`${root}/home/core/assets`);
+    await applyIn(root);
+    const first = snapshotTree(path.join(root, "etc"));
+    const firstAssets = snapshotTree(path.join(root, "opt"));
+    await writeSampleBundle(`${root}/home/core/assets`, { freshPki: true });
+    await applyIn(root);
+    expect(snapshotTree(path.join(root, "etc"))).not.toEqual(first);
+
+    const recorder = new EventRecorder();
+    const undo = await runRollback(new HostRoot(root), recorder, 1);
+    expect(undo.restored.length).toBeGreaterThan(20);
+    expect(snapshotTree(path.join(root, "etc"))).toEqual(first);
+    expect(snapshotTree(path.join(root, "opt"))).toEqual(firstAssets);
+    expect(recorder.named("rolledBack").length).toBe(1);
+
+    await runRollback(new HostRoot(root), recorder, 1);
+    const back = snapshotTree(root);
+    for (const name of back.keys()) if (name.startsWith("var")) back.delete(name);
+    for (const name of pristine.keys()) if (name.startsWith("var")) pristine.delete(name);
+    back.delete("home/core/assets");
+    expect(back).toEqual(pristine);
+    await expect(runRollback(new HostRoot(root), recorder, 1)).rejects.toThrow(/no backup/);
+  });
+
+  rootTest("a second apply waits for the lock, then gives up with exit 75", async () => {
+    const root = makeHost();
+    await writeSampleBundle(`${root}/home/core/assets`);
+    await applyIn(root);
+    const holder = execa("flock", ["--exclusive", `${root}/var/lib/typhoon-agent/lock`, "sleep", "3"], { stdio: "ignore" });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const started = performance.now();
+    const { report } = await applyIn(root, { lockWaitSeconds: 1 });
+    holder.kill();
+    await holder.catch(() => undefined);
+    expect(report.exitCode).toBe(75);
+    expect(report.error).toMatch(/another typhoon-agent apply holds/);
+    expect(performance.now() - started).toBeGreaterThan(900);
+  });
+});

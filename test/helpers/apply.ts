@@ -1,0 +1,59 @@
+// runApply in-process against a scratch host, with an event recorder: for the tests that
+// look at the transaction's inner workings. The CLI tests run the compiled binary.
+
+import { runApply, type ApplyReport, type ApplyRequest } from "../../agent/apply/apply.ts";
+import type { AgentConfig } from "../../agent/config/types.ts";
+import { HostRoot } from "../../agent/hostfs/host-root.ts";
+import type { EventFields, EventName, Priority, Reporter } from "../../agent/report/events.ts";
+
+export interface RecordedEvent {
+  event: EventName;
+  message: string;
+  fields: EventFields;
+  priority: Priority | undefined;
+}
+
+export class EventRecorder implements Reporter {
+  readonly events: RecordedEvent[] = [];
+  emit(event: EventName, message: string, fields: EventFields = {}, priority?: Priority): void {
+    this.events.push({ event, message, fields, priority });
+  }
+  named(event: EventName): RecordedEvent[] {
+    return this.events.filter((entry) => entry.event === event);
+  }
+}
+
+export const TEST_CONFIG: AgentConfig = {
+  role: "controller",
+  runtime: "podman",
+  kubelet_image: "quay.io/poseidon/kubelet:v1.36.1",
+  cluster_dns_service_ip: "10.3.0.10",
+  cluster_domain_suffix: "cluster.local",
+  node_labels: [],
+  node_taints: [],
+  etcd_user: "etcd",
+};
+
+export const KUBELET_UNIT = "[Unit]\nDescription=test kubelet\n[Service]\nExecStart=/bin/true\n";
+
+export async function applyIn(root: string, overrides: Partial<ApplyRequest> = {}): Promise<{ report: ApplyReport; recorder: EventRecorder }> {
+  const recorder = new EventRecorder();
+  const report = await runApply(
+    {
+      host: new HostRoot(root),
+      bundle: `${root}/home/core/assets`,
+      config: TEST_CONFIG,
+      runtime: "podman",
+      rendered: [{ path: "/etc/systemd/system/kubelet.service", content: KUBELET_UNIT, mode: 0o644, source: "kubelet.service" }],
+      dryRun: false,
+      startKubelet: false,
+      keepBundle: true,
+      allowUnknown: false,
+      expectSha256: undefined,
+      lockWaitSeconds: 1,
+      ...overrides,
+    },
+    recorder,
+  );
+  return { report, recorder };
+}
