@@ -6,7 +6,10 @@ import yargs from "yargs";
 import packageJson from "../package.json" with { type: "json" };
 import { AgentError, ExitCode } from "./errors.ts";
 import { say } from "./report/console.ts";
+import { applyCommand, planCommand } from "./commands/apply.ts";
 import { packCommand } from "./commands/pack.ts";
+import { renderCommand } from "./commands/render.ts";
+import { rollbackCommand } from "./commands/rollback.ts";
 import { unpackCommand } from "./commands/unpack.ts";
 
 /** Set explicitly: a compiled binary has no package.json for yargs to find. */
@@ -26,8 +29,12 @@ export async function main(argv: readonly string[]): Promise<number> {
   const cli = yargs(argv.map((argument) => (argument === "-" ? STDIN_PLACEHOLDER : argument)))
     .scriptName("typhoon-agent")
     .usage(`$0 <command> [options]\n\n${DESCRIPTION}`)
+    .command(applyCommand)
+    .command(planCommand)
+    .command(rollbackCommand)
     .command(unpackCommand)
     .command(packCommand)
+    .command(renderCommand)
     .middleware((parsed) => {
       for (const [key, value] of Object.entries(parsed)) if (value === STDIN_PLACEHOLDER) parsed[key] = "-";
     }, true)

@@ -104,9 +104,13 @@ export async function runApply(request: ApplyRequest, reporter: Reporter): Promi
   };
   emit("applyStarted", `typhoon-agent apply started (${config.role}, ${request.runtime}${request.bundle === undefined ? "" : `, bundle ${request.bundle}`})`);
 
-  const stateDirectory = host.directory(STATE_DIRECTORY, SYSTEM_DEPTH);
+  let stateDirectory: string | undefined;
   let lock: HeldLock | undefined;
   try {
+    stateDirectory = host.directory(STATE_DIRECTORY, SYSTEM_DEPTH);
+    // The agent's own directory exists from the start of an apply, so even a refused bundle
+    // leaves its result.json; the managed tree is untouched until the transaction.
+    if (!request.dryRun) ensureStateDirectory(stateDirectory);
     const bundle = request.bundle === undefined ? undefined : readBundle(request.bundle, request.expectSha256);
     if (bundle !== undefined) report.bundle = { path: request.bundle!, sha256: bundle.sha256, bytes: bundle.bytes, assets: bundle.assets.size };
 
@@ -122,8 +126,6 @@ export async function runApply(request: ApplyRequest, reporter: Reporter): Promi
     for (const skipped of desired.skippedAssets) report.warnings.push(`asset ${skipped} has no place in the placement table; skipped (--allow-unknown)`);
 
     if (!request.dryRun) {
-      fs.mkdirSync(path.dirname(stateDirectory), { recursive: true, mode: 0o755 });
-      fs.mkdirSync(stateDirectory, { recursive: true, mode: 0o700 });
       lock = acquireLock(path.join(stateDirectory, "lock"), request.lockWaitSeconds);
       const recovered = recoverInterrupted(host, stateDirectory);
       if (recovered !== undefined) {
@@ -144,7 +146,7 @@ export async function runApply(request: ApplyRequest, reporter: Reporter): Promi
       report.outcome = "unchanged";
     } else {
       const id = newTransactionId();
-      const backup = await writeBackup(host, path.join(stateDirectory, "backups"), id, plan);
+      const backup = await writeBackup(host, path.join(stateDirectory!, "backups"), id, plan);
       report.transaction = id;
       report.backup = host.display(backup);
       const warning = await runTransaction(request, stateDirectory, id, plan, backup, reporter);
@@ -181,8 +183,17 @@ export async function runApply(request: ApplyRequest, reporter: Reporter): Promi
       ...(report.bundle === undefined ? {} : { TYPHOON_BUNDLE_SHA256: report.bundle.sha256 }),
     });
   }
-  if (!request.dryRun) writeResult(stateDirectory, report);
+  if (!request.dryRun && stateDirectory !== undefined) writeResult(stateDirectory, report);
   return report;
+}
+
+function ensureStateDirectory(stateDirectory: string): void {
+  try {
+    fs.mkdirSync(path.dirname(stateDirectory), { recursive: true, mode: 0o755 });
+    fs.mkdirSync(stateDirectory, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw fromSystemError(error, "create", stateDirectory);
+  }
 }
 
 function readBundle(source: string, expectSha256: string | undefined): BundleAssets {

@@ -1,0 +1,113 @@
+// `typhoon-agent apply` and `typhoon-agent plan` (= apply --dry-run): the CLI side of
+// agent/apply. Turns flags and the config file into an ApplyRequest, runs it, prints the
+// outcome (a table, a summary line, or JSON) and exits with the report's code.
+
+import * as path from "node:path";
+import type { Argv, CommandModule } from "yargs";
+import { runApply, type ApplyReport } from "../apply/apply.ts";
+import { loadConfig } from "../config/load.ts";
+import { configOptions, flagsFromArgs, type ConfigArgs } from "../config/options.ts";
+import { AgentError, UsageError } from "../errors.ts";
+import { HostRoot } from "../hostfs/host-root.ts";
+import { createJournalReporter } from "../journal/journal.ts";
+import { print, say } from "../report/console.ts";
+import type { Reporter } from "../report/events.ts";
+import { formatPlanTable, summaryLine } from "../report/plan-table.ts";
+import { renderNodeFiles, resolveRuntime } from "../units/node-files.ts";
+
+interface ApplyArgs extends ConfigArgs {
+  bundle: string | undefined;
+  "dry-run": boolean;
+  start: boolean;
+  "keep-bundle": boolean;
+  json: boolean;
+  "allow-unknown": boolean;
+  "expect-sha256": string | undefined;
+  "lock-wait": number;
+  verbose: boolean;
+}
+
+const SILENT: Reporter = { emit() {} };
+
+function builder(yargs: Argv<object>, dryRun: boolean): Argv<ApplyArgs> {
+  const declared = configOptions(
+    yargs
+      .positional("bundle", { type: "string", describe: "the asset bundle Terraform copied (controllers), - for standard input" })
+      .option("dry-run", { type: "boolean", default: dryRun, hidden: dryRun, describe: "print the plan and stop (same as `typhoon-agent plan`)" })
+      .option("start", { type: "boolean", default: true, describe: "systemctl daemon-reload and enable --now kubelet.service afterwards (--no-start skips; never under --root)" })
+      .option("keep-bundle", { type: "boolean", default: false, describe: "keep the bundle file (it holds every secret; removed after a successful apply by default)" })
+      .option("json", { type: "boolean", default: false, describe: "print one JSON document (actions, exit code, durations) on standard output" })
+      .option("allow-unknown", { type: "boolean", default: false, describe: "skip assets outside the placement table instead of refusing the bundle" })
+      .option("expect-sha256", { type: "string", describe: "the bundle's sha256 as Terraform computes it; anything else is refused (exit 65) before any change" })
+      .option("lock-wait", { type: "number", default: 30, describe: "seconds to wait for another apply to finish (then exit 75)" })
+      .option("verbose", { alias: "v", type: "boolean", default: false, describe: "list unchanged paths too" }),
+  );
+  return declared as unknown as Argv<ApplyArgs>;
+}
+
+async function handler(args: ApplyArgs): Promise<void> {
+  const host = new HostRoot(args.root);
+  const { config } = loadConfig({ root: host.root, configPath: args.config, flags: flagsFromArgs(args) });
+  if (config.role === "worker" && args.bundle !== undefined) {
+    throw new UsageError("a worker takes no bundle: the asset bundle is for controllers", "run `typhoon-agent apply` without a bundle on workers, or set role: controller");
+  }
+  if (config.role === "controller" && args.bundle === undefined) {
+    throw new UsageError("a controller needs the asset bundle", "typhoon-agent apply /home/core/assets (or set role: worker)");
+  }
+  const { runtime } = resolveRuntime(config.runtime, host.root);
+  const rendered = renderNodeFiles(config, runtime).map((file) => ({ ...file, source: path.basename(file.path) }));
+  const report = await runApply(
+    {
+      host,
+      bundle: args.bundle,
+      config,
+      runtime,
+      rendered,
+      dryRun: args["dry-run"],
+      startKubelet: args.start && host.isRealRoot,
+      keepBundle: args["keep-bundle"],
+      allowUnknown: args["allow-unknown"],
+      expectSha256: args["expect-sha256"],
+      lockWaitSeconds: args["lock-wait"],
+    },
+    args["dry-run"] ? SILENT : createJournalReporter(),
+  );
+  show(report, args);
+  if (report.exitCode !== 0) throw new AgentError(report.exitCode as AgentError["exitCode"], report.error ?? "apply failed", report.hint);
+}
+
+function show(report: ApplyReport, args: ApplyArgs): void {
+  if (args.json) {
+    print(JSON.stringify(report, null, 2));
+    return;
+  }
+  for (const warning of report.warnings) say(`warning: ${warning}`);
+  if (report.outcome === "failed") return;
+  if (report.outcome === "planned") print(formatPlanTable(report, { showUnchanged: args.verbose }));
+  else say(summaryLine(report) + (report.backup === undefined ? "" : `; backup ${report.backup}`));
+}
+
+const EXIT_CODES = "Exit: 0 ok, 1 failed and rolled back, 2 usage, 65 bad bundle, 66 no bundle, 67 no etcd user, 73 symlink or unwritable path, 74 I/O error, 75 busy, 78 bad config.";
+
+export const applyCommand: CommandModule<object, ApplyArgs> = {
+  command: "apply [bundle]",
+  describe: "Install the bundle and the kubelet units as one transaction, then start the kubelet",
+  builder: (yargs) =>
+    builder(yargs, false)
+      .example("$0 apply /home/core/assets", "what typhoon-agent.service runs on a controller at first boot")
+      .example("$0 apply --role worker", "a worker: kubelet.service and kubelet.yaml only")
+      .example("$0 apply assets --root /tmp/node --no-start --json", "install into a scratch tree, report as JSON")
+      .epilogue(EXIT_CODES),
+  handler,
+};
+
+export const planCommand: CommandModule<object, ApplyArgs> = {
+  command: "plan [bundle]",
+  describe: "Show what apply would do to every path, changing nothing",
+  builder: (yargs) =>
+    builder(yargs, true)
+      .example("$0 plan /home/core/assets", "create / replace / repair / remove / unchanged, with owner, mode and size")
+      .example("$0 plan assets --json", "the same as JSON")
+      .epilogue(EXIT_CODES),
+  handler,
+};

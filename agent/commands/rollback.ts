@@ -1,0 +1,28 @@
+import type { Argv, CommandModule } from "yargs";
+import { runRollback } from "../apply/rollback.ts";
+import { HostRoot } from "../hostfs/host-root.ts";
+import { createJournalReporter } from "../journal/journal.ts";
+import { print, say } from "../report/console.ts";
+
+interface RollbackArgs {
+  root: string;
+  json: boolean;
+  "lock-wait": number;
+}
+
+export const rollbackCommand: CommandModule<object, RollbackArgs> = {
+  command: "rollback",
+  describe: "Undo the last apply from its backup (newest first; each backup is used once)",
+  builder: (yargs) =>
+    (yargs as Argv<object>)
+      .option("root", { type: "string", default: "/", describe: "operate on the tree at DIR instead of /" })
+      .option("json", { type: "boolean", default: false, describe: "print the result as JSON on standard output" })
+      .option("lock-wait", { type: "number", default: 30, describe: "seconds to wait for a running apply (then exit 75)" })
+      .example("$0 rollback", "restore what the last apply replaced or removed, remove what it created")
+      .example("$0 rollback --root /tmp/node", "the same in a scratch tree") as Argv<RollbackArgs>,
+  handler: async (args) => {
+    const report = await runRollback(new HostRoot(args.root), createJournalReporter(), args["lock-wait"]);
+    if (args.json) print(JSON.stringify(report, null, 2));
+    else say(`rolled back ${report.backup}: ${report.restored.length} restored, ${report.removed.length} removed in ${report.durationMs} ms`);
+  },
+};

@@ -1,0 +1,43 @@
+// The plan as a person reads it: one aligned row per path (action, path, owner, mode,
+// size), what changes first, unchanged paths folded into a count unless asked for.
+// Contents are never shown; a secret is marked as one.
+
+import type { ApplyReport, ReportedAction } from "../apply/apply.ts";
+import { countActions } from "../apply/apply.ts";
+import { formatBytes } from "./format.ts";
+
+const ORDER = ["remove", "replace", "repair", "create", "unchanged"] as const;
+
+export function formatPlanTable(report: ApplyReport, options: { showUnchanged: boolean }): string {
+  const shown = report.actions
+    .filter((action) => options.showUnchanged || action.action !== "unchanged")
+    .sort((a, b) => ORDER.indexOf(a.action) - ORDER.indexOf(b.action) || a.path.localeCompare(b.path));
+  const rows = shown.map(row);
+  const header = ["ACTION", "PATH", "OWNER", "MODE", "SIZE", "NOTE"];
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((cells) => cells[column]!.length)));
+  const render = (cells: readonly string[]): string =>
+    cells
+      .map((cell, column) => (column === 4 ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!)))
+      .join("  ")
+      .trimEnd();
+  const lines = rows.length === 0 ? [] : [render(header), ...rows.map(render)];
+  const hidden = report.actions.length - shown.length;
+  if (hidden > 0) lines.push(`(${hidden} unchanged path${hidden === 1 ? "" : "s"} not listed; --verbose lists them)`);
+  lines.push(summaryLine(report));
+  return `${lines.join("\n")}\n`;
+}
+
+export function summaryLine(report: ApplyReport): string {
+  const verb = { planned: "plan", applied: "applied", unchanged: "unchanged", failed: "failed" }[report.outcome];
+  const bundle = report.bundle === undefined ? "" : `, bundle sha256 ${report.bundle.sha256.slice(0, 12)}…`;
+  return `${verb}: ${countActions(report.actions)} (${report.role}, ${report.runtime}${bundle}) in ${report.durationMs} ms`;
+}
+
+function row(action: ReportedAction): string[] {
+  const path = action.kind === "directory" ? `${action.path}/` : action.path;
+  const notes: string[] = [];
+  if (action.secret) notes.push("secret");
+  if (action.previous !== undefined && action.action !== "create") notes.push(`was ${action.previous.owner} ${action.previous.mode}`);
+  if (action.why !== undefined) notes.push(action.why);
+  return [action.action, path, action.owner ?? "", action.mode ?? "", action.size === undefined ? "" : formatBytes(action.size), notes.join("; ")];
+}

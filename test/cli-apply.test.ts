@@ -1,0 +1,155 @@
+// apply, plan and rollback through the compiled binary, the way an operator runs them.
+
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { execa } from "execa";
+import { describe, expect, test } from "vitest";
+import { AGENT, runAgent } from "./helpers/agent-binary.ts";
+import { makeHost, writeSampleBundle } from "./helpers/host.ts";
+import { snapshotTree, tempDir } from "./helpers/tree.ts";
+
+const isRoot = process.getuid?.() === 0;
+if (!isRoot) console.log("cli-apply tests skipped: apply chowns files to other users and needs root");
+const rootTest = isRoot ? test : test.skip;
+
+// Without a journal socket the events go to stderr; these tests look at the summary only.
+const QUIET = { env: { TYPHOON_AGENT_JOURNAL: "stderr" } };
+
+describe("apply and plan", () => {
+  rootTest("plan prints a table and changes nothing; --json is one document", async () => {
+    const root = makeHost();
+    const bundle = `${root}/home/core/assets`;
+    await writeSampleBundle(bundle);
+    const before = snapshotTree(root);
+    const plan = await runAgent(["plan", bundle, "--root", root]);
+    expect(plan.exitCode, plan.stderr as string).toBe(0);
+    const table = plan.stdout as string;
+    expect(table.split("\n")[0]).toMatch(/^ACTION\s+PATH\s+OWNER\s+MODE\s+SIZE\s+NOTE$/);
+    expect(table).toMatch(/create\s+\/etc\/kubernetes\/pki\/apiserver\.key\s+nobody:root\s+0400\s+1\.6 KB\s+secret/);
+    expect(table).toMatch(/create\s+\/etc\/ssl\/etcd\/etcd\/server\.key\s+etcd:etcd\s+0400/);
+    expect(table).toMatch(/^plan: \d+ create \(controller, podman, bundle sha256 [0-9a-f]{12}…\)/m);
+    expect(table).not.toContain("BEGIN RSA PRIVATE KEY");
+    const json = await runAgent(["plan", bundle, "--root", root, "--json"]);
+    const report = JSON.parse(json.stdout as string) as { outcome: string; actions: Array<{ action: string; path: string }> };
+    expect(report.outcome).toBe("planned");
+    expect(report.actions.some((action) => action.path === "/etc/kubernetes/pki/ca.key" && action.action === "create")).toBe(true);
+    expect(snapshotTree(root)).toEqual(before);
+  });
+
+  rootTest("apply installs, records the result, removes the bundle; a re-run is unchanged", async () => {
+    const root = makeHost();
+    const bundle = `${root}/home/core/assets`;
+    await writeSampleBundle(bundle);
+    const first = await runAgent(["apply", bundle, "--root", root, "--no-start"], QUIET);
+    expect(first.exitCode, first.stderr as string).toBe(0);
+    expect(first.stderr).toMatch(/typhoon-agent: applied: \d+ create\b.* in [\d.]+ ms; backup \/var\/lib\/typhoon-agent\/backups\/\d{8}T\d{9}Z\.tar/);
+    expect(fs.existsSync(bundle)).toBe(false);
+    const result = JSON.parse(fs.readFileSync(`${root}/var/lib/typhoon-agent/result.json`, "utf8")) as { outcome: string; exitCode: number; bundle: { sha256: string } };
+    expect(result.outcome).toBe("applied");
+    expect(result.bundle.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(fs.statSync(`${root}/var/lib/typhoon-agent/result.json`).mode & 0o777).toBe(0o600);
+    expect(fs.readFileSync(`${root}/etc/systemd/system/kubelet.service`, "utf8")).toContain("ExecStart=");
+    expect(fs.readFileSync(`${root}/etc/kubernetes/kubelet.yaml`, "utf8")).toContain("KubeletConfiguration");
+
+    await writeSampleBundle(bundle);
+    const again = await runAgent(["apply", bundle, "--root", root, "--no-start", "--keep-bundle", "--json"], QUIET);
+    expect(again.exitCode).toBe(0);
+    const report = JSON.parse(again.stdout as string) as { outcome: string; actions: Array<{ action: string }> };
+    expect(report.outcome).toBe("unchanged");
+    expect(new Set(report.actions.map((action) => action.action))).toEqual(new Set(["unchanged"]));
+    expect(fs.existsSync(bundle)).toBe(true);
+  });
+
+  rootTest("a worker needs no bundle and refuses one; a controller needs one", async () => {
+    const root = makeHost({ osRelease: "flatcar" });
+    const worker = await runAgent(["apply", "--role", "worker", "--root", root], QUIET);
+    expect(worker.exitCode, worker.stderr as string).toBe(0);
+    expect(fs.readFileSync(`${root}/etc/systemd/system/kubelet.service`, "utf8")).toContain("docker");
+    expect(fs.existsSync(`${root}/etc/kubernetes/pki`)).toBe(false);
+    await writeSampleBundle(`${root}/home/core/assets`);
+    const refused = await runAgent(["apply", `${root}/home/core/assets`, "--role", "worker", "--root", root], QUIET);
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toContain("a worker takes no bundle");
+    const missing = await runAgent(["apply", "--root", root], QUIET);
+    expect(missing.exitCode).toBe(2);
+    expect(missing.stderr).toContain("needs the asset bundle");
+  });
+
+  rootTest("bad input exits with its own code and leaves no trace but the result file", async () => {
+    const root = makeHost();
+    const bundle = `${root}/home/core/assets`;
+    fs.writeFileSync(bundle, "##### tls/k8s/ca.key\nkey\n##### /etc/passwd\nroot::0:0\n");
+    const before = snapshotTree(path.join(root, "etc"));
+    const bad = await runAgent(["apply", bundle, "--root", root], QUIET);
+    expect(bad.exitCode).toBe(65);
+    expect(bad.stderr).toContain("line 3: asset name \"/etc/passwd\" is absolute");
+    expect(snapshotTree(path.join(root, "etc"))).toEqual(before);
+    expect(fs.existsSync(bundle)).toBe(true);
+    const result = JSON.parse(fs.readFileSync(`${root}/var/lib/typhoon-agent/result.json`, "utf8")) as { outcome: string; exitCode: number };
+    expect(result).toMatchObject({ outcome: "failed", exitCode: 65 });
+    const missing = await runAgent(["apply", `${root}/nope`, "--root", root], QUIET);
+    expect(missing.exitCode).toBe(66);
+  });
+
+  rootTest("rollback undoes the last apply", async () => {
+    const root = makeHost();
+    const bundle = `${root}/home/core/assets`;
+    await writeSampleBundle(bundle);
+    const before = snapshotTree(path.join(root, "etc"));
+    expect((await runAgent(["apply", bundle, "--root", root, "--no-start"], QUIET)).exitCode).toBe(0);
+    const undo = await runAgent(["rollback", "--root", root], QUIET);
+    expect(undo.exitCode, undo.stderr as string).toBe(0);
+    expect(undo.stderr).toMatch(/rolled back \/var\/lib\/typhoon-agent\/backups\/\S+\.tar: 0 restored, \d+ removed/);
+    const after = snapshotTree(path.join(root, "etc"));
+    expect([...after.keys()].filter((name) => !before.has(name))).toEqual([]);
+    const again = await runAgent(["rollback", "--root", root], QUIET);
+    expect(again.exitCode).toBe(66);
+  });
+});
+
+/**
+ * Runs `typhoon-agent apply` on "/" as on a node, inside a private mount namespace with
+ * overlays on /etc, /opt, /var and /home: every write lands in scratch upper directories,
+ * the machine's own /etc is never touched, and `systemctl` is the given stub script.
+ * Returns undefined (after saying why) where the namespace cannot be made.
+ */
+async function applyOnOverlay(systemctl: string): Promise<{ work: string; exitCode: number; stderr: string } | undefined> {
+  const work = tempDir("typhoon-overlay-");
+  const stubs = path.join(work, "bin");
+  fs.mkdirSync(stubs);
+  fs.writeFileSync(path.join(stubs, "systemctl"), `#!/bin/sh\n${systemctl.replaceAll("$LOG", `${work}/systemctl.log`)}\n`, { mode: 0o755 });
+  const host = makeHost();
+  await writeSampleBundle(path.join(work, "assets"));
+  const mounts = ["etc", "opt", "var", "home"].map(
+    (dir) => `mkdir -p ${work}/upper/${dir} ${work}/work/${dir} && mount -t overlay overlay -o lowerdir=/${dir},upperdir=${work}/upper/${dir},workdir=${work}/work/${dir} /${dir}`,
+  );
+  const setUp = [...mounts, `cp ${host}/etc/passwd ${host}/etc/group ${host}/etc/os-release /etc/`].join(" && ");
+  const probe = await execa("unshare", ["--mount", "--propagation", "private", "bash", "-c", setUp], { reject: false });
+  if (probe.exitCode !== 0) {
+    console.log(`kubelet start tests skipped: cannot overlay-mount in a private namespace here (${probe.stderr.trim()})`);
+    return undefined;
+  }
+  const script = `${setUp} && PATH=${stubs}:$PATH ${AGENT} apply ${work}/assets`;
+  const result = await execa("unshare", ["--mount", "--propagation", "private", "bash", "-c", script], { reject: false, env: QUIET.env });
+  return { work, exitCode: result.exitCode ?? -1, stderr: result.stderr };
+}
+
+describe("starting the kubelet", () => {
+  rootTest("without --root, systemctl daemon-reload and enable --now run (stub systemctl)", async () => {
+    const run = await applyOnOverlay(`echo "$*" >> $LOG`);
+    if (run === undefined) return;
+    expect(run.exitCode, run.stderr).toBe(0);
+    expect(fs.readFileSync(path.join(run.work, "systemctl.log"), "utf8")).toBe("daemon-reload\nenable --now kubelet.service\n");
+    expect(fs.existsSync(path.join(run.work, "upper/etc/kubernetes/pki/ca.key"))).toBe(true);
+    expect(fs.existsSync("/etc/kubernetes/pki/ca.key")).toBe(false);
+    expect(run.stderr).toMatch(/kubelet.service: enabled and started/);
+  });
+
+  rootTest("a failing systemctl fails the apply with its words", async () => {
+    const run = await applyOnOverlay(`[ "$1" = enable ] && { echo "Failed to enable unit: Unit file kubelet.service is masked." >&2; exit 1; }\nexit 0`);
+    if (run === undefined) return;
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr).toContain("Unit file kubelet.service is masked");
+    expect(run.stderr).toContain("the files are installed");
+  });
+});
