@@ -48,3 +48,15 @@ export function readFiles(root: string): Map<string, Buffer> {
   }
   return files;
 }
+
+const RUN_RECORD = ["var", "var/lib", "var/lib/typhoon-agent", "var/lib/typhoon-agent/lock", "var/lib/typhoon-agent/result.json"];
+
+/**
+ * The tree as an apply that refused its input must leave it: only its own run record (the
+ * state directory, result.json and the lock file) may have appeared.
+ */
+export function snapshotIgnoringRunRecord(root: string, before: ReadonlyMap<string, TreeEntry>): Map<string, TreeEntry> {
+  const after = snapshotTree(root);
+  for (const name of RUN_RECORD) if (!before.has(name) || name.endsWith(".json")) after.delete(name);
+  return after;
+}
