@@ -7,6 +7,8 @@ import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import { AgentError, ExitCode, fromSystemError } from "../errors.ts";
 
+const TIMED_OUT = 1;
+
 export interface HeldLock {
   release(): void;
 }
@@ -18,11 +20,15 @@ export function acquireLock(lockFile: string, waitSeconds: number): HeldLock {
   } catch (error) {
     throw fromSystemError(error, "open lock file", lockFile);
   }
-  const result = spawnSync("flock", ["--exclusive", "--wait", String(waitSeconds), "3"], { stdio: ["ignore", "ignore", "ignore", fd] });
+  const result = spawnSync("flock", ["--exclusive", "--wait", String(waitSeconds), "3"], { stdio: ["ignore", "ignore", "pipe", fd], encoding: "utf8" });
   if (result.status !== 0) {
     fs.closeSync(fd);
     if ((result.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT") {
       throw new AgentError(ExitCode.ioError, "flock(1) is not installed (util-linux); it is needed to lock out concurrent applies");
+    }
+    // flock(1) exits 1 when --wait runs out; anything else is a failure of its own.
+    if (result.status !== TIMED_OUT) {
+      throw new AgentError(ExitCode.ioError, `locking ${lockFile} failed: ${(result.stderr || String(result.error ?? result.signal)).trim()}`);
     }
     throw new AgentError(
       ExitCode.busy,

@@ -132,8 +132,10 @@ export class Transaction {
       writeRecord(this.host, this.stateDirectory, this.record("prepare"), false);
       for (const step of this.steps) {
         await this.checkpoint();
-        prepareStep(step);
+        // Counted before it runs: a step that fails half-way (a temp file created, its write
+        // refused) is undone with the others.
         this.prepared++;
+        prepareStep(step);
       }
       const temps = this.steps.flatMap((step) => (step.kind === "write" ? [step.temp] : []));
       if (temps.length > 0) this.hooks.label?.(temps);

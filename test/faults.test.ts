@@ -1,0 +1,277 @@
+// Fault injection: an apply that replaces an installed tree with a new PKI (plus a legacy
+// removal and a directory repair) is made to fail at every kind of step, with strace's
+// syscall tampering (ENOSPC on write, EIO on fsync/syncfs, EIO and EXDEV on rename, EACCES
+// on open, for a sweep of N), with kill -9 at random moments, and on a full filesystem.
+// After each: a handled failure leaves the old tree exactly (content, owner, mode) and no
+// temp files; a success leaves the new tree; a killed process leaves each file old or new;
+// no secret is ever readable by group or others; and a clean re-apply converges.
+
+import { execSync, spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { AGENT } from "./helpers/agent-binary.ts";
+import { makeHost, writeSampleBundle } from "./helpers/host.ts";
+import { runSeed, seededRandom } from "./helpers/random.ts";
+import { snapshotTree, tempDir, type TreeEntry } from "./helpers/tree.ts";
+
+const usable = process.getuid?.() === 0 && hasCommand("strace");
+if (!usable) console.log("fault-injection tests skipped: they need root and strace");
+const faultTest = usable ? test : test.skip;
+const seed = runSeed();
+console.log(`faults seed ${seed} (replay with TEST_SEED=${seed})`);
+
+const ENV = { TYPHOON_AGENT_JOURNAL: "stderr" };
+const TEMP_NAME = /\.typhoon-agent\.[^/]*\.(tmp|orig)$/;
+/** Recognizes secret material by content: temp and undo files carry no telling name. */
+const SECRET_CONTENT = /PRIVATE KEY|client-key-data|token-secret/;
+
+interface Fixture {
+  work: string;
+  installed: string;
+  bundle: string;
+  oldTree: Map<string, TreeEntry>;
+  newTree: Map<string, TreeEntry>;
+}
+let fixture: Fixture;
+
+beforeAll(async () => {
+  if (!usable) return;
+  const work = tempDir("typhoon-faults-");
+  const installed = makeHost();
+  await writeSampleBundle(`${installed}/home/core/assets`);
+  await agentApply(installed, `${installed}/home/core/assets`);
+  // Something to migrate and something to repair, so every kind of step runs.
+  fs.writeFileSync(`${installed}/etc/kubernetes/manifests/pod-checkpointer.yaml`, "kind: Pod\n", { mode: 0o600 });
+  fs.chmodSync(`${installed}/etc/ssl/etcd/etcd`, 0o755);
+  const bundle = path.join(work, "new-pki");
+  await writeSampleBundle(bundle, { freshPki: true });
+  const reference = copyTree(installed, path.join(work, "reference"));
+  await agentApply(reference, bundle);
+  fixture = { work, installed, bundle, oldTree: managedTree(installed), newTree: managedTree(reference) };
+}, 60_000);
+
+afterAll(() => {
+  if (fixture !== undefined) fs.rmSync(fixture.work, { recursive: true, force: true });
+});
+
+describe("injected syscall failures", () => {
+  // [title, syscalls, errno, how many call numbers to try]. Most writes are log lines on
+  // stderr (which must never fail an apply), so writes get a wider sweep. strace counts
+  // calls per process: `sync -f` runs in a child, so its syncfs fails at N=1 every time.
+  const faults: Array<[string, string, string, number]> = [
+    ["ENOSPC on write", "write,pwrite64,writev", "ENOSPC", 24],
+    ["EIO on fsync and syncfs", "fsync,fdatasync,syncfs", "EIO", 3],
+    ["EIO on rename", "rename,renameat,renameat2", "EIO", 16],
+    ["EXDEV on rename", "rename,renameat,renameat2", "EXDEV", 12],
+    ["EACCES on open", "open,openat", "EACCES", 16],
+  ];
+  for (const [title, syscalls, errno, tries] of faults) {
+    faultTest(title, async () => {
+      const calls = countSyscalls(syscalls);
+      expect(calls, `no ${syscalls} calls seen`).toBeGreaterThan(0);
+      const random = seededRandom(seed ^ hash(title));
+      const sweep = sample(calls, tries, random);
+      const outcomes: string[] = [];
+      for (const n of sweep) {
+        const root = copyTree(fixture.installed, path.join(fixture.work, `run-${hash(title)}-${n}`));
+        const run = await execa(
+          "strace",
+          ["-f", "-qq", "-o", "/dev/null", `-e`, `trace=${syscalls}`, "-e", `inject=${syscalls}:error=${errno}:when=${n}`, AGENT, ...applyArgs(root)],
+          { reject: false, env: ENV },
+        );
+        outcomes.push(`${n}:${run.exitCode}`);
+        checkOutcome(root, run, `${title}, call ${n}`);
+        await converge(root);
+        fs.rmSync(root, { recursive: true, force: true });
+      }
+      console.log(`${title}: ${calls} calls, exit codes per N ${outcomes.join(" ")}`);
+    }, 60_000);
+  }
+});
+
+describe("kill -9 and a full disk", () => {
+  faultTest("kill -9 at random moments: each file old or new, no secret ever exposed, re-apply converges", async () => {
+    const random = seededRandom(seed);
+    const span = measureApplyMs();
+    for (let i = 0; i < 12; i++) {
+      const root = copyTree(fixture.installed, path.join(fixture.work, `kill-${i}`));
+      const delay = random.next() * span;
+      const exposed = await killDuring(root, delay);
+      expect(exposed, `kill after ${delay.toFixed(1)} ms`).toEqual([]);
+      checkEachFileOldOrNew(root, `kill after ${delay.toFixed(1)} ms`);
+      await converge(root);
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  faultTest("a full filesystem: every size too small fails, rolls back, and leaves the old tree intact", async () => {
+    const mountPoint = path.join(fixture.work, "small");
+    fs.mkdirSync(mountPoint);
+    const used = Number(execSync(`du -sk ${fixture.installed}`).toString().split("\t")[0]);
+    const failures: number[] = [];
+    // Grow the filesystem 16 KiB at a time from "just the installed tree" until the apply fits.
+    for (let extra = 16; extra <= 512; extra += 16) {
+      execSync(`mount -t tmpfs -o size=${used + extra}k tmpfs ${mountPoint}`);
+      try {
+        const root = copyTree(fixture.installed, path.join(mountPoint, "root"));
+        const run = await execa(AGENT, applyArgs(root), { reject: false, env: ENV });
+        if (run.exitCode === 0) {
+          expect(managedTree(root)).toEqual(fixture.newTree);
+          break;
+        }
+        failures.push(extra);
+        expect(run.stderr, `${extra} KiB spare`).toMatch(/ENOSPC/);
+        expect(managedTree(root), `${extra} KiB spare`).toEqual(fixture.oldTree);
+        expect(tempFiles(root), `${extra} KiB spare`).toEqual([]);
+      } finally {
+        execSync(`umount ${mountPoint}`);
+      }
+    }
+    console.log(`full filesystem: refused cleanly with ${failures.join(", ")} KiB to spare`);
+    expect(failures.length).toBeGreaterThan(1);
+  }, 30_000);
+});
+
+function applyArgs(root: string): string[] {
+  return ["apply", fixture.bundle, "--root", root, "--no-start", "--keep-bundle"];
+}
+
+async function agentApply(root: string, bundle: string): Promise<void> {
+  const run = await execa(AGENT, ["apply", bundle, "--root", root, "--no-start", "--keep-bundle"], { reject: false, env: ENV });
+  if (run.exitCode !== 0) throw new Error(`apply failed: ${run.stderr}`);
+}
+
+/** What an apply manages: everything but the run record, the backups and the bundle. */
+function managedTree(root: string): Map<string, TreeEntry> {
+  const tree = snapshotTree(root);
+  for (const name of tree.keys()) {
+    if (/^var\/lib\/typhoon-agent\/(backups|result\.json|lock)/.test(name) || name.startsWith("home/")) tree.delete(name);
+  }
+  return tree;
+}
+
+function tempFiles(root: string): string[] {
+  return [...snapshotTree(root).keys()].filter((name) => TEMP_NAME.test(name) || name.endsWith("state.json"));
+}
+
+/** The invariant for a run that ended on its own. */
+function checkOutcome(root: string, run: { exitCode?: number | undefined; stderr: string }, what: string): void {
+  const handled = run.exitCode !== undefined && /typhoon-agent: /.test(run.stderr);
+  if (run.exitCode === 0) {
+    expect(managedTree(root), `${what}: success must leave the new tree`).toEqual(fixture.newTree);
+  } else if (handled && run.exitCode !== 74) {
+    expect(managedTree(root), `${what}: exit ${run.exitCode} must leave the old tree (${run.stderr.split("\n").at(-2)})`).toEqual(fixture.oldTree);
+    expect(tempFiles(root), what).toEqual([]);
+  } else {
+    // The runtime itself died (or the rollback could not finish: exit 74): each file old or new.
+    checkEachFileOldOrNew(root, what);
+  }
+  expect(exposedSecrets(root), what).toEqual([]);
+}
+
+function checkEachFileOldOrNew(root: string, what: string): void {
+  for (const [name, entry] of snapshotTree(root)) {
+    if (entry.type !== "file" || TEMP_NAME.test(name) || !fixture.newTree.has(name)) continue;
+    const old = fixture.oldTree.get(name);
+    const next = fixture.newTree.get(name)!;
+    const matches = (expected: TreeEntry | undefined): boolean => expected !== undefined && expected.content === entry.content;
+    expect(matches(old) || matches(next), `${what}: ${name} is neither the old nor the new version`).toBe(true);
+  }
+}
+
+/** Files holding secret material that group or others could read. */
+function exposedSecrets(root: string): string[] {
+  const exposed: string[] = [];
+  const walk = (directory: string): void => {
+    let names: string[];
+    try {
+      names = fs.readdirSync(directory);
+    } catch {
+      return; // renamed or removed under our feet: the next scan sees it
+    }
+    for (const name of names) {
+      const full = path.join(directory, name);
+      try {
+        const stat = fs.lstatSync(full);
+        if (stat.isDirectory()) walk(full);
+        else if (stat.isFile() && (stat.mode & 0o077) !== 0 && SECRET_CONTENT.test(fs.readFileSync(full, "latin1"))) exposed.push(full);
+      } catch {
+        // gone between readdir and lstat: renamed into place or removed
+      }
+    }
+  };
+  for (const top of ["etc", "opt", "var/lib/typhoon-agent"]) walk(path.join(root, top));
+  return exposed;
+}
+
+/** Runs the apply, scans the tree as fast as it can while it runs, kills it after `delay` ms. */
+async function killDuring(root: string, delay: number): Promise<string[]> {
+  const child = spawn(AGENT, applyArgs(root), { stdio: "ignore", env: { ...process.env, ...ENV } });
+  const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+  const exposed = new Set<string>();
+  const deadline = performance.now() + delay;
+  while (performance.now() < deadline && child.exitCode === null) {
+    for (const file of exposedSecrets(root)) exposed.add(file);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  child.kill("SIGKILL");
+  await exited;
+  for (const file of exposedSecrets(root)) exposed.add(file);
+  return [...exposed];
+}
+
+/** A clean apply after any failure installs the new tree and leaves nothing behind. */
+async function converge(root: string): Promise<void> {
+  const run = await execa(AGENT, applyArgs(root), { reject: false, env: ENV });
+  expect(run.exitCode, run.stderr).toBe(0);
+  expect(managedTree(root)).toEqual(fixture.newTree);
+  expect(tempFiles(root)).toEqual([]);
+}
+
+function countSyscalls(syscalls: string): number {
+  const root = copyTree(fixture.installed, path.join(fixture.work, "count"));
+  const log = path.join(fixture.work, "count.log");
+  execSync(`strace -f -qq -o ${log} -e trace=${syscalls} ${AGENT} ${applyArgs(root).join(" ")} 2>/dev/null`, { env: { ...process.env, ...ENV } });
+  const calls = fs.readFileSync(log, "utf8").split("\n").filter((line) => /^\d+\s+\w+\(/.test(line)).length;
+  fs.rmSync(root, { recursive: true, force: true });
+  return calls;
+}
+
+function measureApplyMs(): number {
+  const root = copyTree(fixture.installed, path.join(fixture.work, "timing"));
+  const started = performance.now();
+  execSync(`${AGENT} ${applyArgs(root).join(" ")} 2>/dev/null`, { env: { ...process.env, ...ENV } });
+  const elapsed = performance.now() - started;
+  fs.rmSync(root, { recursive: true, force: true });
+  return elapsed;
+}
+
+/** `count` distinct call numbers in [1, calls]: the first, the last, the rest at random. */
+function sample(calls: number, count: number, random: ReturnType<typeof seededRandom>): number[] {
+  const picked = new Set<number>([1, calls]);
+  while (picked.size < Math.min(count, calls)) picked.add(random.int(1, calls));
+  return [...picked].sort((a, b) => a - b);
+}
+
+function copyTree(from: string, to: string): string {
+  fs.rmSync(to, { recursive: true, force: true });
+  execSync(`cp -a ${from} ${to}`);
+  return to;
+}
+
+function hash(text: string): number {
+  let value = 0;
+  for (const character of text) value = (value * 31 + character.charCodeAt(0)) >>> 0;
+  return value;
+}
+
+function hasCommand(command: string): boolean {
+  try {
+    execSync(`command -v ${command}`, { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
