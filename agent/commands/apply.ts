@@ -4,16 +4,11 @@
 
 import * as path from "node:path";
 import type { Argv, CommandModule } from "yargs";
-import { runApply, type ApplyReport } from "../apply/apply.ts";
-import { loadConfig } from "../config/load.ts";
+import type { ApplyReport } from "../apply/apply.ts";
 import { configOptions, flagsFromArgs, type ConfigArgs } from "../config/options.ts";
 import { AgentError, UsageError } from "../errors.ts";
-import { HostRoot } from "../hostfs/host-root.ts";
-import { createJournalReporter } from "../journal/journal.ts";
 import { print, say } from "../report/console.ts";
 import type { Reporter } from "../report/events.ts";
-import { formatPlanTable, summaryLine } from "../report/plan-table.ts";
-import { renderNodeFiles, resolveRuntime } from "../units/node-files.ts";
 
 interface ApplyArgs extends ConfigArgs {
   bundle: string | undefined;
@@ -46,6 +41,14 @@ function builder(yargs: Argv<object>, dryRun: boolean): Argv<ApplyArgs> {
 }
 
 async function handler(args: ApplyArgs): Promise<void> {
+  // Loaded on use: every command pays the start-up cost of what it imports.
+  const [{ runApply }, { loadConfig }, { HostRoot }, { createJournalReporter }, { renderNodeFiles, resolveRuntime }] = await Promise.all([
+    import("../apply/apply.ts"),
+    import("../config/load.ts"),
+    import("../hostfs/host-root.ts"),
+    import("../journal/journal.ts"),
+    import("../units/node-files.ts"),
+  ]);
   const host = new HostRoot(args.root);
   const { config } = loadConfig({ root: host.root, configPath: args.config, flags: flagsFromArgs(args) });
   if (config.role === "worker" && args.bundle !== undefined) {
@@ -72,17 +75,18 @@ async function handler(args: ApplyArgs): Promise<void> {
     },
     args["dry-run"] ? SILENT : createJournalReporter(),
   );
-  show(report, args);
+  await show(report, args);
   if (report.exitCode !== 0) throw new AgentError(report.exitCode as AgentError["exitCode"], report.error ?? "apply failed", report.hint);
 }
 
-function show(report: ApplyReport, args: ApplyArgs): void {
+async function show(report: ApplyReport, args: ApplyArgs): Promise<void> {
   if (args.json) {
     print(JSON.stringify(report, null, 2));
     return;
   }
   for (const warning of report.warnings) say(`warning: ${warning}`);
   if (report.outcome === "failed") return;
+  const { formatPlanTable, summaryLine } = await import("../report/plan-table.ts");
   if (report.outcome === "planned") print(formatPlanTable(report, { showUnchanged: args.verbose }));
   else say(summaryLine(report) + (report.backup === undefined ? "" : `; backup ${report.backup}`));
 }

@@ -1,6 +1,5 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { isatty } from "node:tty";
 import type { Argv, CommandModule } from "yargs";
 import { UsageError, fromSystemError } from "../errors.ts";
 import { preparePack, writePack, type PackResult } from "../unpack/pack.ts";
@@ -20,13 +19,14 @@ export const packCommand: CommandModule<object, PackArgs> = {
       .positional("directory", { type: "string", demandOption: true, describe: "tree whose files become the assets" })
       .option("output", { alias: "o", type: "string", describe: "write the bundle here (mode 0600) instead of standard output" })
       .example("$0 pack /tmp/assets -o assets", "keys sorted by bytes, joined like Terraform's join(\"\\n\", ...)") as Argv<PackArgs>,
-  handler: (args) => {
-    const result = args.output === undefined ? packToStdout(args.directory) : packToFile(args.directory, args.output);
+  handler: async (args) => {
+    const result = args.output === undefined ? await packToStdout(args.directory) : packToFile(args.directory, args.output);
     say(`packed ${result.assets} assets (${formatBytes(result.bytes)})`);
   },
 };
 
-function packToStdout(directory: string): PackResult {
+async function packToStdout(directory: string): Promise<PackResult> {
+  const { isatty } = await import("node:tty");
   if (isatty(1)) {
     throw new UsageError("refusing to write a bundle (it holds private keys) to a terminal", "use -o FILE or redirect standard output");
   }

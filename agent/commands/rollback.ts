@@ -1,7 +1,4 @@
 import type { Argv, CommandModule } from "yargs";
-import { runRollback } from "../apply/rollback.ts";
-import { HostRoot } from "../hostfs/host-root.ts";
-import { createJournalReporter } from "../journal/journal.ts";
 import { print, say } from "../report/console.ts";
 
 interface RollbackArgs {
@@ -21,6 +18,11 @@ export const rollbackCommand: CommandModule<object, RollbackArgs> = {
       .example("$0 rollback", "restore what the last apply replaced or removed, remove what it created")
       .example("$0 rollback --root /tmp/node", "the same in a scratch tree") as Argv<RollbackArgs>,
   handler: async (args) => {
+    const [{ runRollback }, { HostRoot }, { createJournalReporter }] = await Promise.all([
+      import("../apply/rollback.ts"),
+      import("../hostfs/host-root.ts"),
+      import("../journal/journal.ts"),
+    ]);
     const report = await runRollback(new HostRoot(args.root), createJournalReporter(), args["lock-wait"]);
     if (args.json) print(JSON.stringify(report, null, 2));
     else say(`rolled back ${report.backup}: ${report.restored.length} restored, ${report.removed.length} removed in ${report.durationMs} ms`);

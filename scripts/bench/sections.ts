@@ -3,7 +3,10 @@
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { makeSampleAssets, terraformBundle } from "../make-bundle.ts";
+import { makeHostTree } from "../sample-host.ts";
 import { compare, type Contender } from "./measure.ts";
+import { reRootedLayoutScript } from "./upstream-layout.ts";
 
 export const REPO = path.resolve(import.meta.dir, "../..");
 export const AGENT = path.join(REPO, "dist/typhoon-agent");
@@ -126,4 +129,97 @@ const unpack: Section = {
   },
 };
 
-export const benchSections: Section[] = [startup, unpack];
+/** A fresh copy of `skeleton` at `root` before every run. */
+function freshCopy(skeleton: string, root: string): () => void {
+  return () => {
+    fs.rmSync(root, { recursive: true, force: true });
+    fs.cpSync(skeleton, root, { recursive: true, preserveTimestamps: true });
+  };
+}
+
+// Without a journal socket the agent writes its events to stderr; the bench discards them.
+const AGENT_ENV = { ...process.env, TYPHOON_AGENT_JOURNAL: "stderr" };
+
+const apply: Section = {
+  id: "apply",
+  title: "durable apply vs upstream's layout script",
+  async run({ work, quick }) {
+    const skeleton = makeHostTree(path.join(work, "apply-skeleton"));
+    const assets = await makeSampleAssets();
+    fs.writeFileSync(path.join(skeleton, "home/core/assets"), terraformBundle(assets), { mode: 0o600 });
+    const script = path.join(work, "layout.sh");
+    fs.writeFileSync(script, reRootedLayoutScript(), { mode: 0o755 });
+    const agentRoot = path.join(work, "apply-agent");
+    const upstreamRoot = path.join(work, "apply-upstream");
+    const [agent, upstream] = compare(
+      [
+        {
+          name: "agent",
+          command: AGENT,
+          args: ["apply", path.join(agentRoot, "home/core/assets"), "--root", agentRoot, "--no-start"],
+          options: { env: AGENT_ENV },
+          prepare: freshCopy(skeleton, agentRoot),
+        },
+        {
+          name: "upstream",
+          command: "bash",
+          args: ["-e", script],
+          options: { cwd: path.join(upstreamRoot, "home/core"), env: { ...process.env, ROOT: upstreamRoot } },
+          prepare: freshCopy(skeleton, upstreamRoot),
+        },
+      ],
+      quick ? 10 : 40,
+      { warmup: 3, rss: true },
+    );
+    const ratio = agent!.medianMs / upstream!.medianMs;
+    const rss = agent!.peakRssKb;
+    return [
+      {
+        measure: `durable apply, ${assets.size} assets`,
+        agent: ms(agent!.medianMs),
+        baseline: `layout script (no fsync): ${ms(upstream!.medianMs)}`,
+        ratio,
+        target: "<= 0.5x",
+        met: ratio <= 0.5,
+      },
+      { measure: "peak RSS: apply", agent: mb(rss), baseline: `layout script: ${mb(upstream!.peakRssKb)}`, target: "<= 64 MB", ...(rss === undefined ? {} : { met: rss <= 64 * 1024 }) },
+    ];
+  },
+};
+
+/** A bundle of `count` small manifests (no PKI: the scaling of the transaction itself). */
+function writeManyAssetsBundle(file: string, count: number): void {
+  const assets = new Map<string, string>();
+  for (let i = 0; i < count; i++) {
+    assets.set(`manifests/bulk/f${String(i).padStart(5, "0")}.yaml`, `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bulk-${i}\ndata:\n  key: "${"x".repeat(120)}"\n`);
+  }
+  fs.writeFileSync(file, terraformBundle(assets), { mode: 0o600 });
+}
+
+const scale: Section = {
+  id: "scale",
+  title: "apply time per asset, 10 to 10,000 assets",
+  run({ work, quick }) {
+    const counts = quick ? [10, 1000] : [10, 1000, 10000];
+    const perAsset = new Map<number, number>();
+    for (const count of counts) {
+      const skeleton = makeHostTree(path.join(work, `scale-skeleton-${count}`));
+      writeManyAssetsBundle(path.join(skeleton, "home/core/assets"), count);
+      const root = path.join(work, `scale-${count}`);
+      const [agent] = compare(
+        [{ name: "agent", command: AGENT, args: ["apply", path.join(root, "home/core/assets"), "--root", root, "--no-start"], options: { env: AGENT_ENV }, prepare: freshCopy(skeleton, root) }],
+        count >= 10000 ? 3 : 7,
+      );
+      perAsset.set(count, agent!.medianMs / count);
+      fs.rmSync(skeleton, { recursive: true, force: true });
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+    const rows: Row[] = counts.map((count) => ({ measure: `apply ${count} assets: time per asset`, agent: `${(perAsset.get(count)! * 1000).toFixed(0)} µs`, baseline: "" }));
+    const largest = counts[counts.length - 1]!;
+    const growth = perAsset.get(largest)! / perAsset.get(1000)!;
+    rows.push({ measure: `per-asset time, ${largest} vs 1000 assets`, agent: "", baseline: "", ratio: growth, target: "flat (<= 1.5x)", met: growth <= 1.5 });
+    return rows;
+  },
+};
+
+export const benchSections: Section[] = [startup, unpack, apply, scale];
