@@ -1,0 +1,76 @@
+// The value forms the agent configuration accepts. Each check returns what is wrong with a
+// value (a phrase such as `is not an IP address`) or undefined; the key table pairs it with
+// the expected form, and the loader builds the message naming the key.
+// Accepted values end up inside kubelet.service and kubelet.yaml, so the forms are strict
+// enough that no accepted value can carry a space, a quote, `%` or `$` into a unit file.
+
+export type Problem = string | undefined;
+
+const DNS_LABEL = "[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?";
+const DNS_SUBDOMAIN = new RegExp(`^${DNS_LABEL}(?:\\.${DNS_LABEL})*$`);
+
+/** An RFC 1123 subdomain, lower case, as Kubernetes validates clusterDomain and label prefixes. */
+export function dnsSubdomainProblem(value: string): Problem {
+  if (value.length > 253) return "is longer than 253 characters";
+  return DNS_SUBDOMAIN.test(value) ? undefined : "is not a lower-case DNS name";
+}
+
+const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
+
+/**
+ * IPv4 (dotted quad, no leading zeros) or IPv6 (RFC 4291 text form, embedded IPv4 allowed,
+ * no zone). Written out because node:net costs a boot-time tool ~7 ms of start-up.
+ */
+export function ipAddressProblem(value: string): Problem {
+  if (IPV4.test(value)) return undefined;
+  return isIPv6(value) ? undefined : "is not an IP address";
+}
+
+function isIPv6(value: string): boolean {
+  const halves = value.split("::");
+  if (halves.length > 2) return false;
+  const groups = halves.map((half) => (half === "" ? [] : half.split(":")));
+  const all = groups.flat();
+  // An embedded IPv4 address stands for the last two groups.
+  const last = all.at(-1);
+  const embeddedIPv4 = last !== undefined && last.includes(".");
+  if (embeddedIPv4 && !IPV4.test(last)) return false;
+  const hexGroups = embeddedIPv4 ? all.slice(0, -1) : all;
+  if (!hexGroups.every((group) => HEX_GROUP.test(group))) return false;
+  const width = hexGroups.length + (embeddedIPv4 ? 2 : 0);
+  return halves.length === 2 ? width <= 7 : width === 8;
+}
+
+// The grammar of github.com/distribution/reference: [domain[:port]/]path[:tag][@digest].
+const DOMAIN_COMPONENT = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
+const DOMAIN = `(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[0-9a-fA-F:.]+\\])(?::[0-9]+)?`;
+const PATH_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+const IMAGE_NAME = `(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*`;
+const TAG = "[\\w][\\w.-]{0,127}";
+const DIGEST = "[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}";
+const IMAGE_REFERENCE = new RegExp(`^(${IMAGE_NAME})(?::${TAG})?(?:@${DIGEST})?$`);
+const PINNED = new RegExp(`(?::${TAG}|@${DIGEST})$`);
+
+/** A pinned OCI image reference: the kubelet must not float with `:latest`. */
+export function imageReferenceProblem(value: string): Problem {
+  if (value.includes("://")) return "has a transport prefix (the rkt unit adds docker:// itself)";
+  const match = IMAGE_REFERENCE.exec(value);
+  if (match === null) return "is not an image reference";
+  const name = match[1]!;
+  if (name.length > 255) return "has a repository name longer than 255 characters";
+  if (!PINNED.test(value.slice(name.length))) return "has no tag or digest (it would float with :latest)";
+  return undefined;
+}
+
+const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
+
+/** A system user name as useradd accepts it by default. */
+export function userNameProblem(value: string): Problem {
+  return USER_NAME.test(value) ? undefined : "is not a user name";
+}
+
+/** A member of a fixed set. */
+export function oneOfProblem(allowed: readonly string[]): (value: string) => Problem {
+  return (value) => (allowed.includes(value) ? undefined : "is not one of the choices");
+}

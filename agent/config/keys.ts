@@ -1,0 +1,142 @@
+// The one table of agent configuration keys (SPEC section 6). The YAML loader, the command
+// line flags, their --help text and the README table are all derived from it, so a key
+// cannot exist in one place and be missing from another. Kept free of heavy imports: every
+// command's option parsing reads it.
+
+import type { AgentConfig } from "./types.ts";
+import { dnsSubdomainProblem, imageReferenceProblem, ipAddressProblem, oneOfProblem, userNameProblem, type Problem } from "./forms.ts";
+import { LABEL_FORM, TAINT_FORM, duplicateLabelProblem, duplicateTaintProblem, labelProblem, taintProblem } from "./labels.ts";
+
+export type ConfigKeyName = keyof AgentConfig;
+
+interface KeyFields<K extends ConfigKeyName> {
+  name: K;
+  /** Scalars are one string; lists are YAML sequences, and repeatable flags. */
+  kind: NonNullable<AgentConfig[K]> extends readonly string[] ? "list" : "scalar";
+  /** What a valid value looks like; errors, --help and the README state it. */
+  form: string;
+  /** Used when neither the file nor a flag sets the key (undefined: the key stays unset). */
+  default: AgentConfig[K];
+  description: string;
+  /** What is wrong with one value (one item of a list), or undefined. */
+  check: (value: string) => Problem;
+  /** What is wrong with a whole list once the rest of the configuration is known. */
+  checkList?: (values: readonly string[], config: AgentConfig) => Problem;
+}
+
+export type ConfigKey = { [K in ConfigKeyName]: KeyFields<K> }[ConfigKeyName];
+
+const ROLES = ["controller", "worker"];
+const RUNTIME_CHOICES = ["auto", "podman", "docker", "rkt"];
+const CLOUD_PROVIDERS = ["external"];
+
+/** Where the agent reads its configuration, below --root. */
+export const DEFAULT_CONFIG_PATH = "/etc/typhoon/agent.yaml";
+
+const DEFAULT_KUBELET_IMAGE = "quay.io/poseidon/kubelet:v1.36.1";
+
+export const CONFIG_KEYS: { readonly [K in ConfigKeyName]: KeyFields<K> } = {
+  role: {
+    name: "role",
+    kind: "scalar",
+    form: "controller or worker",
+    default: "controller",
+    description: "controller: etcd, the static-pod control plane and the bundle; worker: the kubelet only, no bundle",
+    check: oneOfProblem(ROLES),
+  },
+  runtime: {
+    name: "runtime",
+    kind: "scalar",
+    form: "auto (from /etc/os-release), podman, docker or rkt",
+    default: "auto",
+    description: "what runs the kubelet container: podman on Fedora CoreOS, docker on Flatcar, rkt on Container Linux",
+    check: oneOfProblem(RUNTIME_CHOICES),
+  },
+  kubelet_image: {
+    name: "kubelet_image",
+    kind: "scalar",
+    form: "an image reference with a tag or digest, like quay.io/poseidon/kubelet:v1.36.1",
+    default: DEFAULT_KUBELET_IMAGE,
+    description: "the kubelet container image",
+    check: imageReferenceProblem,
+  },
+  cluster_dns_service_ip: {
+    name: "cluster_dns_service_ip",
+    kind: "scalar",
+    form: "an IPv4 or IPv6 address, like 10.3.0.10",
+    default: "10.3.0.10",
+    description: "the cluster DNS Service IP (kubelet clusterDNS); Typhoon uses the 10th address of the service CIDR",
+    check: ipAddressProblem,
+  },
+  cluster_domain_suffix: {
+    name: "cluster_domain_suffix",
+    kind: "scalar",
+    form: "a lower-case DNS name, like cluster.local",
+    default: "cluster.local",
+    description: "the cluster DNS domain (kubelet clusterDomain)",
+    check: dnsSubdomainProblem,
+  },
+  node_labels: {
+    name: "node_labels",
+    kind: "list",
+    form: `a list of ${LABEL_FORM}`,
+    default: [],
+    description: "extra labels the node registers with, after its role's label",
+    check: labelProblem,
+    checkList: (labels, config) => duplicateLabelProblem(config.role, labels),
+  },
+  node_taints: {
+    name: "node_taints",
+    kind: "list",
+    form: `a list of ${TAINT_FORM}`,
+    default: [],
+    description: "extra taints the node registers with, after its role's taint",
+    check: taintProblem,
+    checkList: (taints, config) => duplicateTaintProblem(config.role, taints),
+  },
+  cloud_provider: {
+    name: "cloud_provider",
+    kind: "scalar",
+    form: "external (the only provider a current kubelet knows), or unset for none",
+    default: undefined,
+    description: "the kubelet's --cloud-provider",
+    check: oneOfProblem(CLOUD_PROVIDERS),
+  },
+  etcd_user: {
+    name: "etcd_user",
+    kind: "scalar",
+    form: "a user name, like etcd",
+    default: "etcd",
+    description: "owner of the etcd TLS files on a controller",
+    check: userNameProblem,
+  },
+};
+
+/** The keys in table order (the order of --help and the README). */
+export const CONFIG_KEY_LIST: readonly ConfigKey[] = Object.values(CONFIG_KEYS);
+
+/** Keys that were renamed: the old name is an error that names the new one. */
+export const RENAMED_KEYS: Readonly<Record<string, ConfigKeyName>> = {
+  k8s_dns_service_ip: "cluster_dns_service_ip",
+};
+
+/** `cluster_dns_service_ip` → `cluster-dns-service-ip`, the flag that sets the key. */
+export function flagName(key: ConfigKeyName): string {
+  return key.replaceAll("_", "-");
+}
+
+/** The default as --help and the README show it. */
+export function describeDefault(key: ConfigKey): string {
+  const value = key.default;
+  if (value === undefined) return "unset";
+  if (Array.isArray(value)) return value.length === 0 ? "none" : value.join(", ");
+  return value;
+}
+
+export function defaultConfig(): AgentConfig {
+  const config: Record<string, unknown> = {};
+  for (const key of CONFIG_KEY_LIST) {
+    if (key.default !== undefined) config[key.name] = Array.isArray(key.default) ? [...key.default] : key.default;
+  }
+  return config as unknown as AgentConfig;
+}

@@ -1,0 +1,167 @@
+// Loads the agent configuration: the table's defaults, then /etc/typhoon/agent.yaml (flat
+// YAML), then the flags. Every value is checked against the key table; the first problem
+// is a ConfigError (exit 78) that names the key, where the value came from and the form
+// it must have.
+
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { loadAll } from "js-yaml";
+import { ConfigError, fromSystemError } from "../errors.ts";
+import { CONFIG_KEYS, CONFIG_KEY_LIST, DEFAULT_CONFIG_PATH, RENAMED_KEYS, defaultConfig, flagName, type ConfigKey, type ConfigKeyName } from "./keys.ts";
+import type { AgentConfig } from "./types.ts";
+
+/** Values from the command line, as typed: validated like the file's. */
+export type ConfigFlags = Partial<Record<ConfigKeyName, string | readonly string[]>>;
+
+export type ConfigOrigin = "default" | "file" | "flag";
+
+export interface LoadedConfig {
+  config: AgentConfig;
+  /** The file that was read; undefined when there was none (defaults and flags only). */
+  source: string | undefined;
+  /** Where each key's value came from. */
+  origins: Record<ConfigKeyName, ConfigOrigin>;
+}
+
+export interface LoadConfigOptions {
+  /** "/" or the --root directory; the default file is looked for below it. */
+  root: string;
+  /** --config: read as given (not below root), and it must exist. */
+  configPath?: string | undefined;
+  flags: ConfigFlags;
+}
+
+export function loadConfig(options: LoadConfigOptions): LoadedConfig {
+  const config = defaultConfig() as unknown as Record<ConfigKeyName, unknown>;
+  const origins = Object.fromEntries(CONFIG_KEY_LIST.map((key) => [key.name, "default"])) as Record<ConfigKeyName, ConfigOrigin>;
+
+  const file = readConfigFile(options);
+  if (file !== undefined) {
+    for (const [name, raw] of Object.entries(file.values)) {
+      const key = knownKey(name, file.path);
+      // `key:` with nothing after it (YAML null) leaves the default, as if the line were absent.
+      if (raw === null) continue;
+      config[key.name] = checkedValue(key, raw, `in ${file.path}`);
+      origins[key.name] = "file";
+    }
+  }
+
+  for (const key of CONFIG_KEY_LIST) {
+    const flag = options.flags[key.name];
+    if (flag === undefined) continue;
+    const raw = key.kind === "list" ? splitFlagList(flag) : flag;
+    config[key.name] = checkedValue(key, raw, `from --${flagName(key.name)}`);
+    origins[key.name] = "flag";
+  }
+
+  const checked = config as unknown as AgentConfig;
+  for (const key of CONFIG_KEY_LIST) {
+    const problem = key.checkList?.(checked[key.name] as readonly string[], checked);
+    if (problem !== undefined) throw new ConfigError(`${problem} (${describeOrigin(origins[key.name], file?.path, key)})`, key.name);
+  }
+  return { config: checked, source: file?.path, origins };
+}
+
+function readConfigFile(options: LoadConfigOptions): { path: string; values: Record<string, unknown> } | undefined {
+  const explicit = options.configPath !== undefined;
+  const file = options.configPath ?? path.join(options.root, DEFAULT_CONFIG_PATH);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (error) {
+    if (!explicit && (error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw fromSystemError(error, "read the agent configuration", file);
+  }
+  let documents: unknown[];
+  try {
+    documents = loadAll(text, { filename: file });
+  } catch (error) {
+    throw new ConfigError(`cannot parse ${file}: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`);
+  }
+  if (documents.length > 1) throw new ConfigError(`${file} holds ${documents.length} YAML documents; the configuration is one flat mapping`);
+  const values = documents[0] ?? {};
+  if (values === null || typeof values !== "object" || Array.isArray(values)) {
+    throw new ConfigError(`${file} must be a flat mapping of key: value lines, got ${describeRaw(values)}`, undefined, `keys: ${knownKeyNames()}`);
+  }
+  return { path: file, values: values as Record<string, unknown> };
+}
+
+function knownKey(name: string, file: string): ConfigKey {
+  if (Object.hasOwn(CONFIG_KEYS, name)) return CONFIG_KEYS[name as ConfigKeyName];
+  const renamed = Object.hasOwn(RENAMED_KEYS, name) ? RENAMED_KEYS[name] : undefined;
+  if (renamed !== undefined) {
+    throw new ConfigError(`was renamed to ${renamed} (in ${file})`, name, `rename the key to ${renamed}; the value means the same`);
+  }
+  const suggestion = closestKeyName(name);
+  const didYouMean = suggestion === undefined ? "" : `; did you mean ${suggestion}?`;
+  throw new ConfigError(`unknown key (in ${file})${didYouMean}`, name, `keys: ${knownKeyNames()}`);
+}
+
+/** The value checked against the key's form; `where` says where it came from. */
+function checkedValue(key: ConfigKey, raw: unknown, where: string): string | string[] {
+  if (key.kind === "scalar") {
+    if (typeof raw !== "string") throw new ConfigError(`expected ${key.form}, got ${describeRaw(raw)} (${where})`, key.name);
+    checkItem(key, raw, where);
+    return raw;
+  }
+  if (!Array.isArray(raw) || !raw.every((item) => typeof item === "string")) {
+    throw new ConfigError(`expected ${key.form}, got ${describeRaw(raw)} (${where})`, key.name, `a YAML list: ${key.name}: [a, b], or one flag per item`);
+  }
+  for (const item of raw) checkItem(key, item, where);
+  return [...raw];
+}
+
+function checkItem(key: ConfigKey, value: string, where: string): void {
+  const problem = key.check(value);
+  if (problem !== undefined) throw new ConfigError(`${JSON.stringify(value)} ${problem}; expected ${key.form} (${where})`, key.name);
+}
+
+/** Like the kubelet's own list flags, one flag may carry several comma-separated items. */
+function splitFlagList(flag: string | readonly string[]): string[] {
+  const occurrences = typeof flag === "string" ? [flag] : flag;
+  return occurrences.flatMap((occurrence) => occurrence.split(",")).filter((item) => item !== "");
+}
+
+function describeOrigin(origin: ConfigOrigin, file: string | undefined, key: ConfigKey): string {
+  if (origin === "flag") return `from --${flagName(key.name)}`;
+  return origin === "file" ? `in ${file}` : "default";
+}
+
+function describeRaw(raw: unknown): string {
+  if (Array.isArray(raw)) return "a list";
+  if (raw === null || raw === undefined) return "nothing";
+  if (typeof raw === "object") return "a mapping";
+  if (typeof raw === "string") return JSON.stringify(raw);
+  return `${String(raw)} (a ${typeof raw}; quote it to make it a string)`;
+}
+
+function knownKeyNames(): string {
+  return CONFIG_KEY_LIST.map((key) => key.name).join(", ");
+}
+
+/** The key an operator most likely meant: case and - vs _ ignored, then edit distance. */
+function closestKeyName(name: string): ConfigKeyName | undefined {
+  const typed = name.toLowerCase().replaceAll("-", "_");
+  let best: { name: ConfigKeyName; distance: number } | undefined;
+  for (const key of CONFIG_KEY_LIST) {
+    const distance = editDistance(typed, key.name);
+    if (distance <= Math.max(2, Math.floor(key.name.length / 3)) && (best === undefined || distance < best.distance)) {
+      best = { name: key.name, distance };
+    }
+  }
+  return best?.name;
+}
+
+/** Levenshtein distance, one row at a time. */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1);
+      current.push(Math.min(previous[j]! + 1, current[j - 1]! + 1, substitution));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}

@@ -1,0 +1,24 @@
+// What apply needs for the kubelet on every node, controller or worker: the runtime, and the
+// files to write, from one entry point so the transaction installs exactly what `render` prints.
+
+import type { AgentConfig, Runtime } from "../config/types.ts";
+import { KUBELET_CONFIG_PATH, renderKubeletConfig } from "./kubelet-config.ts";
+import { KUBELET_SERVICE_PATH, renderKubeletService } from "./kubelet-service.ts";
+
+export { resolveRuntime, type ResolvedRuntime } from "./runtime.ts";
+
+export interface NodeFile {
+  /** Absolute host path; apply places it below --root. */
+  path: string;
+  content: string;
+  /** Owner root; neither file holds a secret. */
+  mode: number;
+}
+
+/** `config` as loadConfig returns it (validated); `runtime` as resolveRuntime resolves it. */
+export function renderNodeFiles(config: AgentConfig, runtime: Runtime): NodeFile[] {
+  return [
+    { path: KUBELET_SERVICE_PATH, content: renderKubeletService(config, runtime), mode: 0o644 },
+    { path: KUBELET_CONFIG_PATH, content: renderKubeletConfig(config), mode: 0o644 },
+  ];
+}

@@ -1,0 +1,32 @@
+// Writing systemd unit files: sections of `Key=value` lines, and command lines quoted the
+// way systemd.service(5) splits them, one option per continued line so a reviewer reads
+// an ExecStart like a list.
+
+/** A command line as lines of words; each inner array is printed on one line. */
+export type CommandLines = readonly (readonly string[])[];
+
+/**
+ * One word as systemd parses it back: `%` (specifiers) and `$` (environment variables)
+ * doubled, backslashes and double quotes escaped, and double quotes around words with
+ * white space, quotes or `;` in them.
+ */
+export function systemdWord(word: string): string {
+  const escaped = word.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("%", "%%").replaceAll("$", "$$$$");
+  return word !== "" && /^[^\s"'\\;]+$/.test(word) ? escaped : `"${escaped}"`;
+}
+
+/** `ExecStart=...` and friends; `ignoreFailure` prefixes `-` (a non-zero exit is not a failure). */
+export function execDirective(directive: string, lines: CommandLines, ignoreFailure = false): string {
+  const text = lines.map((words) => words.map(systemdWord).join(" ")).join(" \\\n  ");
+  return `${directive}=${ignoreFailure ? "-" : ""}${text}`;
+}
+
+export interface UnitSection {
+  name: string;
+  lines: readonly string[];
+}
+
+export function renderUnit(comment: string, sections: readonly UnitSection[]): string {
+  const body = sections.map((section) => [`[${section.name}]`, ...section.lines].join("\n")).join("\n\n");
+  return `# ${comment}\n${body}\n`;
+}

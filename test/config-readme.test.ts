@@ -1,0 +1,50 @@
+// The README's configuration and mounts tables are the code's tables: rendered here from
+// CONFIG_KEY_LIST and KUBELET_MOUNTS and compared with the README, so neither drifts.
+// On a mismatch the expected table is in the failure, ready to paste.
+
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { describe, expect, test } from "vitest";
+import { CONFIG_KEY_LIST, describeDefault, flagName } from "../agent/config/keys.ts";
+import { KUBELET_MOUNTS } from "../agent/units/mounts.ts";
+
+const README = fs.readFileSync(path.resolve(import.meta.dir, "../README.md"), "utf8");
+
+function section(heading: string): string {
+  const start = README.indexOf(`\n${heading}\n`);
+  expect(start, `README has no "${heading}" section`).toBeGreaterThanOrEqual(0);
+  const end = README.indexOf("\n## ", start + heading.length + 2);
+  return README.slice(start, end < 0 ? undefined : end);
+}
+
+function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  return [header, header.map(() => "---"), ...rows].map((cells) => `| ${cells.join(" | ")} |`).join("\n");
+}
+
+describe("README tables", () => {
+  test("the configuration keys", () => {
+    const expected = table(
+      ["key", "flag", "default", "accepted values", "what it sets"],
+      CONFIG_KEY_LIST.map((key) => [`\`${key.name}\``, `\`--${flagName(key.name)}\``, describeDefault(key), key.form, key.description]),
+    );
+    expect(section("## Configuration (/etc/typhoon/agent.yaml)")).toContain(expected);
+  });
+
+  test("the kubelet's host mounts", () => {
+    const expected = table(
+      ["host path", "in the container", "access", "why"],
+      KUBELET_MOUNTS.map((mount) => [
+        `\`${mount.host}\``,
+        mount.container === mount.host ? "same" : `\`${mount.container}\``,
+        [
+          mount.readOnly ? "read-only" : "read-write",
+          ...(mount.propagation === "rshared" ? ["rshared"] : []),
+          ...(mount.selinuxRelabel ? ["relabel `z`"] : []),
+          ...(mount.createOnHost ? ["created first"] : []),
+        ].join(", "),
+        mount.why,
+      ]),
+    );
+    expect(section("## kubelet.service")).toContain(expected);
+  });
+});
