@@ -4,9 +4,9 @@
 // it must have.
 
 import * as fs from "node:fs";
-import * as path from "node:path";
 import { loadAll } from "js-yaml";
 import { ConfigError, fromSystemError } from "../errors.ts";
+import { HostRoot } from "../hostfs/host-root.ts";
 import { CONFIG_KEYS, CONFIG_KEY_LIST, DEFAULT_CONFIG_PATH, RENAMED_KEYS, defaultConfig, flagName, type ConfigKey, type ConfigKeyName } from "./keys.ts";
 import type { AgentConfig } from "./types.ts";
 
@@ -64,7 +64,7 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
 
 function readConfigFile(options: LoadConfigOptions): { path: string; values: Record<string, unknown> } | undefined {
   const explicit = options.configPath !== undefined;
-  const file = options.configPath ?? path.join(options.root, DEFAULT_CONFIG_PATH);
+  const file = options.configPath ?? new HostRoot(options.root).readable(DEFAULT_CONFIG_PATH);
   let text: string;
   try {
     text = fs.readFileSync(file, "utf8");

@@ -40,7 +40,7 @@ export class HostRoot {
     const key = `${systemDepth}:${hostDirectory}`;
     let real = this.resolvedDirectories.get(key);
     if (real === undefined) {
-      real = this.resolve(hostDirectory, systemDepth);
+      real = this.resolve(hostDirectory, systemDepth, true);
       this.resolvedDirectories.set(key, real);
     }
     return real;
@@ -49,6 +49,14 @@ export class HostRoot {
   /** The real path of a file whose parent directory follows the rules of directory(). */
   file(hostFile: string, systemDepth: number): string {
     return path.join(this.directory(path.dirname(hostFile), systemDepth), path.basename(hostFile));
+  }
+
+  /**
+   * The real path of a file the agent only reads (its config, os-release), every link on
+   * the way followed inside the root: /etc/os-release is a link to ../usr/lib/os-release.
+   */
+  readable(hostFile: string): string {
+    return this.resolve(hostFile, Number.POSITIVE_INFINITY, false);
   }
 
   /** A real path shown as the host path an operator knows (the root prefix removed). */
@@ -62,7 +70,7 @@ export class HostRoot {
     this.resolvedDirectories.clear();
   }
 
-  private resolve(hostPath: string, systemDepth: number): string {
+  private resolve(hostPath: string, systemDepth: number, directory: boolean): string {
     if (!path.isAbsolute(hostPath) || hostPath.split("/").includes("..")) {
       throw new Error(`internal: host path ${hostPath} must be absolute and normalized`);
     }
@@ -90,7 +98,7 @@ export class HostRoot {
         break;
       }
       if (!stat.isSymbolicLink()) {
-        if (!stat.isDirectory()) {
+        if (!stat.isDirectory() && (directory || pending.length > 0)) {
           throw new AgentError(ExitCode.cannotCreate, `${this.display(candidate)} is not a directory`, `the agent needs ${hostPath} as a directory`);
         }
         resolved.push(part);

@@ -2,8 +2,8 @@
 // (os-release(5) under the root). Each Typhoon OS ships exactly one of them.
 
 import * as fs from "node:fs";
-import * as path from "node:path";
 import { ConfigError, fromSystemError } from "../errors.ts";
+import { HostRoot } from "../hostfs/host-root.ts";
 import type { Runtime, RuntimeChoice } from "../config/types.ts";
 
 export interface ResolvedRuntime {
@@ -49,7 +49,7 @@ function readOsRelease(root: string): { path: string; fields: Map<string, string
   for (const hostPath of OS_RELEASE_PATHS) {
     let text: string;
     try {
-      text = fs.readFileSync(path.join(root, hostPath), "utf8");
+      text = fs.readFileSync(new HostRoot(root).readable(hostPath), "utf8");
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") continue;
       throw fromSystemError(error, "read", hostPath);

@@ -2,6 +2,7 @@
 // look at the transaction's inner workings. The CLI tests run the compiled binary.
 
 import { runApply, type ApplyReport, type ApplyRequest } from "../../agent/apply/apply.ts";
+import { defaultConfig } from "../../agent/config/keys.ts";
 import type { AgentConfig } from "../../agent/config/types.ts";
 import { HostRoot } from "../../agent/hostfs/host-root.ts";
 import type { EventFields, EventName, Priority, Reporter } from "../../agent/report/events.ts";
@@ -23,16 +24,7 @@ export class EventRecorder implements Reporter {
   }
 }
 
-export const TEST_CONFIG: AgentConfig = {
-  role: "controller",
-  runtime: "podman",
-  kubelet_image: "quay.io/poseidon/kubelet:v1.36.1",
-  cluster_dns_service_ip: "10.3.0.10",
-  cluster_domain_suffix: "cluster.local",
-  node_labels: [],
-  node_taints: [],
-  etcd_user: "etcd",
-};
+export const TEST_CONFIG: AgentConfig = { ...defaultConfig(), runtime: "podman" };
 
 export const KUBELET_UNIT = "[Unit]\nDescription=test kubelet\n[Service]\nExecStart=/bin/true\n";
 
