@@ -7,6 +7,7 @@ import {
   NESTED_DIRECTORY_MODE,
   SYSTEM_DEPTH,
   fileAccess,
+  holdsSecretMaterial,
   managedDirectoryOf,
   placeAsset,
   type Identities,
@@ -70,13 +71,10 @@ export function computeDesiredState(input: DesiredInput): DesiredState {
   const staticPods = placed.files.filter((file) => file.placement.rule.directory === "/etc/kubernetes/manifests");
   const { readers } = analyzeStaticPods(staticPods.map((file) => ({ asset: file.placement.asset, content: file.content })));
 
-  const files: DesiredFile[] = placed.files.map(({ placement, content }) => ({
-    path: placement.path,
-    content,
-    ...fileAccess(placement, readers, input.identities),
-    source: placement.asset,
-    systemDepth: SYSTEM_DEPTH,
-  }));
+  const files: DesiredFile[] = placed.files.map(({ placement, content }) => {
+    const access = fileAccess(placement, readers, input.identities);
+    return { path: placement.path, content, ...access, secret: access.secret || holdsSecretMaterial(content), source: placement.asset, systemDepth: SYSTEM_DEPTH };
+  });
   for (const rendered of input.rendered) {
     files.push({
       path: rendered.path,

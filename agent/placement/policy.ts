@@ -138,8 +138,20 @@ export function fileAccess(placement: Pick<Placement, "path" | "rule">, readers:
       return reader === undefined ? { uid: 0, gid: 0, mode: 0o600, secret: true } : { uid: reader.uid, gid: reader.gid, mode: 0o400, secret: true };
     }
     case "private":
-      return { uid: 0, gid: 0, mode: 0o600, secret: true };
+      return { uid: 0, gid: 0, mode: 0o600, secret: false };
   }
+}
+
+/**
+ * Secret material wherever it sits: private keys, kubeconfig client keys and tokens, and
+ * Kubernetes Secret objects (the bootstrap token). Root-only files are 0600 either way;
+ * this decides what plan output marks as secret.
+ */
+const SECRET_MATERIAL = [/-----BEGIN [A-Z ]*PRIVATE KEY-----/, /^\s*client-key-data:/m, /^\s*token:/m, /^kind:\s*Secret\s*$/m];
+
+export function holdsSecretMaterial(content: Buffer): boolean {
+  const text = content.toString("latin1");
+  return SECRET_MATERIAL.some((pattern) => pattern.test(text));
 }
 
 function compilePattern(pattern: string): RegExp {
