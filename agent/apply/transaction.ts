@@ -19,7 +19,7 @@ import * as path from "node:path";
 import { AgentError, ExitCode, fromSystemError } from "../errors.ts";
 import { writeAll } from "../fsio/write-all.ts";
 import type { HostRoot } from "../hostfs/host-root.ts";
-import { syncFilesystems } from "./durability.ts";
+import { fsyncPath, syncFilesystems } from "./durability.ts";
 import type { Plan } from "./plan.ts";
 
 const RECORD_FILE = "state.json";
@@ -392,7 +392,8 @@ function writeRecord(host: HostRoot, stateDirectory: string, record: Transaction
     fs.writeFileSync(temp, `${JSON.stringify(record, null, 1)}\n`, { mode: 0o600 });
     if (durable) syncFilesystems([temp, ...flushAlso]);
     fs.renameSync(temp, file);
-    if (durable) syncFilesystems([stateDirectory]);
+    // Only the rename is new since the flush: the directory's own fsync covers it.
+    if (durable) fsyncPath(stateDirectory);
   });
 }
 
