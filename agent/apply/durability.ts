@@ -8,6 +8,7 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import { AgentError, ExitCode, fromSystemError } from "../errors.ts";
+import { withReadOnlyFile } from "../fsio/read-only.ts";
 
 /** Flushes the filesystems holding `paths` (files or directories). */
 export function syncFilesystems(paths: readonly string[]): void {
@@ -33,17 +34,11 @@ export function syncFilesystems(paths: readonly string[]): void {
 
 /** fsync(2) of one file or directory (a directory's fsync makes its renames durable). */
 export function fsyncPath(file: string): void {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-  } catch (error) {
-    throw fromSystemError(error, "open", file);
-  }
-  try {
-    fs.fsyncSync(fd);
-  } catch (error) {
-    throw fromSystemError(error, "fsync", file);
-  } finally {
-    fs.closeSync(fd);
-  }
+  withReadOnlyFile(file, (fd) => {
+    try {
+      fs.fsyncSync(fd);
+    } catch (error) {
+      throw fromSystemError(error, "fsync", file);
+    }
+  });
 }

@@ -7,6 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { BundleError, fromSystemError } from "../errors.ts";
+import { withReadOnlyFile } from "../fsio/read-only.ts";
 import { writeAll } from "../fsio/write-all.ts";
 import { checkAssetNameString } from "./asset-name.ts";
 import { firstForbiddenByte } from "./bundle-parser.ts";
@@ -104,20 +105,9 @@ function countNewlines(bytes: Uint8Array): number {
 }
 
 function forEachChunk(directory: string, name: string, buffer: Buffer, use: (chunk: Buffer) => void): void {
-  const file = path.join(directory, name);
-  let fd: number;
-  try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-  } catch (error) {
-    throw fromSystemError(error, "open", file);
-  }
-  try {
-    for (;;) {
-      const n = fs.readSync(fd, buffer, 0, buffer.length, null);
-      if (n === 0) break;
+  withReadOnlyFile(path.join(directory, name), (fd) => {
+    for (let n = fs.readSync(fd, buffer, 0, buffer.length, null); n > 0; n = fs.readSync(fd, buffer, 0, buffer.length, null)) {
       use(buffer.subarray(0, n));
     }
-  } finally {
-    fs.closeSync(fd);
-  }
+  });
 }

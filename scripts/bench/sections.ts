@@ -124,8 +124,12 @@ const unpack: Section = {
   id: "unpack",
   title: "unpack vs mawk and gawk",
   run({ work, quick }) {
-    const sizes: Array<[number, number]> = quick ? [[10, 100], [100, 1000]] : [[1, 10], [10, 100], [100, 1000]];
-    return sizes.flatMap(([megabytes, files]) => unpackRows(work, megabytes, files, quick ? 3 : megabytes >= 100 ? 5 : 9));
+    const sizes: Array<[number, number]> = quick ? [[10, 100], [100, 1000]] : [[1, 10], [10, 100], [100, 1000], [1024, 1000]];
+    const rows = sizes.flatMap(([megabytes, files]) => unpackRows(work, megabytes, files, quick ? 3 : megabytes >= 1000 ? 3 : megabytes >= 100 ? 5 : 9));
+    const rss = rows.filter((row) => row.measure.startsWith("peak RSS")).map((row) => Number.parseFloat(row.agent));
+    const growth = rss[rss.length - 1]! / rss[0]!;
+    rows.push({ measure: `peak RSS, ${sizes.at(-1)![0]} MB vs ${sizes[0]![0]} MB bundle`, agent: "", baseline: "", ratio: growth, target: "flat (<= 1.25x)", met: growth <= 1.25 });
+    return rows;
   },
 };
 
@@ -222,4 +226,15 @@ const scale: Section = {
   },
 };
 
-export const benchSections: Section[] = [startup, unpack, apply, scale];
+const size: Section = {
+  id: "size",
+  title: "binary size vs the bare Bun runtime",
+  run() {
+    const runtime = path.join(REPO, "node_modules/bun/bin/bun.exe");
+    const agentBytes = fs.statSync(AGENT).size;
+    const runtimeBytes = fs.statSync(runtime).size;
+    return [{ measure: "binary size", agent: mb(agentBytes / 1024), baseline: `bun runtime: ${mb(runtimeBytes / 1024)}`, ratio: agentBytes / runtimeBytes }];
+  },
+};
+
+export const benchSections: Section[] = [startup, unpack, apply, scale, size];
