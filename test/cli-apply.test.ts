@@ -123,7 +123,8 @@ async function applyOnOverlay(systemctl: string): Promise<{ work: string; exitCo
   const mounts = ["etc", "opt", "var", "home"].map(
     (dir) => `mkdir -p ${work}/upper/${dir} ${work}/work/${dir} && mount -t overlay overlay -o lowerdir=/${dir},upperdir=${work}/upper/${dir},workdir=${work}/work/${dir} /${dir}`,
   );
-  const setUp = [...mounts, `cp ${host}/etc/passwd ${host}/etc/group ${host}/etc/os-release /etc/`].join(" && ");
+  // --remove-destination: /etc/os-release is a symlink into /usr, which is not overlaid.
+  const setUp = [...mounts, `cp --remove-destination ${host}/etc/passwd ${host}/etc/group ${host}/etc/os-release /etc/`].join(" && ");
   const probe = await execa("unshare", ["--mount", "--propagation", "private", "bash", "-c", setUp], { reject: false });
   if (probe.exitCode !== 0) {
     console.log(`kubelet start tests skipped: cannot overlay-mount in a private namespace here (${probe.stderr.trim()})`);
