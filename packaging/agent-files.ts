@@ -1,0 +1,141 @@
+// What Ignition places on a node for typhoon-agent, declared once. scripts/make-ignition.ts
+// renders it into the Butane snippets Typhoon merges into its node configs and the Ignition
+// JSON they translate to (packaging/*.yaml, packaging/*.ign); test/boot.test.ts boots it.
+//
+// The snippets are Terraform templates, like Typhoon's own Butane configs: the values that
+// differ per cluster or per release are template variables, everything else is literal.
+
+import * as fs from "node:fs";
+
+/** The variables Typhoon passes to templatefile() for these snippets. */
+export const TEMPLATE_VARIABLES = {
+  typhoon_agent_url: "URL of the agent binary for the node's architecture (release asset typhoon-agent-linux-x64 or -arm64)",
+  typhoon_agent_sha512: "hex SHA-512 of that binary: the first field of its .sha512 release asset",
+  kubelet_image: "kubelet container image, e.g. quay.io/poseidon/kubelet:v1.36.1",
+  cluster_dns_service_ip: "cluster DNS service IP, e.g. 10.3.0.10",
+  cluster_domain_suffix: "cluster domain, e.g. cluster.local",
+} as const;
+
+export type TemplateVariable = keyof typeof TEMPLATE_VARIABLES;
+
+/** Text made of literal parts and template variables (rendered by Terraform on the Typhoon side). */
+export interface Template {
+  parts: ReadonlyArray<string | { variable: TemplateVariable }>;
+}
+
+/** terraform`key: ${"variable_name"}`: literal text with template variables in it. */
+export function terraform(literals: TemplateStringsArray, ...variables: TemplateVariable[]): Template {
+  return { parts: literals.flatMap((literal, index) => (index < variables.length ? [literal, { variable: variables[index]! }] : [literal])) };
+}
+
+export function literal(text: string): Template {
+  return { parts: [text] };
+}
+
+export function concat(...templates: Template[]): Template {
+  return { parts: templates.flatMap((template) => template.parts) };
+}
+
+export type Distro = "fedora-coreos" | "flatcar";
+
+interface DistroLayout {
+  /** Butane variant and the spec version of it that translates to Ignition config 3.3.0. */
+  butane: { variant: string; version: string };
+  /** Where the binary goes: /usr is read-only on Flatcar, so it takes /opt/bin there. */
+  binary: string;
+  runtime: "podman" | "docker";
+  /**
+   * A catalog directory journalctl --update-catalog reads and Ignition can write: on Fedora
+   * CoreOS /usr/local is /var/usrlocal; every such directory is on Flatcar's read-only /usr.
+   */
+  catalogDirectory?: string;
+}
+
+export const DISTROS: Record<Distro, DistroLayout> = {
+  "fedora-coreos": {
+    butane: { variant: "fcos", version: "1.4.0" },
+    binary: "/usr/local/bin/typhoon-agent",
+    runtime: "podman",
+    catalogDirectory: "/usr/local/lib/systemd/catalog",
+  },
+  flatcar: {
+    butane: { variant: "flatcar", version: "1.0.0" },
+    binary: "/opt/bin/typhoon-agent",
+    runtime: "docker",
+  },
+};
+
+/** Where Terraform's file provisioner copies the bundle (typhoon-agent.service and .path name it too). */
+export const BUNDLE_PATH = "/home/core/assets";
+export const CONFIG_PATH = "/etc/typhoon/agent.yaml";
+
+export type Contents =
+  | { kind: "remote"; source: Template; sha512: Template }
+  | { kind: "inline"; text: Template };
+
+export interface PlacedFile {
+  path: string;
+  mode: number;
+  contents: Contents;
+}
+
+export interface PlacedUnit {
+  name: string;
+  enabled: boolean;
+  contents: Template;
+}
+
+export interface NodeFiles {
+  files: PlacedFile[];
+  units: PlacedUnit[];
+}
+
+function packagingFile(name: string): string {
+  return fs.readFileSync(new URL(name, import.meta.url), "utf8");
+}
+
+/** The unit files are written for Fedora CoreOS; other distros get their binary path swapped in. */
+function unitFile(name: string, distro: Distro): Template {
+  const text = packagingFile(name);
+  const binary = DISTROS["fedora-coreos"].binary;
+  return literal(text.split(binary).join(DISTROS[distro].binary));
+}
+
+/** /etc/typhoon/agent.yaml of a controller (SPEC section 6); the agent's defaults cover the rest. */
+function agentConfig(distro: Distro): Template {
+  return concat(
+    literal(`# typhoon-agent configuration, placed by Ignition. Every key is also a flag.\nrole: controller\nruntime: ${DISTROS[distro].runtime}\n`),
+    terraform`kubelet_image: ${"kubelet_image"}
+cluster_dns_service_ip: ${"cluster_dns_service_ip"}
+cluster_domain_suffix: ${"cluster_domain_suffix"}
+`,
+  );
+}
+
+/**
+ * Everything one node gets. A new unit (the verify timer and its service) or file joins these
+ * lists; the generated snippets and the boot test follow.
+ */
+export function agentFiles(distro: Distro): NodeFiles {
+  const layout = DISTROS[distro];
+  const files: PlacedFile[] = [
+    {
+      path: layout.binary,
+      mode: 0o755,
+      contents: { kind: "remote", source: terraform`${"typhoon_agent_url"}`, sha512: terraform`${"typhoon_agent_sha512"}` },
+    },
+    { path: CONFIG_PATH, mode: 0o644, contents: { kind: "inline", text: agentConfig(distro) } },
+  ];
+  if (layout.catalogDirectory !== undefined) {
+    files.push({
+      path: `${layout.catalogDirectory}/typhoon-agent.catalog`,
+      mode: 0o644,
+      contents: { kind: "inline", text: literal(packagingFile("typhoon-agent.catalog")) },
+    });
+  }
+  const units: PlacedUnit[] = [
+    { name: "typhoon-agent.service", enabled: true, contents: unitFile("typhoon-agent.service", distro) },
+    { name: "typhoon-agent.path", enabled: true, contents: unitFile("typhoon-agent.path", distro) },
+  ];
+  return { files, units };
+}

@@ -1,0 +1,119 @@
+// The committed packaging (packaging/*.yaml Butane snippets, packaging/*.ign Ignition
+// configs) is what scripts/make-ignition.ts renders from packaging/agent-files.ts, the
+// Ignition configs are valid for the real ignition-validate once Terraform fills them in,
+// and each Butane snippet says what its Ignition config says. The boot test
+// (test/boot.test.ts) then boots the Fedora CoreOS one.
+
+import { execa } from "execa";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { FAILSAFE_SCHEMA, load } from "js-yaml";
+import { describe, expect, test } from "vitest";
+import { BUNDLE_PATH, DISTROS, TEMPLATE_VARIABLES, type Distro, type TemplateVariable } from "../packaging/agent-files.ts";
+import { renderTemplate } from "../scripts/make-bundle.ts";
+import { PACKAGING, packagingOutputs } from "../scripts/make-ignition.ts";
+import { tempDir } from "./helpers/tree.ts";
+
+/** What Typhoon would pass for a release and a default cluster. */
+const TYPHOON_VALUES: Record<TemplateVariable, string> = {
+  typhoon_agent_url: "https://github.com/poseidon/typhoon-agent/releases/download/v0.1.0/typhoon-agent-linux-x64",
+  typhoon_agent_sha512: "0123456789abcdef".repeat(8),
+  kubelet_image: "quay.io/poseidon/kubelet:v1.36.1",
+  cluster_dns_service_ip: "10.3.0.10",
+  cluster_domain_suffix: "cluster.local",
+};
+
+const DISTRO_NAMES = Object.keys(DISTROS) as Distro[];
+
+function committed(name: string): string {
+  return fs.readFileSync(path.join(PACKAGING, name), "utf8");
+}
+
+test("the committed snippets and Ignition configs are what scripts/make-ignition.ts generates", () => {
+  for (const [name, generated] of packagingOutputs()) {
+    expect(committed(name), `packaging/${name} is stale: run bun scripts/make-ignition.ts`).toBe(generated);
+  }
+});
+
+test("every template variable is used, and nothing else is one", () => {
+  for (const name of packagingOutputs().keys()) {
+    const used = new Set([...committed(name).matchAll(/(?<!\$)\$\{([^}]*)\}/g)].map((match) => match[1]));
+    expect([...used].sort(), name).toEqual(Object.keys(TEMPLATE_VARIABLES).sort());
+  }
+});
+
+describe.each(DISTRO_NAMES)("%s", (distro) => {
+  const ignition = JSON.parse(renderTemplate(committed(`${distro}.ign`), TYPHOON_VALUES, {}));
+
+  test("ignition-validate accepts the Ignition config as Terraform renders it", async () => {
+    const file = path.join(tempDir(), `${distro}.ign`);
+    fs.writeFileSync(file, JSON.stringify(ignition));
+    const result = await execa("ignition-validate", [file], { reject: false, all: true });
+    expect(result.all).toBe("");
+    expect(result.exitCode).toBe(0);
+  });
+
+  test("the Butane snippet places the same files and units as the Ignition config", () => {
+    const butane = load(renderTemplate(committed(`${distro}.yaml`), TYPHOON_VALUES, {}), { schema: FAILSAFE_SCHEMA }) as ButaneSnippet;
+    expect(butane.variant).toBe(DISTROS[distro].butane.variant);
+    expect(butane.version).toBe(DISTROS[distro].butane.version);
+    expect(translateButane(butane)).toEqual(decodeIgnition(ignition));
+  });
+
+  test("the binary is fetched from the release URL and verified by its SHA-512", () => {
+    const binary = ignition.storage.files.find((file: { path: string }) => file.path === DISTROS[distro].binary);
+    expect(binary).toEqual({
+      path: DISTROS[distro].binary,
+      mode: 0o755,
+      contents: { source: TYPHOON_VALUES.typhoon_agent_url, verification: { hash: `sha512-${TYPHOON_VALUES.typhoon_agent_sha512}` } },
+    });
+  });
+
+  test("the units run the binary where this distro's snippet puts it, on the bundle the file provisioner drops", () => {
+    const unit = (name: string): string => ignition.systemd.units.find((candidate: { name: string }) => candidate.name === name).contents;
+    expect(unit("typhoon-agent.service")).toContain(`\nExecStart=${DISTROS[distro].binary} apply ${BUNDLE_PATH}\n`);
+    expect(unit("typhoon-agent.service")).toContain(`\nConditionPathExists=${BUNDLE_PATH}\n`);
+    expect(unit("typhoon-agent.path")).toContain(`\nPathExists=${BUNDLE_PATH}\n`);
+  });
+});
+
+// The subset of Butane these snippets use, and its translation to Ignition: data URLs are
+// compared decoded, since Butane encodes them its own way (it also compresses).
+interface ButaneSnippet {
+  variant: string;
+  version: string;
+  storage: { files: Array<{ path: string; mode: string; contents: { inline?: string; source?: string; verification?: { hash: string } } }> };
+  systemd: { units: Array<{ name: string; enabled: string; contents: string }> };
+}
+
+interface PlacedForComparison {
+  files: Array<{ path: string; mode: number; text?: string; source?: string; hash?: string }>;
+  units: Array<{ name: string; enabled: boolean; contents: string }>;
+}
+
+function translateButane(butane: ButaneSnippet): PlacedForComparison {
+  return {
+    files: butane.storage.files.map((file) => ({
+      path: file.path,
+      mode: Number.parseInt(file.mode, 8),
+      ...(file.contents.inline !== undefined
+        ? { text: file.contents.inline }
+        : { source: file.contents.source!, hash: file.contents.verification!.hash }),
+    })),
+    units: butane.systemd.units.map((unit) => ({ name: unit.name, enabled: unit.enabled === "true", contents: unit.contents })),
+  };
+}
+
+function decodeIgnition(ignition: {
+  storage: { files: Array<{ path: string; mode: number; contents: { source: string; verification?: { hash: string } } }> };
+  systemd: { units: Array<{ name: string; enabled: boolean; contents: string }> };
+}): PlacedForComparison {
+  return {
+    files: ignition.storage.files.map((file) =>
+      file.contents.source.startsWith("data:,")
+        ? { path: file.path, mode: file.mode, text: decodeURIComponent(file.contents.source.slice("data:,".length)) }
+        : { path: file.path, mode: file.mode, source: file.contents.source, hash: file.contents.verification!.hash },
+    ),
+    units: ignition.systemd.units,
+  };
+}

@@ -1,0 +1,228 @@
+// First boot of a Typhoon controller, end to end, with the real Ignition, systemd, journald
+// and podman (`npm run test:boot`, root only, a few minutes; skipped by `npm test`). A
+// Debian systemd root stands in for Fedora CoreOS, whose images cannot be downloaded here
+// (test/boot/cache.ts). Everything Ignition places comes from packaging/fedora-coreos.ign,
+// rendered the way Terraform renders it.
+//
+//   nspawn  Ignition (fetch-offline, fetch, files) provisions a copy of the root on the host
+//           and fetches the agent over HTTP from this test (127.0.0.1), verifying its
+//           SHA-512; the machine boots in systemd-nspawn, the bundle is dropped after boot,
+//           typhoon-agent.path starts typhoon-agent.service, kubelet.service starts (a stub).
+//   qemu    the Fedora CoreOS way: the root as an ext4 disk, the config in QEMU's fw_cfg,
+//           Ignition in the initrd, no network (so the binary is on the disk already), SELinux
+//           on; the bundle is there at boot; kubelet.service starts a podman container.
+// Both power themselves off; the test reads the tree and the journal back and checks
+// test/boot/expectations.ts. BOOT_TEST_KEEP=1 keeps the work directory; BOOT_TEST_CACHE
+// moves the cache; `npm run test:boot -- -t nspawn` runs one boot.
+
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { agentFiles, CONFIG_PATH, DISTROS, type TemplateVariable } from "../packaging/agent-files.ts";
+import { makeSampleAssets, renderTemplate, terraformBundle } from "../scripts/make-bundle.ts";
+import { PACKAGING } from "../scripts/make-ignition.ts";
+import { AGENT } from "./helpers/agent-binary.ts";
+import { IGNITION, kernelAndInitrd, rootFilesystem, STAND_IN_KUBELET_IMAGE } from "./boot/cache.ts";
+import { checkBoot, sha512 } from "./boot/check.ts";
+import { startJobDone, type BootFacts } from "./boot/expectations.ts";
+import { entriesMatching } from "./boot/journal.ts";
+import { bootNspawn, bootQemu, prepareRoot, runIgnition, type Boot, type BootResult } from "./boot/machine.ts";
+import { run } from "./boot/run.ts";
+import { serveBinary, type BinaryServer } from "./boot/serve.ts";
+
+const ENABLED = process.env.TYPHOON_BOOT_TEST === "1";
+const UPSTREAM_RESOURCES = path.join(import.meta.dir, "fixtures/upstream/terraform-render-bootstrap/resources");
+const BINARY = DISTROS["fedora-coreos"].binary;
+
+/** What the boot test runs on the host, and the Debian package each comes from. */
+const HOST_TOOLS: Record<string, string> = {
+  mmdebstrap: "mmdebstrap",
+  "systemd-nspawn": "systemd-container",
+  "qemu-system-x86_64": "qemu-system-x86",
+  "ignition-validate": "ignition",
+  cpio: "cpio",
+  debugfs: "e2fsprogs",
+  "mkfs.ext4": "e2fsprogs",
+  journalctl: "systemd",
+};
+
+interface IgnitionConfig {
+  storage: { files: Array<{ path: string; mode?: number; contents: { source: string } }> };
+  systemd: { units: Array<{ name: string; contents: string }> };
+}
+
+describe.skipIf(!ENABLED)("first boot of a controller (npm run test:boot)", () => {
+  const ran: Boot[] = [];
+  const timings: Array<[string, number]> = [];
+  let failed = false;
+  let work: string;
+  let root: string;
+  let binary: Buffer;
+  let binarySha512: string;
+  let assets: Map<string, string>;
+  let bundle: Buffer;
+  let server: BinaryServer;
+
+  async function timed<T>(step: string, action: () => Promise<T>): Promise<T> {
+    const start = performance.now();
+    try {
+      return await action();
+    } finally {
+      timings.push([step, (performance.now() - start) / 1000]);
+    }
+  }
+
+  /** A failing test also keeps the work directory for a look. */
+  async function recordingFailure(action: () => Promise<void>): Promise<void> {
+    try {
+      await action();
+    } catch (error) {
+      failed = true;
+      throw error;
+    }
+  }
+
+  /** The kubelet's bootstrap kubeconfig, which Typhoon's own controller config places. */
+  function typhoonKubeconfig(): string {
+    const template = fs.readFileSync(path.join(UPSTREAM_RESOURCES, "kubeconfig-bootstrap"), "utf8");
+    const values = {
+      server: "https://example.typhoon.test:6443",
+      ca_cert: Buffer.from(assets.get("tls/k8s/ca.crt")!).toString("base64"),
+      token_id: "abc123",
+      token_secret: "0123456789abcdef",
+    };
+    return renderTemplate(template, values, {});
+  }
+
+  /**
+   * packaging/fedora-coreos.ign as Terraform renders it, plus the part of Typhoon's controller
+   * config the kubelet.service that apply renders relies on; checked by ignition-validate.
+   */
+  async function writeConfig(name: string, binaryUrl: string, edit: (config: IgnitionConfig) => void = () => {}) {
+    const values: Record<TemplateVariable, string> = {
+      typhoon_agent_url: binaryUrl,
+      typhoon_agent_sha512: binarySha512,
+      kubelet_image: STAND_IN_KUBELET_IMAGE,
+      cluster_dns_service_ip: "10.3.0.10",
+      cluster_domain_suffix: "cluster.local",
+    };
+    const template = fs.readFileSync(path.join(PACKAGING, "fedora-coreos.ign"), "utf8");
+    const config = JSON.parse(renderTemplate(template, values, {})) as IgnitionConfig;
+    const kubeconfig = `data:;base64,${Buffer.from(typhoonKubeconfig()).toString("base64")}`;
+    config.storage.files.push({ path: "/etc/kubernetes/kubeconfig", mode: 0o644, contents: { source: kubeconfig } });
+    edit(config);
+    const file = path.join(work, name);
+    fs.writeFileSync(file, JSON.stringify(config, null, 2));
+    await run("ignition-validate", [file], { timeoutSeconds: 30 });
+    return { file, config };
+  }
+
+  async function freshRoot(boot: Boot): Promise<string> {
+    const copy = path.join(work, `${boot}-root`);
+    await timed(`${boot}: copy the cached root`, () => run("cp", ["-a", root, copy], { timeoutSeconds: 300 }));
+    prepareRoot(copy, boot, bundle);
+    return copy;
+  }
+
+  async function expectBootDid(boot: Boot, result: BootResult, config: IgnitionConfig) {
+    const agentConfig = config.storage.files.find((file) => file.path === CONFIG_PATH)!;
+    const text = bundle.toString("utf8");
+    const caKey = text.slice(text.indexOf("##### tls/k8s/ca.key\n")).split("\n");
+    const facts: BootFacts = {
+      boot,
+      binarySha512,
+      bundleSha256: createHash("sha256").update(bundle).digest("hex"),
+      agentConfig: decodeURIComponent(agentConfig.contents.source.slice("data:,".length)),
+      units: new Map(config.systemd.units.map((unit) => [unit.name, unit.contents])),
+      secretLine: caKey.find((line, index) => index > 3 && /^[A-Za-z0-9+/]{60,}$/.test(line))!,
+    };
+    const journalDump = path.join(work, `${boot}-journal.txt`);
+    const checked = await checkBoot(result, facts, journalDump);
+    expect(checked.problems, `${boot}: see ${journalDump}`).toEqual([]);
+    return checked.entries;
+  }
+
+  beforeAll(async () => {
+    if (process.getuid?.() !== 0) throw new Error("the boot test runs as root (mmdebstrap, systemd-nspawn, Ignition)");
+    const searchPath = `${process.env.PATH}:/usr/sbin:/sbin`.split(":");
+    const missing = Object.entries(HOST_TOOLS).filter(([tool]) => !searchPath.some((directory) => fs.existsSync(path.join(directory, tool))));
+    if (missing.length > 0 || !fs.existsSync(IGNITION) || !fs.existsSync("/bin/busybox")) {
+      const packages = new Set([...missing.map(([, debian]) => debian), "ignition", "busybox-static"]);
+      throw new Error(`missing host tools: apt-get install --no-install-recommends ${[...packages].join(" ")}`);
+    }
+    work = fs.mkdtempSync(path.join(os.tmpdir(), "typhoon-boot-"));
+    binary = fs.readFileSync(AGENT);
+    binarySha512 = sha512(binary);
+    assets = await makeSampleAssets();
+    bundle = terraformBundle(assets);
+    root = await timed("root filesystem (cached after the first run)", rootFilesystem);
+    server = await serveBinary(binary);
+  }, 1_200_000);
+
+  afterAll(async () => {
+    await server?.close();
+    const keep = failed || process.env.BOOT_TEST_KEEP === "1";
+    if (work !== undefined && !keep) fs.rmSync(work, { recursive: true, force: true });
+    const lines = timings.map(([step, seconds]) => `  ${step.padEnd(52)} ${seconds.toFixed(1).padStart(6)} s`);
+    console.log(`boot test timings:\n${lines.join("\n")}`);
+    if (work !== undefined && keep) console.log(`boot test work directory kept: ${work}`);
+    console.log(`boots ran: ${ran.length === 0 ? "none" : ran.join(", ")}`);
+  });
+
+  test("Ignition refuses an agent binary that does not match its SHA-512", async () => {
+    await recordingFailure(async () => {
+      const { file } = await writeConfig("corrupted.ign", server.corruptedUrl);
+      const emptyRoot = fs.mkdtempSync(path.join(work, "corrupted-root-"));
+      // Ignition's files stage reads the SELinux type to relabel what it wrote
+      fs.mkdirSync(path.join(emptyRoot, "etc/selinux"), { recursive: true });
+      fs.writeFileSync(path.join(emptyRoot, "etc/selinux/config"), "SELINUX=disabled\nSELINUXTYPE=default\n");
+      const result = await runIgnition(emptyRoot, file, work);
+      expect(server.requests).toContain(`GET ${new URL(server.corruptedUrl).pathname}`);
+      expect(result.ok).toBe(false);
+      expect(result.log).toContain("hash verification failed");
+      expect(fs.existsSync(path.join(emptyRoot, BINARY))).toBe(false);
+    });
+  }, 180_000);
+
+  test("nspawn: Ignition fetches the agent over HTTP, the bundle dropped after boot is applied, kubelet starts", async () => {
+    await recordingFailure(async () => {
+      const machine = await freshRoot("nspawn");
+      const { file, config } = await writeConfig("nspawn.ign", server.binaryUrl);
+      const ignition = await timed("nspawn: Ignition fetch-offline, fetch, files", () => runIgnition(machine, file, work));
+      expect(ignition.ok, ignition.log).toBe(true);
+      expect(server.requests).toContain(`GET ${new URL(server.binaryUrl).pathname}`);
+      const result = await timed("nspawn: boot, apply, kubelet, power off", () => bootNspawn(machine, work));
+      const entries = await expectBootDid("nspawn", result, config);
+
+      // typhoon-agent.path started it, not the boot: skipped at boot (no bundle yet), run after the drop
+      const skipped = entriesMatching(entries, { UNIT: "typhoon-agent.service" }).filter((entry) =>
+        entry.MESSAGE?.includes("skipped because of an unmet condition check (ConditionPathExists=/home/core/assets)"),
+      );
+      expect(skipped).toHaveLength(1);
+      const finished = (unit: string) => Number(entriesMatching(entries, startJobDone(unit)).at(-1)?.__MONOTONIC_TIMESTAMP);
+      expect(finished("typhoon-agent.service")).toBeGreaterThan(finished("boot-test-drop-bundle.service"));
+      ran.push("nspawn");
+    });
+  }, 600_000);
+
+  test("qemu: Ignition in the initrd reads the config from fw_cfg, the bundle present at boot is applied, kubelet runs in podman", async () => {
+    await recordingFailure(async () => {
+      const kernel = await timed("kernel and initrd (cached after the first run)", kernelAndInitrd);
+      const machine = await freshRoot("qemu");
+      // no network in the VM: the binary is on the disk already, as Ignition would have placed it
+      const placed = agentFiles("fedora-coreos").files.find((file) => file.path === BINARY)!;
+      fs.writeFileSync(path.join(machine, BINARY), binary, { mode: placed.mode });
+      const { file, config } = await writeConfig("qemu.ign", server.binaryUrl, (ignitionConfig) => {
+        ignitionConfig.storage.files = ignitionConfig.storage.files.filter((entry) => entry.path !== BINARY);
+      });
+      const result = await timed("qemu: mkfs, boot (TCG), apply, kubelet container, power off, read back", () =>
+        bootQemu(machine, file, kernel, work),
+      );
+      expect(result.console).toContain("files: files passed");
+      await expectBootDid("qemu", result, config);
+      ran.push("qemu");
+    });
+  }, 900_000);
+});

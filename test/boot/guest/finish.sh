@@ -1,0 +1,22 @@
+#!/bin/sh
+# Waits until kubelet.service runs and, where the boot test runs the kubelet container (the
+# kubelet-container marker file exists), until podman reports the container started; gives up
+# when typhoon-agent.service failed, when kubelet.service had to be restarted, or after
+# WAIT_SECONDS. The exit status becomes the unit's result (both power the machine off).
+WAIT_SECONDS=240
+kubelet_up() {
+  systemctl is-active --quiet kubelet.service || return 1
+  [ -e /usr/local/lib/typhoon-boot-test/kubelet-container ] || return 0
+  # podman's own journal event: asking podman itself costs seconds under QEMU TCG
+  journalctl --quiet --no-pager --output=cat PODMAN_EVENT=start PODMAN_NAME=kubelet | grep -q .
+}
+waited=0
+while [ "$waited" -lt "$WAIT_SECONDS" ]; do
+  if kubelet_up; then echo "boot test: kubelet is up after ${waited}s"; exit 0; fi
+  if systemctl is-failed --quiet typhoon-agent.service; then echo "boot test: typhoon-agent.service failed"; exit 1; fi
+  if [ "$(systemctl show --property=NRestarts --value kubelet.service)" != 0 ]; then echo "boot test: kubelet.service failed"; exit 1; fi
+  sleep 1
+  waited=$((waited + 1))
+done
+echo "boot test: kubelet not up after ${WAIT_SECONDS}s"
+exit 1
