@@ -210,7 +210,10 @@ describe("refusals leave the host exactly as it was", () => {
       const { report, recorder } = await applyIn(root);
       expect(report.exitCode).toBe(exitCode);
       expect(report.error).toMatch(message);
-      expect(recorder.named("applyFailed").length).toBe(1);
+      const failed = recorder.named("applyFailed");
+      expect(failed.length).toBe(1);
+      // Once the bundle was read, the failure names it; a bundle refused while reading has no hash.
+      expect(failed[0]!.fields.TYPHOON_BUNDLE_SHA256).toBe(report.bundle?.sha256);
       expect(snapshotIgnoringRunRecord(root, before)).toEqual(before);
     });
   }

@@ -169,7 +169,11 @@ export async function runApply(request: ApplyRequest, reporter: Reporter): Promi
     report.exitCode = failure.exitCode;
     report.error = failure.message;
     if (failure.hint !== undefined) report.hint = failure.hint;
-    emit("applyFailed", `typhoon-agent apply failed: ${failure.message}`, { TYPHOON_EXIT_CODE: failure.exitCode, TYPHOON_ERROR: failure.message });
+    emit("applyFailed", `typhoon-agent apply failed: ${failure.message}`, {
+      TYPHOON_EXIT_CODE: failure.exitCode,
+      TYPHOON_ERROR: failure.message,
+      ...bundleField(report),
+    });
   } finally {
     lock?.release();
     report.finishedAt = new Date().toISOString();
@@ -180,11 +184,15 @@ export async function runApply(request: ApplyRequest, reporter: Reporter): Promi
     emit("applyDone", `typhoon-agent apply ${report.outcome}: ${counts}`, {
       TYPHOON_DURATION_MS: report.durationMs,
       TYPHOON_EXIT_CODE: report.exitCode,
-      ...(report.bundle === undefined ? {} : { TYPHOON_BUNDLE_SHA256: report.bundle.sha256 }),
+      ...bundleField(report),
     });
   }
   if (!request.dryRun && stateDirectory !== undefined) writeResult(stateDirectory, report);
   return report;
+}
+
+function bundleField(report: ApplyReport): EventFields {
+  return report.bundle === undefined ? {} : { TYPHOON_BUNDLE_SHA256: report.bundle.sha256 };
 }
 
 function ensureStateDirectory(stateDirectory: string): void {

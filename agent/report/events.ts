@@ -12,7 +12,7 @@ export const EVENTS = {
     priority: 6,
     title: "apply started",
     explanation:
-      "typhoon-agent started installing an asset bundle on this host. One entry follows for every asset it installs, leaves unchanged or removes, and the run ends with an \"apply done\" or an \"apply failed\" entry. TYPHOON_BUNDLE_SHA256 identifies the bundle.",
+      "typhoon-agent started installing an asset bundle on this host. One entry follows for every asset it installs, leaves unchanged or removes, and the run ends with an \"apply done\" or an \"apply failed\" entry; that closing entry carries TYPHOON_BUNDLE_SHA256, the SHA-256 of the bundle, once the bundle was read.",
     action: "Nothing to do. Every run on this host:\n    journalctl SYSLOG_IDENTIFIER=typhoon-agent",
   },
   assetInstalled: {
