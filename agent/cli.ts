@@ -15,9 +15,9 @@ import { unpackCommand } from "./commands/unpack.ts";
 /** Set explicitly: a compiled binary has no package.json for yargs to find. */
 export const VERSION = packageJson.version;
 
-const DESCRIPTION = `Installs a Typhoon controller or worker from the asset bundle Terraform renders:
-certificates with least-privilege owners and modes, kubelet.service and the static pods,
-as one transaction, reported to the systemd journal.`;
+// One paragraph each: yargs wraps help text to the terminal and would keep a hard newline mid-line.
+const DESCRIPTION =
+  "Installs a Typhoon controller or worker from the asset bundle Terraform renders: certificates with least-privilege owners and modes, kubelet.service and the static pods, as one transaction, reported to the systemd journal.";
 
 /**
  * yargs turns a positional "-" into an empty string, so "-" (standard input) travels
@@ -46,7 +46,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .help()
     .wrap(helpWidth(argv))
     .epilogue(
-      "Exit codes: 0 ok, 1 failed (rolled back), 2 usage, 65 bad bundle, 66 no input, 67 no such user,\n" +
+      "Exit codes: 0 ok, 1 failed (rolled back), 2 usage, 65 bad bundle, 66 no input, 67 no such user, " +
         "73 cannot create, 74 I/O error, 75 busy (another apply holds the lock), 78 bad config.",
     )
     .exitProcess(false)
