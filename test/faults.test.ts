@@ -1,7 +1,8 @@
 // Fault injection: an apply that replaces an installed tree with a new PKI (plus a legacy
 // removal and a directory repair) is made to fail at every kind of step, with strace's
 // syscall tampering (ENOSPC on write, EIO on fsync/syncfs, EIO and EXDEV on rename, EACCES
-// on open, for a sweep of N), with kill -9 at random moments, and on a full filesystem.
+// on open, for a sweep of N), with SIGTERM, SIGINT and SIGHUP at the Nth rename, with
+// kill -9 at random moments, and on a full filesystem.
 // After each: a handled failure leaves the old tree exactly (content, owner, mode) and no
 // temp files; a success leaves the new tree; a killed process leaves each file old or new;
 // no secret is ever readable by group or others; and a clean re-apply converges.
@@ -87,6 +88,33 @@ describe("injected syscall failures", () => {
         fs.rmSync(root, { recursive: true, force: true });
       }
       console.log(`${title}: ${calls} calls, exit codes per N ${outcomes.join(" ")}`);
+    }, 60_000);
+  }
+});
+
+describe("signals", () => {
+  // strace delivers the signal as the Nth rename enters the kernel; the rename itself goes
+  // through. Transaction steps are renames, so the sweep lands in prepare, commit and after.
+  for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"]) {
+    faultTest(`${signal} during an apply rolls it back, or lets it finish, never half`, async () => {
+      const syscalls = "rename,renameat,renameat2";
+      const calls = countSyscalls(syscalls);
+      const outcomes: string[] = [];
+      for (const n of sample(calls, 8, seededRandom(seed ^ hash(signal)))) {
+        const root = copyTree(fixture.installed, path.join(fixture.work, `${signal}-${n}`));
+        const run = await execa(
+          "strace",
+          ["-qq", "-o", "/dev/null", "-e", `trace=${syscalls}`, "-e", `inject=${syscalls}:signal=${signal}:when=${n}`, AGENT, ...applyArgs(root)],
+          { reject: false, env: ENV },
+        );
+        outcomes.push(`${n}:${run.exitCode}`);
+        checkOutcome(root, run, `${signal} at rename ${n}`);
+        if (run.exitCode === 1) expect(run.stderr, `${signal} at rename ${n}`).toContain(`interrupted by ${signal}`);
+        await converge(root);
+        fs.rmSync(root, { recursive: true, force: true });
+      }
+      console.log(`${signal}: exit codes per rename ${outcomes.join(" ")}`);
+      expect(outcomes.some((outcome) => outcome.endsWith(":1")), "no signal landed inside the transaction").toBe(true);
     }, 60_000);
   }
 });
