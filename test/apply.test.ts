@@ -120,13 +120,44 @@ describe("a fresh controller", () => {
     expect(snapshotIgnoringRunRecord(root, before)).toEqual(before);
   });
 
-  rootTest("the 2019 bundle names install too", async () => {
+  rootTest("the legacy names auth/kubeconfig and manifests-networking/ install too", async () => {
     const root = makeHost();
-    await writeSampleBundle(`${root}/home/core/assets`, { layout: "2019" });
+    const legacy = new Map([...assets].map(([name, content]): [string, string] => [name.replace(/^manifests\/network\//, "manifests-networking/"), content]));
+    legacy.set("auth/kubeconfig", assets.get("auth/admin.conf")!);
+    fs.writeFileSync(`${root}/home/core/assets`, terraformBundle(legacy));
     const { report } = await applyIn(root);
     expect(report.exitCode, report.error).toBe(0);
     expect(statOf(root, "etc/kubernetes/pki/kubeconfig")).toEqual({ uid: 0, gid: 0, mode: 0o600 });
     expect(fs.existsSync(path.join(root, "opt/bootstrap/assets/manifests-networking/daemonset.yaml"))).toBe(true);
+  });
+});
+
+describe("a bundle cut short still parses, and is refused", () => {
+  // Terraform sorts the keys, so a transfer cut on a line boundary loses tls/ first.
+  const cuts: Array<[string, (bundle: string) => string, RegExp]> = [
+    ["inside the last key", (bundle) => bundle.slice(0, bundle.lastIndexOf("-----END")), /line \d+: asset tls\/k8s\/service-account.pub is not complete PEM/],
+    ["before tls/k8s/", (bundle) => bundle.slice(0, bundle.indexOf("\n##### tls/k8s/") + 1), /\/etc\/kubernetes\/pki\/\S+ is read by static-manifests\/kube-\S+.yaml.*, but the bundle lacks it/],
+    ["before static-manifests/", (bundle) => bundle.slice(0, bundle.indexOf("\n##### static-manifests/") + 1), /no static-manifests/],
+  ];
+  for (const [title, cut, message] of cuts) {
+    rootTest(title, async () => {
+      const root = makeHost();
+      fs.writeFileSync(`${root}/home/core/assets`, cut(terraformBundle(assets).toString("utf8")));
+      const before = snapshotTree(root);
+      const { report } = await applyIn(root);
+      expect(report.exitCode).toBe(65);
+      expect(report.error).toMatch(message);
+      expect(report.hint).toContain("cut short in transfer");
+      expect(snapshotIgnoringRunRecord(root, before)).toEqual(before);
+    });
+  }
+
+  rootTest("the 2019 key names with today's static pods: the kubeconfigs they read are missing", async () => {
+    const root = makeHost();
+    await writeSampleBundle(`${root}/home/core/assets`, { layout: "2019" });
+    const { report } = await applyIn(root);
+    expect(report.exitCode).toBe(65);
+    expect(report.error).toMatch(/\/etc\/kubernetes\/pki\/controller-manager.conf is read by static-manifests\/kube-controller-manager.yaml, but the bundle lacks it/);
   });
 });
 

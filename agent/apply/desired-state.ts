@@ -69,7 +69,8 @@ export const INSTALL_RECORD = "/var/lib/typhoon-agent/installed.json";
 export function computeDesiredState(input: DesiredInput): DesiredState {
   const placed = placeAssets(input.assets, input.allowUnknown);
   const staticPods = placed.files.filter((file) => file.placement.rule.directory === "/etc/kubernetes/manifests");
-  const { readers } = analyzeStaticPods(staticPods.map((file) => ({ asset: file.placement.asset, content: file.content })));
+  const { readers, references } = analyzeStaticPods(staticPods.map((file) => ({ asset: file.placement.asset, content: file.content })));
+  if (input.assets !== undefined) refuseIncompleteBundle(placed.files, staticPods.length, references);
 
   const files: DesiredFile[] = placed.files.map(({ placement, content }) => {
     const access = fileAccess(placement, readers, input.identities);
@@ -103,6 +104,8 @@ export function computeDesiredState(input: DesiredInput): DesiredState {
 interface PlacedAsset {
   placement: NonNullable<ReturnType<typeof placeAsset>>;
   content: Buffer;
+  /** Bundle line of the asset's header. */
+  line: number;
 }
 
 function placeAssets(assets: DesiredInput["assets"], allowUnknown: boolean): { files: PlacedAsset[]; skipped: string[] } {
@@ -127,9 +130,33 @@ function placeAssets(assets: DesiredInput["assets"], allowUnknown: boolean): { f
       throw new BundleError(`asset ${JSON.stringify(asset)} would be installed as ${placement.path}, like ${JSON.stringify(clash.asset)} (line ${clash.line})`, line);
     }
     byPath.set(placement.path, { asset, line });
-    files.push({ placement, content });
+    files.push({ placement, content, line });
   }
   return { files, skipped };
+}
+
+const TRUNCATED_HINT = "the bundle was cut short in transfer; copy it again (apply --expect-sha256 catches this before parsing)";
+const PEM_BOUNDARY = /^-----(BEGIN|END) [A-Z0-9 ]+-----$/gm;
+
+/**
+ * A bundle cut short on a line boundary still parses, and its assets sort tls/ last: what
+ * gives it away is a certificate or key without its END line, or a static pod that reads a
+ * pki file the bundle lacks. Installing it would also remove the files it lacks.
+ */
+function refuseIncompleteBundle(files: readonly PlacedAsset[], staticPods: number, references: ReadonlyMap<string, string[]>): void {
+  if (staticPods === 0) {
+    throw new BundleError("the bundle has no static-manifests/*.yaml: a controller runs its control plane from them", undefined, TRUNCATED_HINT);
+  }
+  const installed = new Set(files.map((file) => file.placement.path));
+  for (const [file, pods] of references) {
+    if (!installed.has(file)) throw new BundleError(`${file} is read by ${pods.join(", ")}, but the bundle lacks it`, undefined, TRUNCATED_HINT);
+  }
+  for (const { placement, content, line } of files) {
+    if (placement.rule.access === "private" || !/\.(crt|key|pub)$/.test(placement.asset)) continue;
+    const boundaries = [...content.toString("latin1").matchAll(PEM_BOUNDARY)].map((match) => match[1]);
+    const paired = boundaries.length > 0 && boundaries.length % 2 === 0 && boundaries.every((kind, index) => kind === (index % 2 === 0 ? "BEGIN" : "END"));
+    if (!paired) throw new BundleError(`asset ${placement.asset} is not complete PEM: a BEGIN line without its END line`, line, TRUNCATED_HINT);
+  }
 }
 
 /** Every directory on the way to every file: managed ones enforced, system ones only created. */
