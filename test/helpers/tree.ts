@@ -4,8 +4,23 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 
+const made: string[] = [];
+
+/** A fresh directory in the system's temp dir; test/setup.ts removes them all after the run. */
 export function tempDir(prefix = "typhoon-test-"): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const directory = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  made.push(directory);
+  return directory;
+}
+
+export function removeTempDirs(): void {
+  for (const directory of made.splice(0)) {
+    try {
+      fs.rmSync(directory, { recursive: true, force: true });
+    } catch {
+      // still mounted or busy: left for the system's tmp cleaning
+    }
+  }
 }
 
 export interface TreeEntry {
