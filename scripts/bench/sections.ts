@@ -191,10 +191,14 @@ const apply: Section = {
   },
 };
 
-/** A bundle of `count` small manifests (no PKI: the scaling of the transaction itself). */
+/**
+ * A bundle of `count` assets: one static pod (a controller bundle needs one) and small
+ * manifests, no PKI: the scaling of the transaction itself.
+ */
 function writeManyAssetsBundle(file: string, count: number): void {
   const assets = new Map<string, string>();
-  for (let i = 0; i < count; i++) {
+  assets.set("static-manifests/bulk.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: bulk\nspec:\n  containers:\n  - name: bulk\n    image: busybox\n");
+  for (let i = 1; i < count; i++) {
     assets.set(`manifests/bulk/f${String(i).padStart(5, "0")}.yaml`, `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bulk-${i}\ndata:\n  key: "${"x".repeat(120)}"\n`);
   }
   fs.writeFileSync(file, terraformBundle(assets), { mode: 0o600 });
