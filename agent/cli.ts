@@ -11,6 +11,7 @@ import { packCommand } from "./commands/pack.ts";
 import { renderCommand } from "./commands/render.ts";
 import { rollbackCommand } from "./commands/rollback.ts";
 import { unpackCommand } from "./commands/unpack.ts";
+import { verifyCommand } from "./commands/verify.ts";
 
 /** Set explicitly: a compiled binary has no package.json for yargs to find. */
 export const VERSION = packageJson.version;
@@ -32,6 +33,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command(applyCommand)
     .command(planCommand)
     .command(rollbackCommand)
+    .command(verifyCommand)
     .command(unpackCommand)
     .command(packCommand)
     .command(renderCommand)

@@ -13,6 +13,7 @@ import type { HostRoot } from "../hostfs/host-root.ts";
 import { PKI_DIRECTORY } from "../placement/static-pods.ts";
 import { SYSTEM_DEPTH } from "../placement/policy.ts";
 import type { EventFields, EventName, Reporter } from "../report/events.ts";
+import { formatMode } from "../report/format.ts";
 import { openBundleInput } from "../unpack/input.ts";
 import { readBundleAssets, type BundleAssets } from "../unpack/read-assets.ts";
 import { newTransactionId, pruneBackups, writeBackup } from "./backup.ts";
@@ -271,10 +272,9 @@ function selinuxLabeling(host: HostRoot, plan: Plan): { label?: (temps: readonly
 }
 
 function describePlan(host: HostRoot, plan: Plan, accounts: Accounts): ReportedAction[] {
-  const owner = (uid: number, gid: number): string => `${accounts.nameOfUid(uid)}:${accounts.nameOfGid(gid)}`;
-  const octal = (mode: number): string => mode.toString(8).padStart(4, "0");
+  const owner = (uid: number, gid: number): string => accounts.ownerName(uid, gid);
   const previous = (current: { uid: number; gid: number; mode: number } | undefined, action: string): ReportedAction["previous"] =>
-    current === undefined || action === "unchanged" ? undefined : { owner: owner(current.uid, current.gid), mode: octal(current.mode) };
+    current === undefined || action === "unchanged" ? undefined : { owner: owner(current.uid, current.gid), mode: formatMode(current.mode) };
   const actions: ReportedAction[] = [];
   for (const step of plan.directories) {
     // An existing system directory (/etc, /opt) is not the agent's to report.
@@ -285,7 +285,7 @@ function describePlan(host: HostRoot, plan: Plan, accounts: Accounts): ReportedA
       path: step.desired.path,
       kind: "directory",
       owner: owner(step.desired.uid, step.desired.gid),
-      mode: octal(step.desired.mode),
+      mode: formatMode(step.desired.mode),
       ...(was === undefined || step.action !== "repair" ? {} : { previous: was }),
     });
   }
@@ -297,7 +297,7 @@ function describePlan(host: HostRoot, plan: Plan, accounts: Accounts): ReportedA
       kind: "file",
       source: step.desired.source,
       owner: owner(step.desired.uid, step.desired.gid),
-      mode: octal(step.desired.mode),
+      mode: formatMode(step.desired.mode),
       size: step.desired.content.length,
       secret: step.desired.secret,
       ...(was === undefined ? {} : { previous: was }),
@@ -310,7 +310,7 @@ function describePlan(host: HostRoot, plan: Plan, accounts: Accounts): ReportedA
       kind: step.kind,
       why: step.why,
       legacy: step.legacy,
-      previous: { owner: owner(step.current.uid, step.current.gid), mode: octal(step.current.mode) },
+      previous: { owner: owner(step.current.uid, step.current.gid), mode: formatMode(step.current.mode) },
     });
   }
   return actions;

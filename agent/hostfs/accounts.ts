@@ -48,6 +48,11 @@ export class Accounts {
     return this.groups.get(name);
   }
 
+  /** "etcd:etcd", "nobody:root", "1000:1000": an owner as people read it. */
+  ownerName(uid: number, gid: number): string {
+    return `${this.nameOfUid(uid)}:${this.nameOfGid(gid)}`;
+  }
+
   /** "etcd" for 232, else the number: how owners are shown to people. */
   nameOfUid(uid: number): string {
     this.user("root");

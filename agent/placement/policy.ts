@@ -98,6 +98,12 @@ export function placeAsset(asset: string): Placement | undefined {
   return undefined;
 }
 
+/** The rule an installed host path was placed by, from the path alone: verify reads the host, not a bundle. */
+export function ruleOfInstalledPath(hostPath: string): PlacementRule | undefined {
+  const parent = hostPath.slice(0, hostPath.lastIndexOf("/"));
+  return PLACEMENT_RULES.find((rule) => (rule.layout === "flat" ? parent === rule.directory : hostPath.startsWith(`${rule.directory}/`)));
+}
+
 /** The managed directory a host path lies in, if any. */
 export function managedDirectoryOf(hostPath: string): ManagedDirectory | undefined {
   let best: ManagedDirectory | undefined;

@@ -90,9 +90,18 @@ export const EVENTS = {
     priority: 4,
     title: "certificate expiring",
     explanation:
-      "The certificate @TYPHOON_CERT@ expires on @TYPHOON_NOT_AFTER@, in @TYPHOON_DAYS_LEFT@ days. typhoon-agent warns less than 90 days ahead. When it expires, the components that present it stop being trusted and the cluster's control plane fails.",
+      "The certificate @TYPHOON_CERT@ (@TYPHOON_PATH@) expires on @TYPHOON_NOT_AFTER@, in @TYPHOON_DAYS_LEFT@ days. typhoon-agent verify warns (priority 4) less than --warn-days (90 by default) ahead; at priority 3 it has expired (a negative count) or is not valid yet (check the node's clock). When it expires, the components that present it stop being trusted and the cluster's control plane fails.",
     action:
       "Renew the cluster's certificates: re-render the assets with Terraform and apply the new bundle on every controller before the date above. typhoon-agent verify lists every certificate and its expiry.",
+  },
+  checkFailed: {
+    messageId: "c77e4f39dd1c4a32a772e4594ef8bec0",
+    priority: 3,
+    title: "installed file check failed",
+    explanation:
+      "typhoon-agent verify found that @TYPHOON_PATH@ is not what the last apply installed: @TYPHOON_ERROR@ (check @TYPHOON_CHECK@). A missing file, a wrong owner or mode, a certificate that does not match its key or CA, or a static pod reading a file that is gone stops the control plane or exposes a secret. A warning (priority 4) is a rendered unit that no longer matches the configuration.",
+    action:
+      "Re-apply the bundle, which repairs owners and modes and restores the files:\n    typhoon-agent plan /home/core/assets\nor re-render the assets with Terraform when a certificate or key is wrong. typhoon-agent verify lists every finding.",
   },
   applyDone: {
     messageId: "c2a128f4ec8f4e4696c4923d73a31a56",
@@ -122,6 +131,7 @@ export type TyphoonField =
   | "TYPHOON_CERT"
   | "TYPHOON_NOT_AFTER"
   | "TYPHOON_DAYS_LEFT"
+  | "TYPHOON_CHECK"
   | "TYPHOON_ERROR";
 
 export type EventFields = Partial<Record<TyphoonField, string | number>>;

@@ -9,3 +9,19 @@ export function formatBytes(bytes: number): string {
   }
   return unit === 0 ? `${bytes} B` : `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
 }
+
+/** Rows aligned under a header, two spaces apart, `rightAligned` columns padded on the left. */
+export function formatColumns(header: readonly string[], rows: readonly (readonly string[])[], rightAligned: readonly number[] = []): string[] {
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((cells) => cells[column]!.length)));
+  const render = (cells: readonly string[]): string =>
+    cells
+      .map((cell, column) => (rightAligned.includes(column) ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!)))
+      .join("  ")
+      .trimEnd();
+  return [render(header), ...rows.map(render)];
+}
+
+/** 0400, 0644: a permission mode as ls and chmod spell it. */
+export function formatMode(mode: number): string {
+  return mode.toString(8).padStart(4, "0");
+}

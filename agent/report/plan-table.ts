@@ -4,7 +4,7 @@
 
 import type { ApplyReport, ReportedAction } from "../apply/apply.ts";
 import { countActions } from "../apply/apply.ts";
-import { formatBytes } from "./format.ts";
+import { formatBytes, formatColumns } from "./format.ts";
 
 const ORDER = ["remove", "replace", "repair", "create", "unchanged"] as const;
 
@@ -13,14 +13,7 @@ export function formatPlanTable(report: ApplyReport, options: { showUnchanged: b
     .filter((action) => options.showUnchanged || action.action !== "unchanged")
     .sort((a, b) => ORDER.indexOf(a.action) - ORDER.indexOf(b.action) || a.path.localeCompare(b.path));
   const rows = shown.map(row);
-  const header = ["ACTION", "PATH", "OWNER", "MODE", "SIZE", "NOTE"];
-  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((cells) => cells[column]!.length)));
-  const render = (cells: readonly string[]): string =>
-    cells
-      .map((cell, column) => (column === 4 ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!)))
-      .join("  ")
-      .trimEnd();
-  const lines = rows.length === 0 ? [] : [render(header), ...rows.map(render)];
+  const lines = rows.length === 0 ? [] : formatColumns(["ACTION", "PATH", "OWNER", "MODE", "SIZE", "NOTE"], rows, [4]);
   const hidden = report.actions.length - shown.length;
   if (hidden > 0) lines.push(`(${hidden} unchanged path${hidden === 1 ? "" : "s"} not listed; --verbose lists them)`);
   lines.push(summaryLine(report));

@@ -1,0 +1,49 @@
+// `typhoon-agent verify`: the CLI side of agent/verify. Renders the kubelet files from the
+// same configuration apply uses, so drift in them shows too, runs the checks, prints the
+// table (or JSON) and exits 1 when any check found an error.
+
+import * as path from "node:path";
+import type { Argv, CommandModule } from "yargs";
+import { configOptions, flagsFromArgs, type ConfigArgs } from "../config/options.ts";
+import { AgentError, ExitCode, UsageError } from "../errors.ts";
+import { print } from "../report/console.ts";
+
+interface VerifyArgs extends ConfigArgs {
+  json: boolean;
+  "warn-days": number;
+}
+
+export const verifyCommand: CommandModule<object, VerifyArgs> = {
+  command: "verify",
+  describe: "Check what apply installed: owners and modes, keys against certificates, chains, expiry",
+  builder: (yargs) =>
+    (
+      configOptions(
+        (yargs as Argv<object>)
+          .option("json", { type: "boolean", default: false, describe: "print one JSON document (certificates, findings, exit code) on standard output" })
+          .option("warn-days", { type: "number", default: 90, describe: "warn about certificates that expire within this many days" }),
+      ) as unknown as Argv<VerifyArgs>
+    )
+      .example("$0 verify", "what typhoon-agent-verify.timer runs every day")
+      .example("$0 verify --warn-days 30 --json", "fewer warnings, for a monitoring system")
+      .example("$0 verify --root /mnt/node", "a node's disk mounted elsewhere")
+      .epilogue("Exit: 0 no error (warnings allowed), 1 an error found, 2 usage, 66 nothing installed (no install record), 67 no etcd user, 78 bad config."),
+  handler: async (args) => {
+    if (!Number.isInteger(args["warn-days"]) || args["warn-days"] < 0) throw new UsageError(`--warn-days must be a whole number of days, not ${String(args["warn-days"])}`);
+    const [{ runVerify }, { formatVerifyReport, summaryLine }, { loadConfig }, { HostRoot }, { createJournalReporter }, { renderNodeFiles, resolveRuntime }] = await Promise.all([
+      import("../verify/verify.ts"),
+      import("../verify/report.ts"),
+      import("../config/load.ts"),
+      import("../hostfs/host-root.ts"),
+      import("../journal/journal.ts"),
+      import("../units/node-files.ts"),
+    ]);
+    const host = new HostRoot(args.root);
+    const { config } = loadConfig({ root: host.root, configPath: args.config, flags: flagsFromArgs(args) });
+    const { runtime } = resolveRuntime(config.runtime, host.root);
+    const rendered = renderNodeFiles(config, runtime).map((file) => ({ ...file, source: path.basename(file.path) }));
+    const report = runVerify({ host, etcdUser: config.etcd_user, rendered, warnDays: args["warn-days"], now: new Date() }, createJournalReporter());
+    print(args.json ? JSON.stringify(report, null, 2) : formatVerifyReport(report));
+    if (report.exitCode !== ExitCode.ok) throw new AgentError(ExitCode.failed, summaryLine(report), "typhoon-agent plan shows what an apply would repair");
+  },
+};

@@ -1,0 +1,135 @@
+// The file checks: every path the last apply recorded exists as a regular file with the
+// owner and mode apply gives it (policy.ts's fileAccess, with the pod readers derived from
+// the installed static pods, exactly as apply derives them), the managed directories keep
+// theirs, rendered units still match the configuration, and the static pods reference only
+// files that exist.
+
+import * as fs from "node:fs";
+import { INSTALL_RECORD, type RenderedFile } from "../apply/desired-state.ts";
+import { AgentError } from "../errors.ts";
+import type { Accounts } from "../hostfs/accounts.ts";
+import type { HostRoot } from "../hostfs/host-root.ts";
+import { MANAGED_DIRECTORIES, NESTED_DIRECTORY_MODE, SYSTEM_DEPTH, fileAccess, managedDirectoryOf, ruleOfInstalledPath, type Identities } from "../placement/policy.ts";
+import { analyzeStaticPods } from "../placement/static-pods.ts";
+import { formatMode } from "../report/format.ts";
+import type { Finding } from "./findings.ts";
+
+const STATIC_POD_DIRECTORY = "/etc/kubernetes/manifests";
+
+export interface FileCheckInput {
+  host: HostRoot;
+  accounts: Accounts;
+  /** Host paths from the install record. */
+  installed: readonly string[];
+  rendered: readonly RenderedFile[];
+  identities: Identities;
+  /** Content of an installed file, or undefined when it cannot be read. */
+  read(hostPath: string): Buffer | undefined;
+}
+
+interface Expected {
+  uid: number;
+  gid: number;
+  mode: number;
+}
+
+export function checkFiles(input: FileCheckInput): Finding[] {
+  const findings: Finding[] = [];
+  const staticPods = input.installed.filter((file) => ruleOfInstalledPath(file)?.directory === STATIC_POD_DIRECTORY);
+  let readers = new Map<string, { uid: number; gid: number; pods: string[] }>();
+  let references = new Map<string, string[]>();
+  try {
+    ({ readers, references } = analyzeStaticPods(staticPods.flatMap((file) => {
+      const content = input.read(file);
+      return content === undefined ? [] : [{ asset: file, content }];
+    })));
+  } catch (error) {
+    if (!(error instanceof AgentError)) throw error;
+    findings.push({ severity: "error", check: "parse", path: STATIC_POD_DIRECTORY, message: error.message });
+  }
+
+  for (const file of input.installed) {
+    const rule = ruleOfInstalledPath(file);
+    const rendered = input.rendered.find((candidate) => candidate.path === file);
+    let expected: Expected;
+    if (file === INSTALL_RECORD) {
+      expected = { uid: 0, gid: 0, mode: 0o600 };
+    } else if (rule !== undefined) {
+      expected = fileAccess({ path: file, rule }, readers, input.identities);
+    } else if (rendered !== undefined) {
+      expected = { uid: 0, gid: 0, mode: rendered.mode };
+    } else {
+      findings.push({ severity: "warning", check: "content", path: file, message: "is in the install record, but this agent neither places nor renders it" });
+      continue;
+    }
+    if (!checkEntry(input, file, "file", expected, findings)) continue;
+    const content = rendered === undefined ? undefined : input.read(file);
+    if (rendered !== undefined && content !== undefined && !content.equals(Buffer.from(rendered.content))) {
+      findings.push({ severity: "warning", check: "content", path: file, message: "differs from what apply renders from the configuration (typhoon-agent plan shows the change)" });
+    }
+  }
+
+  for (const directory of directoriesOf(input.installed)) checkEntry(input, directory.path, "directory", directory, findings);
+
+  for (const [file, pods] of references) {
+    if (input.read(file) === undefined && !findings.some((finding) => finding.path === file)) {
+      findings.push({ severity: "error", check: "reference", path: file, message: `is read by ${pods.join(", ")}, but does not exist` });
+    }
+  }
+  return findings;
+}
+
+/** The managed directories holding installed files, and the directories nested below them. */
+function directoriesOf(installed: readonly string[]): Array<Expected & { path: string }> {
+  const directories = new Map<string, Expected & { path: string }>();
+  for (const file of installed) {
+    const managed = managedDirectoryOf(file);
+    if (managed === undefined) continue;
+    for (const ancestor of MANAGED_DIRECTORIES) {
+      if (managed.path === ancestor.path || managed.path.startsWith(`${ancestor.path}/`)) {
+        directories.set(ancestor.path, { path: ancestor.path, uid: -1, gid: -1, mode: ancestor.mode });
+      }
+    }
+    for (let parent = file.slice(0, file.lastIndexOf("/")); parent.length > managed.path.length; parent = parent.slice(0, parent.lastIndexOf("/"))) {
+      directories.set(parent, { path: parent, uid: 0, gid: 0, mode: NESTED_DIRECTORY_MODE });
+    }
+  }
+  return [...directories.values()].sort((a, b) => a.path.localeCompare(b.path));
+}
+
+/** Checks one entry's type, owner and mode; false when it is not there to check further. */
+function checkEntry(input: FileCheckInput, hostPath: string, kind: "file" | "directory", expected: Expected, findings: Finding[]): boolean {
+  let stat: fs.Stats;
+  try {
+    const real = kind === "file" ? input.host.file(hostPath, SYSTEM_DEPTH) : input.host.directory(hostPath, SYSTEM_DEPTH);
+    stat = fs.lstatSync(real);
+  } catch (error) {
+    if (error instanceof AgentError) {
+      findings.push({ severity: "error", check: "symlink", path: hostPath, message: error.message });
+    } else if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+      findings.push({ severity: "error", check: "missing", path: hostPath, message: `is missing (the last apply installed it)` });
+    } else {
+      findings.push({ severity: "error", check: "missing", path: hostPath, message: `cannot be inspected: ${(error as Error).message}` });
+    }
+    return false;
+  }
+  if (kind === "file" ? !stat.isFile() : !stat.isDirectory()) {
+    findings.push({ severity: "error", check: "missing", path: hostPath, message: `is not a ${kind === "file" ? "regular file" : "directory"}` });
+    return false;
+  }
+  const owner = expectedOwner(input, hostPath, expected);
+  if (stat.uid !== owner.uid || stat.gid !== owner.gid) {
+    findings.push({ severity: "error", check: "owner", path: hostPath, message: `is owned by ${input.accounts.ownerName(stat.uid, stat.gid)}, expected ${input.accounts.ownerName(owner.uid, owner.gid)}` });
+  }
+  if ((stat.mode & 0o7777) !== expected.mode) {
+    findings.push({ severity: "error", check: "mode", path: hostPath, message: `has mode ${formatMode(stat.mode & 0o7777)}, expected ${formatMode(expected.mode)}` });
+  }
+  return true;
+}
+
+/** Managed directories are owned by root or by etcd (MANAGED_DIRECTORIES says which). */
+function expectedOwner(input: FileCheckInput, hostPath: string, expected: Expected): { uid: number; gid: number } {
+  if (expected.uid >= 0) return expected;
+  return MANAGED_DIRECTORIES.find((directory) => directory.path === hostPath)?.owner === "etcd" ? input.identities.etcd : { uid: 0, gid: 0 };
+}
+

@@ -1,0 +1,34 @@
+// What verify reports: findings (an error fails the run, a warning does not) and one row
+// per certificate for the table. Plain data, so the table, JSON and journal all read it.
+
+export type Severity = "error" | "warning";
+
+/** Which check found it; JSON consumers filter on it. */
+export type CheckName = "missing" | "symlink" | "owner" | "mode" | "content" | "parse" | "key" | "chain" | "ca" | "validity" | "reference";
+
+export interface Finding {
+  severity: Severity;
+  check: CheckName;
+  /** Host path of the file it is about. */
+  path: string;
+  message: string;
+  /** For validity findings: the certificate, so the journal entry carries its expiry. */
+  certificate?: CertificateRow;
+}
+
+export type CertificateStatus = "ok" | "expiring" | "expired" | "not yet valid";
+
+export interface CertificateRow {
+  /** CERTIFICATES' name, or "<kubeconfig> client" for a kubeconfig's client certificate. */
+  name: string;
+  path: string;
+  subject: string;
+  sans: string[];
+  /** Name of the CA it must chain to, if any. */
+  ca: string | undefined;
+  notBefore: string;
+  notAfter: string;
+  /** Whole days until notAfter (negative once expired). */
+  daysLeft: number;
+  status: CertificateStatus;
+}

@@ -1,0 +1,188 @@
+// The cryptographic checks, with node:crypto only: each certificate matches its key and
+// chains to its CA, kubeconfigs embed the cluster CA and a client certificate it signed,
+// the service-account keys are one pair, and nothing is expired, not yet valid, or close to
+// expiring. Which files those are comes from certificates.ts.
+
+import { X509Certificate, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
+import { load } from "js-yaml";
+import { CERTIFICATES, KEY_PAIRS, KUBECONFIGS } from "./certificates.ts";
+import type { CertificateRow, Finding } from "./findings.ts";
+
+const DAY_MS = 86_400_000;
+
+export interface PkiInput {
+  /** Content of an installed file, or undefined when it is not there to read (reported elsewhere). */
+  read(hostPath: string): Buffer | undefined;
+  now: Date;
+  warnDays: number;
+}
+
+export function checkPki(input: PkiInput): { certificates: CertificateRow[]; findings: Finding[] } {
+  const certificates: CertificateRow[] = [];
+  const findings: Finding[] = [];
+  const parsed = new Map<string, X509Certificate | undefined>();
+  const certificateAt = (path: string): X509Certificate | undefined => {
+    if (!parsed.has(path)) parsed.set(path, parseCertificate(input.read(path), path, findings));
+    return parsed.get(path);
+  };
+  const caName = (path: string): string => CERTIFICATES.find((spec) => spec.certificate === path)?.name ?? path;
+
+  for (const spec of CERTIFICATES) {
+    const certificate = certificateAt(spec.certificate);
+    if (certificate === undefined) continue;
+    const ca = spec.ca === undefined ? undefined : caName(spec.ca);
+    certificates.push(rowOf(spec.name, spec.certificate, certificate, ca, input, findings));
+    if (spec.key !== undefined) {
+      const key = parseKey(input.read(spec.key), spec.key, findings);
+      if (key !== undefined && !certificate.checkPrivateKey(key)) {
+        findings.push({ severity: "error", check: "key", path: spec.certificate, message: `does not match its private key ${spec.key}` });
+      }
+    }
+    const issuer = spec.ca === undefined ? undefined : certificateAt(spec.ca);
+    if (spec.ca !== undefined && issuer !== undefined && !signedBy(certificate, issuer)) {
+      findings.push({ severity: "error", check: "chain", path: spec.certificate, message: `is not signed by ${spec.ca} (issuer ${oneLine(certificate.issuer)})` });
+    }
+  }
+
+  for (const pair of KEY_PAIRS) {
+    const key = parseKey(input.read(pair.key), pair.key, findings);
+    const publicText = input.read(pair.publicKey);
+    if (key === undefined || publicText === undefined) continue;
+    let publicKey: KeyObject;
+    try {
+      publicKey = createPublicKey(publicText);
+    } catch (error) {
+      findings.push({ severity: "error", check: "parse", path: pair.publicKey, message: `is not a public key: ${reason(error)}` });
+      continue;
+    }
+    if (!spki(createPublicKey(key)).equals(spki(publicKey))) {
+      findings.push({ severity: "error", check: "key", path: pair.publicKey, message: `is not the public half of ${pair.key}` });
+    }
+  }
+
+  for (const kubeconfig of KUBECONFIGS) {
+    const text = input.read(kubeconfig.path);
+    const clusterCa = certificateAt(kubeconfig.ca);
+    if (text === undefined) continue;
+    const embedded = parseKubeconfig(text, kubeconfig.path, findings);
+    if (embedded === undefined) continue;
+    for (const caPem of embedded.caCertificates) {
+      const ca = parseCertificate(caPem, `${kubeconfig.path} certificate-authority-data`, findings);
+      if (ca !== undefined && clusterCa !== undefined && !ca.raw.equals(clusterCa.raw)) {
+        findings.push({ severity: "error", check: "ca", path: kubeconfig.path, message: `trusts a CA other than ${kubeconfig.ca} (${oneLine(ca.subject)})` });
+      }
+    }
+    for (const user of embedded.clients) {
+      const client = parseCertificate(user.certificate, `${kubeconfig.path} client-certificate-data`, findings);
+      if (client === undefined) continue;
+      certificates.push(rowOf(`${kubeconfig.name} client`, kubeconfig.path, client, caName(kubeconfig.ca), input, findings));
+      const key = parseKey(user.key, `${kubeconfig.path} client-key-data`, findings);
+      if (key !== undefined && !client.checkPrivateKey(key)) {
+        findings.push({ severity: "error", check: "key", path: kubeconfig.path, message: "client-certificate-data does not match client-key-data" });
+      }
+      if (clusterCa !== undefined && !signedBy(client, clusterCa)) {
+        findings.push({ severity: "error", check: "chain", path: kubeconfig.path, message: `client certificate is not signed by ${kubeconfig.ca} (issuer ${oneLine(client.issuer)})` });
+      }
+    }
+  }
+  return { certificates, findings };
+}
+
+function rowOf(name: string, path: string, certificate: X509Certificate, ca: string | undefined, input: PkiInput, findings: Finding[]): CertificateRow {
+  const notBefore = certificate.validFromDate;
+  const notAfter = certificate.validToDate;
+  const daysLeft = Math.floor((notAfter.getTime() - input.now.getTime()) / DAY_MS);
+  const row: CertificateRow = {
+    name,
+    path,
+    subject: oneLine(certificate.subject),
+    sans: certificate.subjectAltName === undefined ? [] : certificate.subjectAltName.split(", ").map((san) => san.replace(/^IP Address:/, "IP:")),
+    ca,
+    notBefore: notBefore.toISOString(),
+    notAfter: notAfter.toISOString(),
+    daysLeft,
+    status: "ok",
+  };
+  if (input.now < notBefore) {
+    row.status = "not yet valid";
+    findings.push({ severity: "error", check: "validity", path, message: `${name} is not valid before ${row.notBefore} (check the clock)`, certificate: row });
+  } else if (input.now > notAfter) {
+    row.status = "expired";
+    findings.push({ severity: "error", check: "validity", path, message: `${name} expired on ${row.notAfter}`, certificate: row });
+  } else if (daysLeft < input.warnDays) {
+    row.status = "expiring";
+    findings.push({ severity: "warning", check: "validity", path, message: `${name} expires on ${row.notAfter}, in ${daysLeft} days`, certificate: row });
+  }
+  return row;
+}
+
+/** Issued by `ca` by name and signed with its key: the chain a TLS peer would build. */
+function signedBy(certificate: X509Certificate, ca: X509Certificate): boolean {
+  return certificate.checkIssued(ca) && certificate.verify(ca.publicKey);
+}
+
+function parseCertificate(pem: Buffer | undefined, path: string, findings: Finding[]): X509Certificate | undefined {
+  if (pem === undefined) return undefined;
+  try {
+    return new X509Certificate(pem);
+  } catch (error) {
+    findings.push({ severity: "error", check: "parse", path, message: `is not a PEM certificate: ${reason(error)}` });
+    return undefined;
+  }
+}
+
+function parseKey(pem: Buffer | undefined, path: string, findings: Finding[]): KeyObject | undefined {
+  if (pem === undefined) return undefined;
+  try {
+    return createPrivateKey(pem);
+  } catch (error) {
+    findings.push({ severity: "error", check: "parse", path, message: `is not a PEM private key: ${reason(error)}` });
+    return undefined;
+  }
+}
+
+interface EmbeddedMaterial {
+  caCertificates: Buffer[];
+  clients: Array<{ certificate: Buffer; key: Buffer | undefined }>;
+}
+
+function parseKubeconfig(text: Buffer, path: string, findings: Finding[]): EmbeddedMaterial | undefined {
+  let document: unknown;
+  try {
+    document = load(text.toString("utf8"));
+  } catch (error) {
+    findings.push({ severity: "error", check: "parse", path, message: `is not YAML: ${reason(error)}` });
+    return undefined;
+  }
+  const entries = (list: unknown, field: "cluster" | "user"): Array<Record<string, unknown>> =>
+    Array.isArray(list) ? list.flatMap((entry) => (isObject(entry) && isObject(entry[field]) ? [entry[field]] : [])) : [];
+  const data = (value: unknown): Buffer | undefined => (typeof value === "string" ? Buffer.from(value, "base64") : undefined);
+  if (!isObject(document) || document.kind !== "Config") {
+    findings.push({ severity: "error", check: "parse", path, message: "is not a kubeconfig (kind: Config)" });
+    return undefined;
+  }
+  return {
+    caCertificates: entries(document.clusters, "cluster").flatMap((cluster) => data(cluster["certificate-authority-data"]) ?? []),
+    clients: entries(document.users, "user").flatMap((user) => {
+      const certificate = data(user["client-certificate-data"]);
+      return certificate === undefined ? [] : [{ certificate, key: data(user["client-key-data"]) }];
+    }),
+  };
+}
+
+function spki(key: KeyObject): Buffer {
+  return key.export({ type: "spki", format: "der" });
+}
+
+/** X509Certificate names are one attribute per line. */
+function oneLine(name: string): string {
+  return name.split("\n").join(", ");
+}
+
+function reason(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

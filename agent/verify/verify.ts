@@ -1,0 +1,125 @@
+// `typhoon-agent verify`: the node's health check, reading only what is installed. What
+// should be there comes from the install record the last apply wrote; how it should be
+// owned from the placement policy; which certificates to check from certificates.ts.
+// Every finding also goes to the journal, so a daily timer warns months before an outage.
+
+import * as fs from "node:fs";
+import { INSTALL_RECORD, type RenderedFile } from "../apply/desired-state.ts";
+import { AgentError, ExitCode } from "../errors.ts";
+import { withReadOnlyFile } from "../fsio/read-only.ts";
+import { Accounts } from "../hostfs/accounts.ts";
+import type { HostRoot } from "../hostfs/host-root.ts";
+import { SYSTEM_DEPTH } from "../placement/policy.ts";
+import type { Reporter } from "../report/events.ts";
+import { checkFiles } from "./files.ts";
+import type { CertificateRow, Finding } from "./findings.ts";
+import { checkPki } from "./pki.ts";
+
+export interface VerifyRequest {
+  host: HostRoot;
+  etcdUser: string;
+  /** kubelet.service and kubelet.yaml as apply would render them now. */
+  rendered: readonly RenderedFile[];
+  warnDays: number;
+  now: Date;
+}
+
+export interface VerifyReport {
+  command: "verify";
+  root: string;
+  checkedAt: string;
+  warnDays: number;
+  exitCode: number;
+  /** Files in the install record. */
+  files: number;
+  certificates: CertificateRow[];
+  findings: Finding[];
+}
+
+export function runVerify(request: VerifyRequest, reporter: Reporter): VerifyReport {
+  const { host } = request;
+  const installed = readInstallRecord(host);
+  const accounts = new Accounts(host);
+  const etcdFiles = installed.some((file) => file.startsWith("/etc/ssl/etcd/"));
+  const identities = { etcd: etcdFiles ? accounts.user(request.etcdUser) : { uid: 0, gid: 0 } };
+  const contents = new Map<string, Buffer | undefined>();
+  const read = (hostPath: string): Buffer | undefined => {
+    if (!contents.has(hostPath)) contents.set(hostPath, readInstalled(host, hostPath));
+    return contents.get(hostPath);
+  };
+  const recorded = new Set(installed);
+  const fileFindings = checkFiles({ host, accounts, installed, rendered: request.rendered, identities, read });
+  // Only what the last apply installed is checked: a worker has no PKI at all.
+  const pki = checkPki({ read: (hostPath) => (recorded.has(hostPath) ? read(hostPath) : undefined), now: request.now, warnDays: request.warnDays });
+  const findings = [...fileFindings, ...pki.findings];
+  for (const finding of findings) reportFinding(reporter, finding);
+  return {
+    command: "verify",
+    root: host.root,
+    checkedAt: request.now.toISOString(),
+    warnDays: request.warnDays,
+    exitCode: findings.some((finding) => finding.severity === "error") ? ExitCode.failed : ExitCode.ok,
+    files: installed.length,
+    certificates: pki.certificates,
+    findings,
+  };
+}
+
+function readInstallRecord(host: HostRoot): string[] {
+  const nothingInstalled = new AgentError(
+    ExitCode.noInput,
+    `nothing to verify: ${INSTALL_RECORD} is missing under ${host.root}`,
+    "verify checks what typhoon-agent apply installed; run apply first",
+  );
+  const content = readInstalled(host, INSTALL_RECORD);
+  if (content === undefined) throw nothingInstalled;
+  let record: unknown;
+  try {
+    record = JSON.parse(content.toString("utf8"));
+  } catch (error) {
+    throw new AgentError(ExitCode.failed, `${INSTALL_RECORD} is not valid JSON: ${(error as Error).message}`, "run typhoon-agent apply to rewrite it");
+  }
+  const files = (record as { files?: unknown }).files;
+  if (!Array.isArray(files) || !files.every((file): file is string => typeof file === "string" && file.startsWith("/"))) {
+    throw new AgentError(ExitCode.failed, `${INSTALL_RECORD} has no list of absolute paths under "files"`, "run typhoon-agent apply to rewrite it");
+  }
+  return files;
+}
+
+/** An installed file's content, read without following a link; undefined when it is not there. */
+function readInstalled(host: HostRoot, hostPath: string): Buffer | undefined {
+  let real: string;
+  try {
+    real = host.file(hostPath, SYSTEM_DEPTH);
+  } catch (error) {
+    if (error instanceof AgentError) return undefined; // a symlink in the way: checkFiles reports it
+    throw error;
+  }
+  try {
+    return withReadOnlyFile(real, (fd) => fs.readFileSync(fd));
+  } catch (error) {
+    // Gone, a link, or a directory (exit 66 or 73 from fromSystemError): checkFiles says which.
+    if (error instanceof AgentError && (error.exitCode === ExitCode.noInput || error.exitCode === ExitCode.cannotCreate)) return undefined;
+    throw error;
+  }
+}
+
+function reportFinding(reporter: Reporter, finding: Finding): void {
+  const priority = finding.severity === "error" ? 3 : 4;
+  const message = `${finding.path} ${finding.message}`;
+  if (finding.certificate !== undefined) {
+    reporter.emit(
+      "certificateExpiring",
+      message,
+      {
+        TYPHOON_CERT: finding.certificate.name,
+        TYPHOON_PATH: finding.path,
+        TYPHOON_NOT_AFTER: finding.certificate.notAfter,
+        TYPHOON_DAYS_LEFT: finding.certificate.daysLeft,
+      },
+      priority,
+    );
+  } else {
+    reporter.emit("checkFailed", message, { TYPHOON_PATH: finding.path, TYPHOON_CHECK: finding.check, TYPHOON_ERROR: finding.message }, priority);
+  }
+}
