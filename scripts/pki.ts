@@ -99,7 +99,7 @@ async function issueWithDates(
   const end = new Date(Date.now() + days * 86_400_000);
   await execa("openssl", [
     "ca", "-batch", "-config", config, "-notext", "-md", "sha256", "-outdir", work,
-    "-name", "ca_default", "-policy", "policy_any",
+    "-name", "ca_default", "-policy", "policy_any", "-preserveDN",
     "-startdate", opensslDate(start), "-enddate", opensslDate(end),
     "-extfile", extensionFile, "-extensions", "ext",
     ...signer, "-in", csr, "-out", path.join(work, "leaf.crt"),

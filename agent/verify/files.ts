@@ -5,7 +5,7 @@
 // files that exist.
 
 import * as fs from "node:fs";
-import { INSTALL_RECORD, type RenderedFile } from "../apply/desired-state.ts";
+import type { RenderedFile } from "../apply/desired-state.ts";
 import { AgentError } from "../errors.ts";
 import type { Accounts } from "../hostfs/accounts.ts";
 import type { HostRoot } from "../hostfs/host-root.ts";
@@ -52,9 +52,7 @@ export function checkFiles(input: FileCheckInput): Finding[] {
     const rule = ruleOfInstalledPath(file);
     const rendered = input.rendered.find((candidate) => candidate.path === file);
     let expected: Expected;
-    if (file === INSTALL_RECORD) {
-      expected = { uid: 0, gid: 0, mode: 0o600 };
-    } else if (rule !== undefined) {
+    if (rule !== undefined) {
       expected = fileAccess({ path: file, rule }, readers, input.identities);
     } else if (rendered !== undefined) {
       expected = { uid: 0, gid: 0, mode: rendered.mode };
@@ -111,6 +109,10 @@ function checkEntry(input: FileCheckInput, hostPath: string, kind: "file" | "dir
     } else {
       findings.push({ severity: "error", check: "missing", path: hostPath, message: `cannot be inspected: ${(error as Error).message}` });
     }
+    return false;
+  }
+  if (stat.isSymbolicLink()) {
+    findings.push({ severity: "error", check: "symlink", path: hostPath, message: `is a symlink; apply installs a real ${kind} here and never follows a link` });
     return false;
   }
   if (kind === "file" ? !stat.isFile() : !stat.isDirectory()) {

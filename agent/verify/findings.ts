@@ -28,7 +28,7 @@ export interface CertificateRow {
   ca: string | undefined;
   notBefore: string;
   notAfter: string;
-  /** Whole days until notAfter (negative once expired). */
+  /** Whole days until notAfter, toward zero (negative once expired a day or more). */
   daysLeft: number;
   status: CertificateStatus;
 }

@@ -91,7 +91,8 @@ export function checkPki(input: PkiInput): { certificates: CertificateRow[]; fin
 function rowOf(name: string, path: string, certificate: X509Certificate, ca: string | undefined, input: PkiInput, findings: Finding[]): CertificateRow {
   const notBefore = certificate.validFromDate;
   const notAfter = certificate.validToDate;
-  const daysLeft = Math.floor((notAfter.getTime() - input.now.getTime()) / DAY_MS);
+  // Whole days, toward zero: 29.9 days left is 29, expired 1.2 days ago is -1.
+  const daysLeft = Math.trunc((notAfter.getTime() - input.now.getTime()) / DAY_MS);
   const row: CertificateRow = {
     name,
     path,
@@ -174,9 +175,9 @@ function spki(key: KeyObject): Buffer {
   return key.export({ type: "spki", format: "der" });
 }
 
-/** X509Certificate names are one attribute per line. */
-function oneLine(name: string): string {
-  return name.split("\n").join(", ");
+/** X509Certificate names are one attribute per line, and undefined when empty. */
+function oneLine(name: string | undefined): string {
+  return name === undefined || name === "" ? "(empty)" : name.split("\n").join(", ");
 }
 
 function reason(error: unknown): string {
