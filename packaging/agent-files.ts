@@ -81,7 +81,8 @@ export interface PlacedFile {
 
 export interface PlacedUnit {
   name: string;
-  enabled: boolean;
+  /** Absent: placed, not enabled (Ignition's `enabled: false` would run systemctl disable). */
+  enabled?: true;
   contents: Template;
 }
 
@@ -112,10 +113,7 @@ cluster_domain_suffix: ${"cluster_domain_suffix"}
   );
 }
 
-/**
- * Everything one node gets. A new unit (the verify timer and its service) or file joins these
- * lists; the generated snippets and the boot test follow.
- */
+/** Everything one node gets; the generated snippets and the boot test follow these lists. */
 export function agentFiles(distro: Distro): NodeFiles {
   const layout = DISTROS[distro];
   const files: PlacedFile[] = [
@@ -136,6 +134,8 @@ export function agentFiles(distro: Distro): NodeFiles {
   const units: PlacedUnit[] = [
     { name: "typhoon-agent.service", enabled: true, contents: unitFile("typhoon-agent.service", distro) },
     { name: "typhoon-agent.path", enabled: true, contents: unitFile("typhoon-agent.path", distro) },
+    { name: "typhoon-agent-verify.service", contents: unitFile("typhoon-agent-verify.service", distro) },
+    { name: "typhoon-agent-verify.timer", enabled: true, contents: unitFile("typhoon-agent-verify.timer", distro) },
   ];
   return { files, units };
 }

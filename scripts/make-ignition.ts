@@ -56,7 +56,7 @@ function ignitionConfig(node: NodeFiles): object {
       })),
     },
     systemd: {
-      units: node.units.map((unit) => ({ name: unit.name, enabled: unit.enabled, contents: templateText(unit.contents) })),
+      units: node.units.map((unit) => ({ name: unit.name, ...(unit.enabled === undefined ? {} : { enabled: unit.enabled }), contents: templateText(unit.contents) })),
     },
   };
 }
@@ -96,7 +96,7 @@ function butaneSnippet(distro: Distro, node: NodeFiles): string {
   }
   lines.push("systemd:", "  units:");
   for (const unit of node.units) {
-    lines.push(`    - name: ${unit.name}`, `      enabled: ${unit.enabled}`, ...literalBlock("      contents", templateText(unit.contents), 8));
+    lines.push(`    - name: ${unit.name}`, ...(unit.enabled === undefined ? [] : [`      enabled: ${unit.enabled}`]), ...literalBlock("      contents", templateText(unit.contents), 8));
   }
   return `${lines.join("\n")}\n`;
 }

@@ -12,6 +12,7 @@ import { describe, expect, test } from "vitest";
 import { BUNDLE_PATH, DISTROS, TEMPLATE_VARIABLES, type Distro, type TemplateVariable } from "../packaging/agent-files.ts";
 import { renderTemplate } from "../scripts/make-bundle.ts";
 import { PACKAGING, packagingOutputs } from "../scripts/make-ignition.ts";
+import { analyzeRoot, analyzeUnits } from "./helpers/systemd-analyze.ts";
 import { tempDir } from "./helpers/tree.ts";
 
 /** What Typhoon would pass for a release and a default cluster. */
@@ -74,6 +75,25 @@ describe.each(DISTRO_NAMES)("%s", (distro) => {
     expect(unit("typhoon-agent.service")).toContain(`\nExecStart=${DISTROS[distro].binary} apply ${BUNDLE_PATH}\n`);
     expect(unit("typhoon-agent.service")).toContain(`\nConditionPathExists=${BUNDLE_PATH}\n`);
     expect(unit("typhoon-agent.path")).toContain(`\nPathExists=${BUNDLE_PATH}\n`);
+    expect(unit("typhoon-agent-verify.service")).toContain(`\nExecStart=${DISTROS[distro].binary} verify\n`);
+  });
+
+  test("the verify timer is enabled and fires daily with a randomized delay; its service is started only by it", () => {
+    const unit = (name: string): { enabled?: boolean; contents: string } => ignition.systemd.units.find((candidate: { name: string }) => candidate.name === name);
+    const timer = unit("typhoon-agent-verify.timer");
+    expect(timer.enabled).toBe(true);
+    expect(timer.contents).toMatch(/\nOnCalendar=daily\n/);
+    expect(timer.contents).toMatch(/\nRandomizedDelaySec=\S+\n/);
+    expect(timer.contents).toMatch(/\nPersistent=true\n/);
+    // Absent, not false: Ignition runs systemctl disable for enabled: false.
+    expect(unit("typhoon-agent-verify.service")).not.toHaveProperty("enabled");
+  });
+
+  test("systemd-analyze verify accepts every unit without a warning", async () => {
+    const root = analyzeRoot([DISTROS[distro].binary, "/usr/bin/kubelet"]);
+    const units = Object.fromEntries(ignition.systemd.units.map((unit: { name: string; contents: string }) => [unit.name, unit.contents]));
+    // kubelet.service is written by apply, not by Ignition; the ordering only needs it to exist.
+    expect(await analyzeUnits(root, { ...units, "kubelet.service": "[Service]\nExecStart=/usr/bin/kubelet\n" })).toEqual({ exitCode: 0, stderr: "" });
   });
 });
 
@@ -83,12 +103,12 @@ interface ButaneSnippet {
   variant: string;
   version: string;
   storage: { files: Array<{ path: string; mode: string; contents: { inline?: string; source?: string; verification?: { hash: string } } }> };
-  systemd: { units: Array<{ name: string; enabled: string; contents: string }> };
+  systemd: { units: Array<{ name: string; enabled?: string; contents: string }> };
 }
 
 interface PlacedForComparison {
   files: Array<{ path: string; mode: number; text?: string; source?: string; hash?: string }>;
-  units: Array<{ name: string; enabled: boolean; contents: string }>;
+  units: Array<{ name: string; enabled?: boolean; contents: string }>;
 }
 
 function translateButane(butane: ButaneSnippet): PlacedForComparison {
@@ -100,13 +120,13 @@ function translateButane(butane: ButaneSnippet): PlacedForComparison {
         ? { text: file.contents.inline }
         : { source: file.contents.source!, hash: file.contents.verification!.hash }),
     })),
-    units: butane.systemd.units.map((unit) => ({ name: unit.name, enabled: unit.enabled === "true", contents: unit.contents })),
+    units: butane.systemd.units.map((unit) => ({ name: unit.name, ...(unit.enabled === undefined ? {} : { enabled: unit.enabled === "true" }), contents: unit.contents })),
   };
 }
 
 function decodeIgnition(ignition: {
   storage: { files: Array<{ path: string; mode: number; contents: { source: string; verification?: { hash: string } } }> };
-  systemd: { units: Array<{ name: string; enabled: boolean; contents: string }> };
+  systemd: { units: Array<{ name: string; enabled?: boolean; contents: string }> };
 }): PlacedForComparison {
   return {
     files: ignition.storage.files.map((file) =>

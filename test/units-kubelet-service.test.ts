@@ -4,15 +4,13 @@
 // against SPEC section 5's invariants. systemd-analyze verifies every unit.
 
 import * as fs from "node:fs";
-import * as path from "node:path";
-import { execa } from "execa";
 import { load } from "js-yaml";
 import { describe, expect, test } from "vitest";
 import { defaultConfig } from "../agent/config/keys.ts";
 import type { AgentConfig, Role, Runtime } from "../agent/config/types.ts";
 import { KUBELET_MOUNTS } from "../agent/units/mounts.ts";
 import { renderNodeFiles } from "../agent/units/node-files.ts";
-import { tempDir } from "./helpers/tree.ts";
+import { analyzeRoot, analyzeUnits } from "./helpers/systemd-analyze.ts";
 
 const RUNTIMES: readonly Runtime[] = ["podman", "docker", "rkt"];
 const ROLES: readonly Role[] = ["controller", "worker"];
@@ -312,32 +310,8 @@ describe("values reach the unit intact", () => {
 
 // ---- systemd-analyze verify ------------------------------------------------------------
 
-/**
- * A root for `systemd-analyze verify --root`: the host's target units (default
- * dependencies must resolve), docker.service standing in for Flatcar's, and executable
- * stubs at exactly the paths the units name, so a unit pointing anywhere else fails.
- */
-function verifyRoot(): string {
-  const root = tempDir("typhoon-verify-");
-  const units = path.join(root, "usr/lib/systemd/system");
-  fs.mkdirSync(units, { recursive: true });
-  for (const name of fs.readdirSync("/usr/lib/systemd/system").filter((file) => file.endsWith(".target"))) {
-    fs.copyFileSync(path.join("/usr/lib/systemd/system", name), path.join(units, name));
-  }
-  fs.writeFileSync(path.join(units, "docker.service"), "[Service]\nExecStart=/usr/bin/dockerd\n");
-  for (const executable of ["/usr/bin/podman", "/usr/bin/docker", "/usr/bin/dockerd", "/usr/bin/rkt", "/usr/bin/bash", "/bin/mkdir"]) {
-    fs.mkdirSync(path.join(root, path.dirname(executable)), { recursive: true });
-    fs.writeFileSync(path.join(root, executable), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
-  }
-  fs.mkdirSync(path.join(root, "etc/systemd/system"), { recursive: true });
-  return root;
-}
-
-async function verify(root: string, unitText: string): Promise<{ exitCode: number | undefined; stderr: string }> {
-  fs.writeFileSync(path.join(root, "etc/systemd/system/kubelet.service"), unitText);
-  const result = await execa("systemd-analyze", ["verify", `--root=${root}`, "/etc/systemd/system/kubelet.service"], { reject: false });
-  return { exitCode: result.exitCode, stderr: result.stderr };
-}
+const verifyRoot = (): string => analyzeRoot(["/usr/bin/podman", "/usr/bin/docker", "/usr/bin/rkt", "/usr/bin/bash", "/bin/mkdir"]);
+const verify = (root: string, unitText: string): ReturnType<typeof analyzeUnits> => analyzeUnits(root, { "kubelet.service": unitText });
 
 describe("systemd-analyze verify", () => {
   test.each(RUNTIMES.flatMap((runtime) => ROLES.map((role) => [runtime, role] as const)))("accepts the %s unit of a %s without a warning", async (runtime, role) => {

@@ -109,6 +109,10 @@ export function journalExpectations(facts: BootFacts): JournalExpectation[] {
     { what: "the nspawn kubelet stub ran", match: { SYSLOG_IDENTIFIER: "echo", MESSAGE: "stand-in kubelet started" }, present: true, boots: ["nspawn"] },
     { what: "podman started the kubelet container", match: { SYSLOG_IDENTIFIER: "podman", PODMAN_EVENT: "start", PODMAN_NAME: "kubelet" }, present: true, boots: ["qemu"] },
     { what: "the boot test harness saw the kubelet up", match: startJobDone("boot-test-finish.service"), present: true },
+    { what: "the daily verify timer started at boot", match: startJobDone("typhoon-agent-verify.timer"), present: true },
+    { what: "typhoon-agent-verify.service passed", match: startJobDone("typhoon-agent-verify.service"), present: true },
+    { what: "verify found no drift", match: agentEvent("checkFailed"), present: false },
+    { what: "verify found no expiring certificate", match: agentEvent("certificateExpiring"), present: false },
   ];
   return all.filter((expectation) => expectation.boots?.includes(facts.boot) ?? true);
 }
