@@ -1,7 +1,7 @@
 // `npm run demo`: a sample controller bundle (the 44 assets Terraform renders today, fresh
 // test PKI) applied by the compiled agent to ./demo-root, a scratch host tree: the plan,
 // the apply (with the journal entries it would send), the installed tree with owners and
-// modes, and a second apply that changes nothing.
+// modes, verify's certificate table, and a second apply that changes nothing.
 
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -59,5 +59,6 @@ run(["apply", shown(bundle), "--root", shown(root), "--keep-bundle"], { showEven
 console.log("The installed tree (mode, owner, bytes, path):");
 for (const top of ["etc/ssl/etcd", "etc/kubernetes", "opt/bootstrap/assets", "etc/systemd/system/kubelet.service"]) printTree(top);
 console.log("");
+run(["verify", "--root", shown(root)]);
 run(["apply", shown(bundle), "--root", shown(root)]);
 console.log(`The bundle was consumed by that apply; the result of the last run is ${shown(root)}/var/lib/typhoon-agent/result.json.`);

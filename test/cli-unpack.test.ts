@@ -165,7 +165,7 @@ describe("help and version", () => {
   test("--help documents every command with an example", async () => {
     const top = await runAgent(["--help"]);
     expect(top.exitCode).toBe(0);
-    for (const command of ["apply", "plan", "rollback", "unpack", "pack", "render"]) {
+    for (const command of ["apply", "plan", "rollback", "verify", "unpack", "pack", "render"]) {
       expect(top.stdout).toContain(`typhoon-agent ${command}`);
       const help = await runAgent([command, "--help"]);
       expect(help.exitCode).toBe(0);

@@ -1,11 +1,12 @@
-// The README's configuration and mounts tables are the code's tables: rendered here from
-// CONFIG_KEY_LIST and KUBELET_MOUNTS and compared with the README, so neither drifts.
+// The README's configuration, mounts and journal tables are the code's tables: rendered here
+// from CONFIG_KEY_LIST, KUBELET_MOUNTS and EVENTS and compared with the README, so none drifts.
 // On a mismatch the expected table is in the failure, ready to paste.
 
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, test } from "vitest";
 import { CONFIG_KEY_LIST, describeDefault, flagName } from "../agent/config/keys.ts";
+import { EVENTS } from "../agent/report/events.ts";
 import { KUBELET_MOUNTS } from "../agent/units/mounts.ts";
 
 const README = fs.readFileSync(path.resolve(import.meta.dir, "../README.md"), "utf8");
@@ -46,5 +47,12 @@ describe("README tables", () => {
       ]),
     );
     expect(section("## kubelet.service")).toContain(expected);
+  });
+
+  test("the journal's MESSAGE_IDs", () => {
+    const reporting = section("## Reporting (systemd journal)");
+    for (const event of Object.values(EVENTS)) {
+      expect(reporting, event.title).toMatch(new RegExp(`\\| \`${event.messageId}\` \\| ${event.title} \\| ${event.priority}\\b`));
+    }
   });
 });
