@@ -2,7 +2,6 @@
 // agent/apply. Turns flags and the config file into an ApplyRequest, runs it, prints the
 // outcome (a table, a summary line, or JSON) and exits with the report's code.
 
-import * as path from "node:path";
 import type { Argv, CommandModule } from "yargs";
 import type { ApplyReport } from "../apply/apply.ts";
 import { configOptions, flagsFromArgs, type ConfigArgs } from "../config/options.ts";
@@ -42,7 +41,7 @@ function builder(yargs: Argv<object>, dryRun: boolean): Argv<ApplyArgs> {
 
 async function handler(args: ApplyArgs): Promise<void> {
   // Loaded on use: every command pays the start-up cost of what it imports.
-  const [{ runApply }, { loadConfig }, { HostRoot }, { createJournalReporter }, { renderNodeFiles, resolveRuntime }] = await Promise.all([
+  const [{ runApply }, { loadConfig }, { HostRoot }, { createJournalReporter }, { nodeFilesFor }] = await Promise.all([
     import("../apply/apply.ts"),
     import("../config/load.ts"),
     import("../hostfs/host-root.ts"),
@@ -57,8 +56,7 @@ async function handler(args: ApplyArgs): Promise<void> {
   if (config.role === "controller" && args.bundle === undefined) {
     throw new UsageError("a controller needs the asset bundle", "typhoon-agent apply /home/core/assets (or set role: worker)");
   }
-  const { runtime } = resolveRuntime(config.runtime, host.root);
-  const rendered = renderNodeFiles(config, runtime).map((file) => ({ ...file, source: path.basename(file.path) }));
+  const { runtime, rendered } = nodeFilesFor(config, host.root);
   const report = await runApply(
     {
       host,

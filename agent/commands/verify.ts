@@ -2,7 +2,6 @@
 // same configuration apply uses, so drift in them shows too, runs the checks, prints the
 // table (or JSON) and exits 1 when any check found an error.
 
-import * as path from "node:path";
 import type { Argv, CommandModule } from "yargs";
 import { configOptions, flagsFromArgs, type ConfigArgs } from "../config/options.ts";
 import { AgentError, ExitCode, UsageError } from "../errors.ts";
@@ -30,7 +29,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       .epilogue("Exit: 0 no error (warnings allowed), 1 an error found, 2 usage, 66 nothing installed (no install record), 67 no etcd user, 78 bad config."),
   handler: async (args) => {
     if (!Number.isInteger(args["warn-days"]) || args["warn-days"] < 0) throw new UsageError(`--warn-days must be a whole number of days, not ${String(args["warn-days"])}`);
-    const [{ runVerify }, { formatVerifyReport, summaryLine }, { loadConfig }, { HostRoot }, { createJournalReporter }, { renderNodeFiles, resolveRuntime }] = await Promise.all([
+    const [{ runVerify }, { formatVerifyReport, summaryLine }, { loadConfig }, { HostRoot }, { createJournalReporter }, { nodeFilesFor }] = await Promise.all([
       import("../verify/verify.ts"),
       import("../verify/report.ts"),
       import("../config/load.ts"),
@@ -40,8 +39,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     ]);
     const host = new HostRoot(args.root);
     const { config } = loadConfig({ root: host.root, configPath: args.config, flags: flagsFromArgs(args) });
-    const { runtime } = resolveRuntime(config.runtime, host.root);
-    const rendered = renderNodeFiles(config, runtime).map((file) => ({ ...file, source: path.basename(file.path) }));
+    const { rendered } = nodeFilesFor(config, host.root);
     const report = runVerify({ host, etcdUser: config.etcd_user, rendered, warnDays: args["warn-days"], now: new Date() }, createJournalReporter());
     print(args.json ? JSON.stringify(report, null, 2) : formatVerifyReport(report));
     if (report.exitCode !== ExitCode.ok) throw new AgentError(ExitCode.failed, summaryLine(report), "typhoon-agent plan shows what an apply would repair");

@@ -5,6 +5,8 @@ import type { AgentConfig, Runtime } from "../config/types.ts";
 import { KUBELET_CONFIG_PATH, renderKubeletConfig } from "./kubelet-config.ts";
 import { KUBELET_SERVICE_PATH, renderKubeletService } from "./kubelet-service.ts";
 
+import { resolveRuntime } from "./runtime.ts";
+
 export { resolveRuntime, type ResolvedRuntime } from "./runtime.ts";
 
 export interface NodeFile {
@@ -21,4 +23,11 @@ export function renderNodeFiles(config: AgentConfig, runtime: Runtime): NodeFile
     { path: KUBELET_SERVICE_PATH, content: renderKubeletService(config, runtime), mode: 0o644 },
     { path: KUBELET_CONFIG_PATH, content: renderKubeletConfig(config), mode: 0o644 },
   ];
+}
+
+/** The runtime for the host at `root` and its node files, named by file as apply reports them. */
+export function nodeFilesFor(config: AgentConfig, root: string): { runtime: Runtime; rendered: Array<NodeFile & { source: string }> } {
+  const { runtime } = resolveRuntime(config.runtime, root);
+  const rendered = renderNodeFiles(config, runtime).map((file) => ({ ...file, source: file.path.slice(file.path.lastIndexOf("/") + 1) }));
+  return { runtime, rendered };
 }
