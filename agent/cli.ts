@@ -49,7 +49,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .wrap(helpWidth(argv))
     .epilogue(
       "Exit codes: 0 ok, 1 failed (rolled back), 2 usage, 65 bad bundle, 66 no input, 67 no such user, " +
-        "73 cannot create, 74 I/O error, 75 busy (another apply holds the lock), 78 bad config.",
+        "73 cannot create, 74 I/O error, 75 busy (another apply holds the lock), 77 no permission (verify needs root), 78 bad config.",
     )
     .exitProcess(false)
     .fail((message, error) => {

@@ -12,6 +12,7 @@ export const ExitCode = {
   cannotCreate: 73, // EX_CANTCREAT
   ioError: 74, // EX_IOERR
   busy: 75, // EX_TEMPFAIL: another apply holds the lock
+  noPermission: 77, // EX_NOPERM: verify run by a user who cannot read the keys
   badConfig: 78, // EX_CONFIG
 } as const;
 

@@ -155,7 +155,13 @@ describe("verify on an installed controller", () => {
     expect(findingsAt(report, "/etc/systemd/system/kubelet.service")).toEqual(["warning content"]);
   });
 
-  test("nothing installed: exit 66 naming the install record", async () => {
+  rootTest("a user other than root: exit 77 before reading anything", async () => {
+    const result = await runAgent(["verify", "--root", node()], { ...QUIET, uid: 65534, gid: 65534 });
+    expect(result.exitCode).toBe(77);
+    expect(result.stderr).toContain("run it as root");
+  });
+
+  rootTest("nothing installed: exit 66 naming the install record", async () => {
     const result = await runAgent(["verify", "--root", makeHost()], QUIET);
     expect(result.exitCode).toBe(66);
     expect(result.stderr).toContain("/var/lib/typhoon-agent/installed.json is missing");

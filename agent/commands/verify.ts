@@ -26,9 +26,11 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       .example("$0 verify", "what typhoon-agent-verify.timer runs every day")
       .example("$0 verify --warn-days 30 --json", "fewer warnings, for a monitoring system")
       .example("$0 verify --root /mnt/node", "a node's disk mounted elsewhere")
-      .epilogue("Exit: 0 no error (warnings allowed), 1 an error found, 2 usage, 66 nothing installed (no install record), 67 no etcd user, 78 bad config."),
+      .epilogue("Exit: 0 no error (warnings allowed), 1 an error found, 2 usage, 66 nothing installed (no install record), 67 no etcd user, 77 not root, 78 bad config."),
   handler: async (args) => {
     if (!Number.isInteger(args["warn-days"]) || args["warn-days"] < 0) throw new UsageError(`--warn-days must be a whole number of days, not ${String(args["warn-days"])}`);
+    // As another user every 0400 key would look unreadable, which verify cannot tell from drift.
+    if (process.getuid?.() !== 0) throw new AgentError(ExitCode.noPermission, "verify reads private keys owned by root, etcd and nobody", "run it as root: sudo typhoon-agent verify");
     const [{ runVerify }, { formatVerifyReport, summaryLine }, { loadConfig }, { HostRoot }, { createJournalReporter }, { nodeFilesFor }] = await Promise.all([
       import("../verify/verify.ts"),
       import("../verify/report.ts"),

@@ -67,7 +67,7 @@ export function checkFiles(input: FileCheckInput): Finding[] {
     }
   }
 
-  for (const directory of directoriesOf(input.installed)) checkEntry(input, directory.path, "directory", directory, findings);
+  for (const directory of directoriesOf(input.installed, input.identities)) checkEntry(input, directory.path, "directory", directory, findings);
 
   for (const [file, pods] of references) {
     if (input.read(file) === undefined && !findings.some((finding) => finding.path === file)) {
@@ -78,14 +78,15 @@ export function checkFiles(input: FileCheckInput): Finding[] {
 }
 
 /** The managed directories holding installed files, and the directories nested below them. */
-function directoriesOf(installed: readonly string[]): Array<Expected & { path: string }> {
+function directoriesOf(installed: readonly string[], identities: Identities): Array<Expected & { path: string }> {
   const directories = new Map<string, Expected & { path: string }>();
   for (const file of installed) {
     const managed = managedDirectoryOf(file);
     if (managed === undefined) continue;
     for (const ancestor of MANAGED_DIRECTORIES) {
       if (managed.path === ancestor.path || managed.path.startsWith(`${ancestor.path}/`)) {
-        directories.set(ancestor.path, { path: ancestor.path, uid: -1, gid: -1, mode: ancestor.mode });
+        const owner = ancestor.owner === "etcd" ? identities.etcd : { uid: 0, gid: 0 };
+        directories.set(ancestor.path, { path: ancestor.path, uid: owner.uid, gid: owner.gid, mode: ancestor.mode });
       }
     }
     for (let parent = file.slice(0, file.lastIndexOf("/")); parent.length > managed.path.length; parent = parent.slice(0, parent.lastIndexOf("/"))) {
@@ -119,19 +120,11 @@ function checkEntry(input: FileCheckInput, hostPath: string, kind: "file" | "dir
     findings.push({ severity: "error", check: "missing", path: hostPath, message: `is not a ${kind === "file" ? "regular file" : "directory"}` });
     return false;
   }
-  const owner = expectedOwner(input, hostPath, expected);
-  if (stat.uid !== owner.uid || stat.gid !== owner.gid) {
-    findings.push({ severity: "error", check: "owner", path: hostPath, message: `is owned by ${input.accounts.ownerName(stat.uid, stat.gid)}, expected ${input.accounts.ownerName(owner.uid, owner.gid)}` });
+  if (stat.uid !== expected.uid || stat.gid !== expected.gid) {
+    findings.push({ severity: "error", check: "owner", path: hostPath, message: `is owned by ${input.accounts.ownerName(stat.uid, stat.gid)}, expected ${input.accounts.ownerName(expected.uid, expected.gid)}` });
   }
   if ((stat.mode & 0o7777) !== expected.mode) {
     findings.push({ severity: "error", check: "mode", path: hostPath, message: `has mode ${formatMode(stat.mode & 0o7777)}, expected ${formatMode(expected.mode)}` });
   }
   return true;
 }
-
-/** Managed directories are owned by root or by etcd (MANAGED_DIRECTORIES says which). */
-function expectedOwner(input: FileCheckInput, hostPath: string, expected: Expected): { uid: number; gid: number } {
-  if (expected.uid >= 0) return expected;
-  return MANAGED_DIRECTORIES.find((directory) => directory.path === hostPath)?.owner === "etcd" ? input.identities.etcd : { uid: 0, gid: 0 };
-}
-

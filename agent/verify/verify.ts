@@ -5,7 +5,7 @@
 
 import * as fs from "node:fs";
 import { INSTALL_RECORD, type RenderedFile } from "../apply/desired-state.ts";
-import { AgentError, ExitCode } from "../errors.ts";
+import { AgentError, ExitCode, fromSystemError } from "../errors.ts";
 import { withReadOnlyFile } from "../fsio/read-only.ts";
 import { Accounts } from "../hostfs/accounts.ts";
 import type { HostRoot } from "../hostfs/host-root.ts";
@@ -86,21 +86,25 @@ function readInstallRecord(host: HostRoot): string[] {
   return files;
 }
 
-/** An installed file's content, read without following a link; undefined when it is not there. */
+/**
+ * An installed file's content, read without following a link; undefined when there is no
+ * regular file to read (checkFiles reports what is there instead). Any other failure, such
+ * as EACCES for a user who is not root, stops verify rather than skipping the file.
+ */
 function readInstalled(host: HostRoot, hostPath: string): Buffer | undefined {
   let real: string;
   try {
     real = host.file(hostPath, SYSTEM_DEPTH);
+    if (!fs.lstatSync(real).isFile()) return undefined;
   } catch (error) {
-    if (error instanceof AgentError) return undefined; // a symlink in the way: checkFiles reports it
-    throw error;
+    if (error instanceof AgentError || (error as NodeJS.ErrnoException).code === "ENOENT" || (error as NodeJS.ErrnoException).code === "ENOTDIR") return undefined;
+    throw fromSystemError(error, "inspect", hostPath);
   }
   try {
     return withReadOnlyFile(real, (fd) => fs.readFileSync(fd));
   } catch (error) {
-    // Gone, a link, or a directory (exit 66 or 73 from fromSystemError): checkFiles says which.
-    if (error instanceof AgentError && (error.exitCode === ExitCode.noInput || error.exitCode === ExitCode.cannotCreate)) return undefined;
-    throw error;
+    const failure = fromSystemError(error, "read", hostPath);
+    throw new AgentError(failure.exitCode, failure.message, "verify reads private keys: run it as root");
   }
 }
 
