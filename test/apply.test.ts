@@ -357,19 +357,19 @@ describe("bundle, rollback and lock", () => {
     expect(snapshotTree(path.join(root, "etc"))).not.toEqual(first);
 
     const recorder = new EventRecorder();
-    const undo = await runRollback(new HostRoot(root), recorder, 1);
+    const undo = await runRollback(new HostRoot(root), recorder, { lockWaitSeconds: 1, settleKubelet: false });
     expect(undo.restored.length).toBeGreaterThan(20);
     expect(snapshotTree(path.join(root, "etc"))).toEqual(first);
     expect(snapshotTree(path.join(root, "opt"))).toEqual(firstAssets);
     expect(recorder.named("rolledBack").length).toBe(1);
 
-    await runRollback(new HostRoot(root), recorder, 1);
+    await runRollback(new HostRoot(root), recorder, { lockWaitSeconds: 1, settleKubelet: false });
     const back = snapshotTree(root);
     for (const name of back.keys()) if (name.startsWith("var")) back.delete(name);
     for (const name of pristine.keys()) if (name.startsWith("var")) pristine.delete(name);
     back.delete("home/core/assets");
     expect(back).toEqual(pristine);
-    await expect(runRollback(new HostRoot(root), recorder, 1)).rejects.toThrow(/no backup/);
+    await expect(runRollback(new HostRoot(root), recorder, { lockWaitSeconds: 1, settleKubelet: false })).rejects.toThrow(/no backup/);
   });
 
   rootTest("a second apply waits for the lock, then gives up with exit 75", async () => {

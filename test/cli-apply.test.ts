@@ -108,12 +108,16 @@ describe("apply and plan", () => {
 });
 
 /**
- * Runs `typhoon-agent apply` on "/" as on a node, inside a private mount namespace with
- * overlays on /etc, /opt, /var and /home: every write lands in scratch upper directories,
- * the machine's own /etc is never touched, and `systemctl` is the given stub script.
- * Returns undefined (after saying why) where the namespace cannot be made.
+ * Runs the agent on "/" as on a node, once per entry of `runs` (its arguments; ASSETS is the
+ * sample bundle), inside one private mount namespace with overlays on /etc, /opt, /var and
+ * /home: every write lands in scratch upper directories, the machine's own /etc is never
+ * touched, and `systemctl` is the given stub script. Returns undefined (after saying why)
+ * where the namespace cannot be made.
  */
-async function applyOnOverlay(systemctl: string): Promise<{ work: string; exitCode: number; stderr: string } | undefined> {
+async function applyOnOverlay(
+  systemctl: string,
+  runs: readonly string[] = ["apply ASSETS"],
+): Promise<{ work: string; exitCode: number; exitCodes: number[]; stderr: string } | undefined> {
   const work = tempDir("typhoon-overlay-");
   const stubs = path.join(work, "bin");
   fs.mkdirSync(stubs);
@@ -130,9 +134,10 @@ async function applyOnOverlay(systemctl: string): Promise<{ work: string; exitCo
     console.log(`kubelet start tests skipped: cannot overlay-mount in a private namespace here (${probe.stderr.trim()})`);
     return undefined;
   }
-  const script = `${setUp} && PATH=${stubs}:$PATH ${AGENT} apply ${work}/assets`;
-  const result = await execa("unshare", ["--mount", "--propagation", "private", "bash", "-c", script], { reject: false, env: QUIET.env });
-  return { work, exitCode: result.exitCode ?? -1, stderr: result.stderr };
+  const agentRuns = runs.map((args) => `PATH=${stubs}:$PATH ${AGENT} ${args.replaceAll("ASSETS", `${work}/assets`)}; echo $? >> ${work}/exit-codes`);
+  const result = await execa("unshare", ["--mount", "--propagation", "private", "bash", "-c", [setUp, ...agentRuns].join(" && ")], { reject: false, env: QUIET.env });
+  const exitCodes = fs.readFileSync(path.join(work, "exit-codes"), "utf8").trim().split("\n").map(Number);
+  return { work, exitCode: exitCodes.at(-1) ?? result.exitCode ?? -1, exitCodes, stderr: result.stderr };
 }
 
 describe("starting the kubelet", () => {
@@ -144,6 +149,33 @@ describe("starting the kubelet", () => {
     expect(fs.existsSync(path.join(run.work, "upper/etc/kubernetes/pki/ca.key"))).toBe(true);
     expect(fs.existsSync("/etc/kubernetes/pki/ca.key")).toBe(false);
     expect(run.stderr).toMatch(/kubelet.service: enabled and started/);
+  });
+
+  rootTest("a changed kubelet.yaml restarts the running kubelet; a rollback restores it and restarts it again", async () => {
+    const run = await applyOnOverlay(`echo "$*" >> $LOG`, [
+      "apply ASSETS --keep-bundle",
+      "apply ASSETS --keep-bundle --cluster-dns-service-ip 10.3.0.53",
+      "apply ASSETS --keep-bundle --cluster-dns-service-ip 10.3.0.53",
+      "rollback",
+    ]);
+    if (run === undefined) return;
+    expect(run.exitCodes, run.stderr).toEqual([0, 0, 0, 0]);
+    expect(fs.readFileSync(path.join(run.work, "systemctl.log"), "utf8").trimEnd().split("\n")).toEqual([
+      "daemon-reload", "enable --now kubelet.service", // first install: start
+      "daemon-reload", "enable kubelet.service", "restart kubelet.service", // kubelet.yaml replaced
+      "daemon-reload", "enable --now kubelet.service", // nothing changed: only make sure it runs
+      "daemon-reload", "try-restart kubelet.service", // rollback restored the first kubelet.yaml
+    ]);
+    expect(run.stderr).toMatch(/kubelet.service: enabled and restarted/);
+    expect(run.stderr).toMatch(/rolled back .*; kubelet.service: restarted if it was running/);
+    expect(fs.readFileSync(path.join(run.work, "upper/etc/kubernetes/kubelet.yaml"), "utf8")).toContain("10.3.0.10");
+  });
+
+  rootTest("rolling back the first install stops and disables the kubelet", async () => {
+    const run = await applyOnOverlay(`echo "$*" >> $LOG`, ["apply ASSETS", "rollback"]);
+    if (run === undefined) return;
+    expect(run.exitCodes, run.stderr).toEqual([0, 0]);
+    expect(fs.readFileSync(path.join(run.work, "systemctl.log"), "utf8").trimEnd().split("\n").slice(2)).toEqual(["daemon-reload", "disable --now kubelet.service"]);
   });
 
   rootTest("a failing systemctl fails the apply with its words", async () => {

@@ -21,7 +21,7 @@ import { computeDesiredState, type RenderedFile } from "./desired-state.ts";
 import { acquireLock, type HeldLock } from "./lock.ts";
 import { buildPlan, isNoop, type Plan } from "./plan.ts";
 import { legacyLeftovers, staleFiles } from "./removals.ts";
-import { startKubelet } from "./kubelet.ts";
+import { KUBELET_FILES, settleKubelet } from "./kubelet.ts";
 import { Transaction, recoverInterrupted, removeStrayFiles, stepsOf, type Recovery } from "./transaction.ts";
 
 export const STATE_DIRECTORY = "/var/lib/typhoon-agent";
@@ -35,7 +35,7 @@ export interface ApplyRequest {
   /** kubelet.service and kubelet.yaml, rendered from the config. */
   rendered: readonly RenderedFile[];
   dryRun: boolean;
-  /** systemctl daemon-reload and enable --now kubelet.service afterwards. */
+  /** Afterwards systemctl daemon-reload and enable --now kubelet.service (restart when its files changed). */
   startKubelet: boolean;
   keepBundle: boolean;
   allowUnknown: boolean;
@@ -159,7 +159,9 @@ export async function runApply(request: ApplyRequest, reporter: Reporter): Promi
       for (const action of report.actions) emitAction(emit, action);
       consumeBundle(request, report);
       if (request.startKubelet) {
-        report.kubelet = await startKubelet();
+        // A kubelet already running from a replaced unit or configuration must restart to read it.
+        const changed = report.actions.some((action) => KUBELET_FILES.includes(action.path) && action.action === "replace");
+        report.kubelet = await settleKubelet("apply", changed ? "changed" : "unchanged");
         emit("kubeletStarted", `kubelet.service: ${report.kubelet}`);
       }
     }

@@ -2,7 +2,8 @@
 // the apply replaced or removed come back from the backup with their content, owner, mode
 // and mtime; files and directories it created are removed; directory modes it repaired are
 // restored. The restore is itself a transaction (transaction.ts), so it is all or nothing,
-// and the backup is consumed: the next rollback undoes the apply before.
+// and the backup is consumed: the next rollback undoes the apply before. On the real host a
+// restored kubelet.service or kubelet.yaml also restarts a running kubelet (kubelet.ts).
 
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -10,8 +11,10 @@ import { AgentError, ExitCode } from "../errors.ts";
 import type { HostRoot } from "../hostfs/host-root.ts";
 import { SYSTEM_DEPTH } from "../placement/policy.ts";
 import type { Reporter } from "../report/events.ts";
+import { KUBELET_SERVICE_PATH } from "../units/kubelet-service.ts";
 import { STATE_DIRECTORY } from "./apply.ts";
 import { newTransactionId, newestBackup, readBackup, type Backup } from "./backup.ts";
+import { KUBELET_FILES, settleKubelet, type KubeletChange } from "./kubelet.ts";
 import { acquireLock } from "./lock.ts";
 import { Transaction, recoverInterrupted, type Step } from "./transaction.ts";
 
@@ -19,14 +22,22 @@ export interface RollbackReport {
   backup: string;
   restored: string[];
   removed: string[];
+  /** What systemctl did to kubelet.service, when the rollback touched its files. */
+  kubelet?: string;
   durationMs: number;
 }
 
-export async function runRollback(host: HostRoot, reporter: Reporter, lockWaitSeconds: number): Promise<RollbackReport> {
+export interface RollbackOptions {
+  lockWaitSeconds: number;
+  /** Reload systemd and restart (or stop) the kubelet when its files changed; never under --root. */
+  settleKubelet: boolean;
+}
+
+export async function runRollback(host: HostRoot, reporter: Reporter, options: RollbackOptions): Promise<RollbackReport> {
   const started = performance.now();
   const stateDirectory = host.directory(STATE_DIRECTORY, SYSTEM_DEPTH);
   if (!fs.existsSync(stateDirectory)) throw noBackup(host);
-  const lock = acquireLock(path.join(stateDirectory, "lock"), lockWaitSeconds);
+  const lock = acquireLock(path.join(stateDirectory, "lock"), options.lockWaitSeconds);
   try {
     recoverInterrupted(host, stateDirectory);
     const file = newestBackup(path.join(stateDirectory, "backups"));
@@ -43,10 +54,22 @@ export async function runRollback(host: HostRoot, reporter: Reporter, lockWaitSe
     const restored = steps.flatMap((step) => (step.kind === "write" || step.kind === "mkdir" || step.kind === "chmod" ? [host.display(step.target)] : []));
     const removed = steps.flatMap((step) => (step.kind === "remove" ? [host.display(step.target)] : []));
     reporter.emit("rolledBack", `typhoon-agent rollback restored ${path.basename(file)}: ${restored.length} restored, ${removed.length} removed`);
-    return { backup: host.display(file), restored, removed, durationMs: Math.round(performance.now() - started) };
+    const report: RollbackReport = { backup: host.display(file), restored, removed, durationMs: 0 };
+    const change = kubeletChange(restored, removed);
+    if (options.settleKubelet && change !== "unchanged") {
+      report.kubelet = await settleKubelet("rollback", change);
+      reporter.emit("kubeletStarted", `kubelet.service: ${report.kubelet}`);
+    }
+    report.durationMs = Math.round(performance.now() - started);
+    return report;
   } finally {
     lock.release();
   }
+}
+
+function kubeletChange(restored: readonly string[], removed: readonly string[]): KubeletChange {
+  if (removed.includes(KUBELET_SERVICE_PATH)) return "removed";
+  return [...restored, ...removed].some((file) => KUBELET_FILES.includes(file)) ? "changed" : "unchanged";
 }
 
 function noBackup(host: HostRoot): AgentError {

@@ -4,6 +4,7 @@ import { print, say } from "../report/console.ts";
 interface RollbackArgs {
   root: string;
   json: boolean;
+  start: boolean;
   "lock-wait": number;
 }
 
@@ -14,6 +15,7 @@ export const rollbackCommand: CommandModule<object, RollbackArgs> = {
     (yargs as Argv<object>)
       .option("root", { type: "string", default: "/", describe: "operate on the tree at DIR instead of /" })
       .option("json", { type: "boolean", default: false, describe: "print the result as JSON on standard output" })
+      .option("start", { type: "boolean", default: true, describe: "when kubelet.service or kubelet.yaml was restored, systemctl daemon-reload and restart the kubelet (--no-start skips; never under --root)" })
       .option("lock-wait", { type: "number", default: 30, describe: "seconds to wait for a running apply (then exit 75)" })
       .example("$0 rollback", "restore what the last apply replaced or removed, remove what it created")
       .example("$0 rollback --root /tmp/node", "the same in a scratch tree") as Argv<RollbackArgs>,
@@ -23,8 +25,9 @@ export const rollbackCommand: CommandModule<object, RollbackArgs> = {
       import("../hostfs/host-root.ts"),
       import("../journal/journal.ts"),
     ]);
-    const report = await runRollback(new HostRoot(args.root), createJournalReporter(), args["lock-wait"]);
+    const host = new HostRoot(args.root);
+    const report = await runRollback(host, createJournalReporter(), { lockWaitSeconds: args["lock-wait"], settleKubelet: args.start && host.isRealRoot });
     if (args.json) print(JSON.stringify(report, null, 2));
-    else say(`rolled back ${report.backup}: ${report.restored.length} restored, ${report.removed.length} removed in ${report.durationMs} ms`);
+    else say(`rolled back ${report.backup}: ${report.restored.length} restored, ${report.removed.length} removed in ${report.durationMs} ms${report.kubelet === undefined ? "" : `; kubelet.service: ${report.kubelet}`}`);
   },
 };

@@ -82,7 +82,7 @@ export const EVENTS = {
     priority: 6,
     title: "kubelet started",
     explanation:
-      "typhoon-agent reloaded systemd and enabled and started kubelet.service after installing the bundle. The kubelet now starts the static pods from /etc/kubernetes/manifests.",
+      "typhoon-agent reloaded systemd and enabled and started kubelet.service after installing the bundle, or restarted it because the apply replaced kubelet.service or kubelet.yaml, which a running kubelet does not read again. After a rollback that restored those files it restarts a running kubelet, or stops and disables it when the rollback removed kubelet.service. The message says which. The kubelet runs the static pods from /etc/kubernetes/manifests.",
     action: "Nothing to do. The kubelet's own progress:\n    journalctl -u kubelet.service",
   },
   certificateExpiring: {
