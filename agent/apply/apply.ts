@@ -279,8 +279,9 @@ function describePlan(host: HostRoot, plan: Plan, accounts: Accounts): ReportedA
     current === undefined || action === "unchanged" ? undefined : { owner: owner(current.uid, current.gid), mode: formatMode(current.mode) };
   const actions: ReportedAction[] = [];
   for (const step of plan.directories) {
-    // An existing system directory (/etc, /opt) is not the agent's to report.
-    if (step.action === "unchanged" && !step.desired.enforced) continue;
+    // An existing system directory (/etc, /opt) is not the agent's to report, nor is its own
+    // state directory, which exists before planning so that even a refused run leaves result.json.
+    if (step.action === "unchanged" && (!step.desired.enforced || step.desired.path === STATE_DIRECTORY)) continue;
     const was = previous(step.current, step.action);
     actions.push({
       action: step.action,
