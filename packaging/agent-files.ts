@@ -6,6 +6,7 @@
 // differ per cluster or per release are template variables, everything else is literal.
 
 import * as fs from "node:fs";
+import type { Role } from "../agent/config/types.ts";
 
 /** The variables Typhoon passes to templatefile() for these snippets. */
 export const TEMPLATE_VARIABLES = {
@@ -35,6 +36,8 @@ export function literal(text: string): Template {
 export function concat(...templates: Template[]): Template {
   return { parts: templates.flatMap((template) => template.parts) };
 }
+
+export type { Role };
 
 export type Distro = "fedora-coreos" | "flatcar";
 
@@ -79,11 +82,18 @@ export interface PlacedFile {
   contents: Contents;
 }
 
+export interface PlacedDropIn {
+  /** File name in the unit's .d directory. */
+  name: string;
+  contents: Template;
+}
+
 export interface PlacedUnit {
   name: string;
   /** Absent: placed, not enabled (Ignition's `enabled: false` would run systemctl disable). */
   enabled?: true;
   contents: Template;
+  dropIns?: PlacedDropIn[];
 }
 
 export interface NodeFiles {
@@ -102,10 +112,10 @@ function unitFile(name: string, distro: Distro): Template {
   return literal(text.split(binary).join(DISTROS[distro].binary));
 }
 
-/** /etc/typhoon/agent.yaml of a controller (SPEC section 6); the agent's defaults cover the rest. */
-function agentConfig(distro: Distro): Template {
+/** /etc/typhoon/agent.yaml (SPEC section 6); the agent's defaults cover the rest. */
+function agentConfig(distro: Distro, role: Role): Template {
   return concat(
-    literal(`# typhoon-agent configuration, placed by Ignition. Every key is also a flag.\nrole: controller\nruntime: ${DISTROS[distro].runtime}\n`),
+    literal(`# typhoon-agent configuration, placed by Ignition. Every key is also a flag.\nrole: ${role}\nruntime: ${DISTROS[distro].runtime}\n`),
     terraform`kubelet_image: ${"kubelet_image"}
 cluster_dns_service_ip: ${"cluster_dns_service_ip"}
 cluster_domain_suffix: ${"cluster_domain_suffix"}
@@ -113,8 +123,12 @@ cluster_domain_suffix: ${"cluster_domain_suffix"}
   );
 }
 
-/** Everything one node gets; the generated snippets and the boot test follow these lists. */
-export function agentFiles(distro: Distro): NodeFiles {
+/**
+ * Everything one node gets; the generated snippets and the boot test follow these lists.
+ * A controller installs the bundle when it arrives (the path unit); a worker has no bundle
+ * and runs the same service at boot, changed by a drop-in.
+ */
+export function agentFiles(distro: Distro, role: Role): NodeFiles {
   const layout = DISTROS[distro];
   const files: PlacedFile[] = [
     {
@@ -122,7 +136,7 @@ export function agentFiles(distro: Distro): NodeFiles {
       mode: 0o755,
       contents: { kind: "remote", source: terraform`${"typhoon_agent_url"}`, sha512: terraform`${"typhoon_agent_sha512"}` },
     },
-    { path: CONFIG_PATH, mode: 0o644, contents: { kind: "inline", text: agentConfig(distro) } },
+    { path: CONFIG_PATH, mode: 0o644, contents: { kind: "inline", text: agentConfig(distro, role) } },
   ];
   if (layout.catalogDirectory !== undefined) {
     files.push({
@@ -131,9 +145,11 @@ export function agentFiles(distro: Distro): NodeFiles {
       contents: { kind: "inline", text: literal(packagingFile("typhoon-agent.catalog")) },
     });
   }
+  const apply: PlacedUnit = { name: "typhoon-agent.service", enabled: true, contents: unitFile("typhoon-agent.service", distro) };
   const units: PlacedUnit[] = [
-    { name: "typhoon-agent.service", enabled: true, contents: unitFile("typhoon-agent.service", distro) },
-    { name: "typhoon-agent.path", enabled: true, contents: unitFile("typhoon-agent.path", distro) },
+    ...(role === "controller"
+      ? [apply, { name: "typhoon-agent.path", enabled: true, contents: unitFile("typhoon-agent.path", distro) } as const]
+      : [{ ...apply, dropIns: [{ name: "worker.conf", contents: unitFile("typhoon-agent-worker.conf", distro) }] }]),
     { name: "typhoon-agent-verify.service", contents: unitFile("typhoon-agent-verify.service", distro) },
     { name: "typhoon-agent-verify.timer", enabled: true, contents: unitFile("typhoon-agent-verify.timer", distro) },
   ];

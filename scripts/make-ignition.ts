@@ -1,7 +1,8 @@
-// Renders packaging/agent-files.ts into what Typhoon and Ignition read, for each distro:
-//   packaging/<distro>.yaml  Butane snippet (variant fcos / flatcar) for Typhoon to merge
-//   packaging/<distro>.ign   the Ignition config (spec 3.3.0) that snippet translates to
-// All four are Terraform templates over TEMPLATE_VARIABLES and are committed; a test fails
+// Renders packaging/agent-files.ts into what Typhoon and Ignition read, for each distro and
+// node role (controllers: <distro>.*, workers: <distro>-worker.*):
+//   packaging/<name>.yaml  Butane snippet (variant fcos / flatcar) for Typhoon to merge
+//   packaging/<name>.ign   the Ignition config (spec 3.3.0) that snippet translates to
+// All eight are Terraform templates over TEMPLATE_VARIABLES and are committed; a test fails
 // when they no longer match the declaration: `bun scripts/make-ignition.ts` rewrites them.
 //
 // Ignition 3.3.0 because Ignition 2.14 (Debian's, which the boot test runs) reads 3.3.0 at
@@ -12,6 +13,7 @@ import * as path from "node:path";
 import {
   agentFiles,
   DISTROS,
+  type Role,
   TEMPLATE_VARIABLES,
   type Distro,
   type NodeFiles,
@@ -56,7 +58,12 @@ function ignitionConfig(node: NodeFiles): object {
       })),
     },
     systemd: {
-      units: node.units.map((unit) => ({ name: unit.name, ...(unit.enabled === undefined ? {} : { enabled: unit.enabled }), contents: templateText(unit.contents) })),
+      units: node.units.map((unit) => ({
+        name: unit.name,
+        ...(unit.enabled === undefined ? {} : { enabled: unit.enabled }),
+        contents: templateText(unit.contents),
+        ...(unit.dropIns === undefined ? {} : { dropins: unit.dropIns.map((dropIn) => ({ name: dropIn.name, contents: templateText(dropIn.contents) })) }),
+      })),
     },
   };
 }
@@ -70,18 +77,18 @@ function literalBlock(key: string, text: string, indent: number): string[] {
   return [`${key}: |`, ...text.slice(0, -1).split("\n").map((line) => (line === "" ? "" : pad + line))];
 }
 
-function header(distro: Distro): string[] {
+function header(distro: Distro, role: Role): string[] {
   return [
-    `# typhoon-agent for ${distro === "flatcar" ? "Flatcar Linux" : "Fedora CoreOS"}: Butane snippet for Typhoon's node configs`,
+    `# typhoon-agent for ${distro === "flatcar" ? "Flatcar Linux" : "Fedora CoreOS"} ${role}s: Butane snippet for Typhoon's node configs`,
     "# (packaging/README.md). Generated from packaging/agent-files.ts by scripts/make-ignition.ts.",
     "# A Terraform template; its variables:",
     ...Object.entries(TEMPLATE_VARIABLES).map(([name, meaning]) => `#   ${name}: ${meaning}`),
   ];
 }
 
-function butaneSnippet(distro: Distro, node: NodeFiles): string {
+function butaneSnippet(distro: Distro, role: Role, node: NodeFiles): string {
   const { variant, version } = DISTROS[distro].butane;
-  const lines = [...header(distro), "---", `variant: ${variant}`, `version: ${version}`, "storage:", "  files:"];
+  const lines = [...header(distro, role), "---", `variant: ${variant}`, `version: ${version}`, "storage:", "  files:"];
   for (const file of node.files) {
     lines.push(`    - path: ${file.path}`, `      mode: 0${file.mode.toString(8)}`, "      contents:");
     if (file.contents.kind === "remote") {
@@ -97,17 +104,29 @@ function butaneSnippet(distro: Distro, node: NodeFiles): string {
   lines.push("systemd:", "  units:");
   for (const unit of node.units) {
     lines.push(`    - name: ${unit.name}`, ...(unit.enabled === undefined ? [] : [`      enabled: ${unit.enabled}`]), ...literalBlock("      contents", templateText(unit.contents), 8));
+    if (unit.dropIns === undefined) continue;
+    lines.push("      dropins:");
+    for (const dropIn of unit.dropIns) lines.push(`        - name: ${dropIn.name}`, ...literalBlock("          contents", templateText(dropIn.contents), 12));
   }
   return `${lines.join("\n")}\n`;
+}
+
+export const ROLES: readonly Role[] = ["controller", "worker"];
+
+/** The base name of a distro's and role's outputs: fedora-coreos, fedora-coreos-worker. */
+export function outputName(distro: Distro, role: Role): string {
+  return role === "controller" ? distro : `${distro}-${role}`;
 }
 
 /** Every generated file, name → content. */
 export function packagingOutputs(): Map<string, string> {
   const outputs = new Map<string, string>();
   for (const distro of Object.keys(DISTROS) as Distro[]) {
-    const node = agentFiles(distro);
-    outputs.set(`${distro}.yaml`, butaneSnippet(distro, node));
-    outputs.set(`${distro}.ign`, `${JSON.stringify(ignitionConfig(node), null, 2)}\n`);
+    for (const role of ROLES) {
+      const node = agentFiles(distro, role);
+      outputs.set(`${outputName(distro, role)}.yaml`, butaneSnippet(distro, role, node));
+      outputs.set(`${outputName(distro, role)}.ign`, `${JSON.stringify(ignitionConfig(node), null, 2)}\n`);
+    }
   }
   return outputs;
 }

@@ -9,9 +9,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { FAILSAFE_SCHEMA, load } from "js-yaml";
 import { describe, expect, test } from "vitest";
-import { BUNDLE_PATH, DISTROS, TEMPLATE_VARIABLES, type Distro, type TemplateVariable } from "../packaging/agent-files.ts";
+import { BUNDLE_PATH, CONFIG_PATH, DISTROS, TEMPLATE_VARIABLES, type Distro, type TemplateVariable } from "../packaging/agent-files.ts";
 import { renderTemplate } from "../scripts/make-bundle.ts";
-import { PACKAGING, packagingOutputs } from "../scripts/make-ignition.ts";
+import { outputName, PACKAGING, packagingOutputs, ROLES } from "../scripts/make-ignition.ts";
 import { analyzeRoot, analyzeUnits } from "./helpers/systemd-analyze.ts";
 import { tempDir } from "./helpers/tree.ts";
 
@@ -43,11 +43,20 @@ test("every template variable is used, and nothing else is one", () => {
   }
 });
 
-describe.each(DISTRO_NAMES)("%s", (distro) => {
-  const ignition = JSON.parse(renderTemplate(committed(`${distro}.ign`), TYPHOON_VALUES, {}));
+interface IgnitionUnit {
+  name: string;
+  enabled?: boolean;
+  contents: string;
+  dropins?: Array<{ name: string; contents: string }>;
+}
+
+describe.each(DISTRO_NAMES.flatMap((distro) => ROLES.map((role) => [distro, role] as const)))("%s %s", (distro, role) => {
+  const name = outputName(distro, role);
+  const ignition = JSON.parse(renderTemplate(committed(`${name}.ign`), TYPHOON_VALUES, {}));
+  const unit = (unitName: string): IgnitionUnit | undefined => ignition.systemd.units.find((candidate: IgnitionUnit) => candidate.name === unitName);
 
   test("ignition-validate accepts the Ignition config as Terraform renders it", async () => {
-    const file = path.join(tempDir(), `${distro}.ign`);
+    const file = path.join(tempDir(), `${name}.ign`);
     fs.writeFileSync(file, JSON.stringify(ignition));
     const result = await execa("ignition-validate", [file], { reject: false, all: true });
     expect(result.all).toBe("");
@@ -55,7 +64,7 @@ describe.each(DISTRO_NAMES)("%s", (distro) => {
   });
 
   test("the Butane snippet places the same files and units as the Ignition config", () => {
-    const butane = load(renderTemplate(committed(`${distro}.yaml`), TYPHOON_VALUES, {}), { schema: FAILSAFE_SCHEMA }) as ButaneSnippet;
+    const butane = load(renderTemplate(committed(`${name}.yaml`), TYPHOON_VALUES, {}), { schema: FAILSAFE_SCHEMA }) as ButaneSnippet;
     expect(butane.variant).toBe(DISTROS[distro].butane.variant);
     expect(butane.version).toBe(DISTROS[distro].butane.version);
     expect(translateButane(butane)).toEqual(decodeIgnition(ignition));
@@ -70,17 +79,33 @@ describe.each(DISTRO_NAMES)("%s", (distro) => {
     });
   });
 
-  test("the units run the binary where this distro's snippet puts it, on the bundle the file provisioner drops", () => {
-    const unit = (name: string): string => ignition.systemd.units.find((candidate: { name: string }) => candidate.name === name).contents;
-    expect(unit("typhoon-agent.service")).toContain(`\nExecStart=${DISTROS[distro].binary} apply ${BUNDLE_PATH}\n`);
-    expect(unit("typhoon-agent.service")).toContain(`\nConditionPathExists=${BUNDLE_PATH}\n`);
-    expect(unit("typhoon-agent.path")).toContain(`\nPathExists=${BUNDLE_PATH}\n`);
-    expect(unit("typhoon-agent-verify.service")).toContain(`\nExecStart=${DISTROS[distro].binary} verify\n`);
+  test("the agent's configuration names the node's role and the distro's runtime", () => {
+    const config = ignition.storage.files.find((file: { path: string }) => file.path === CONFIG_PATH);
+    const text = decodeURIComponent(config.contents.source.slice("data:,".length));
+    expect(text).toContain(`\nrole: ${role}\nruntime: ${DISTROS[distro].runtime}\n`);
   });
 
+  if (role === "controller") {
+    test("apply runs the binary where this distro's snippet puts it, on the bundle the file provisioner drops", () => {
+      expect(unit("typhoon-agent.service")!.contents).toContain(`\nExecStart=${DISTROS[distro].binary} apply ${BUNDLE_PATH}\n`);
+      expect(unit("typhoon-agent.service")!.contents).toContain(`\nConditionPathExists=${BUNDLE_PATH}\n`);
+      expect(unit("typhoon-agent.path")!.contents).toContain(`\nPathExists=${BUNDLE_PATH}\n`);
+      expect(unit("typhoon-agent.service")!.dropins).toBeUndefined();
+    });
+  } else {
+    test("a worker runs apply at boot without a bundle: a drop-in clears the bundle condition and argument", () => {
+      const service = unit("typhoon-agent.service")!;
+      expect(service.enabled).toBe(true);
+      expect(service.dropins?.map((dropIn) => dropIn.name)).toEqual(["worker.conf"]);
+      expect(service.dropins![0]!.contents).toContain(`\nConditionPathExists=\n`);
+      expect(service.dropins![0]!.contents).toContain(`\nExecStart=\nExecStart=${DISTROS[distro].binary} apply\n`);
+      expect(unit("typhoon-agent.path")).toBeUndefined();
+    });
+  }
+
   test("the verify timer is enabled and fires daily with a randomized delay; its service is started only by it", () => {
-    const unit = (name: string): { enabled?: boolean; contents: string } => ignition.systemd.units.find((candidate: { name: string }) => candidate.name === name);
-    const timer = unit("typhoon-agent-verify.timer");
+    expect(unit("typhoon-agent-verify.service")!.contents).toContain(`\nExecStart=${DISTROS[distro].binary} verify\n`);
+    const timer = unit("typhoon-agent-verify.timer")!;
     expect(timer.enabled).toBe(true);
     expect(timer.contents).toMatch(/\nOnCalendar=daily\n/);
     expect(timer.contents).toMatch(/\nRandomizedDelaySec=\S+\n/);
@@ -89,11 +114,14 @@ describe.each(DISTRO_NAMES)("%s", (distro) => {
     expect(unit("typhoon-agent-verify.service")).not.toHaveProperty("enabled");
   });
 
-  test("systemd-analyze verify accepts every unit without a warning", async () => {
+  test("systemd-analyze verify accepts every unit, drop-ins included, without a warning", async () => {
     const root = analyzeRoot([DISTROS[distro].binary, "/usr/bin/kubelet"]);
-    const units = Object.fromEntries(ignition.systemd.units.map((unit: { name: string; contents: string }) => [unit.name, unit.contents]));
-    // kubelet.service is written by apply, not by Ignition; the ordering only needs it to exist.
-    expect(await analyzeUnits(root, { ...units, "kubelet.service": "[Service]\nExecStart=/usr/bin/kubelet\n" })).toEqual({ exitCode: 0, stderr: "" });
+    const units: Record<string, string> = { "kubelet.service": "[Service]\nExecStart=/usr/bin/kubelet\n" }; // written by apply; ordering needs it
+    for (const placed of ignition.systemd.units as IgnitionUnit[]) {
+      units[placed.name] = placed.contents;
+      for (const dropIn of placed.dropins ?? []) units[`${placed.name}.d/${dropIn.name}`] = dropIn.contents;
+    }
+    expect(await analyzeUnits(root, units)).toEqual({ exitCode: 0, stderr: "" });
   });
 });
 
@@ -103,12 +131,12 @@ interface ButaneSnippet {
   variant: string;
   version: string;
   storage: { files: Array<{ path: string; mode: string; contents: { inline?: string; source?: string; verification?: { hash: string } } }> };
-  systemd: { units: Array<{ name: string; enabled?: string; contents: string }> };
+  systemd: { units: Array<{ name: string; enabled?: string; contents: string; dropins?: Array<{ name: string; contents: string }> }> };
 }
 
 interface PlacedForComparison {
   files: Array<{ path: string; mode: number; text?: string; source?: string; hash?: string }>;
-  units: Array<{ name: string; enabled?: boolean; contents: string }>;
+  units: IgnitionUnit[];
 }
 
 function translateButane(butane: ButaneSnippet): PlacedForComparison {
@@ -120,13 +148,18 @@ function translateButane(butane: ButaneSnippet): PlacedForComparison {
         ? { text: file.contents.inline }
         : { source: file.contents.source!, hash: file.contents.verification!.hash }),
     })),
-    units: butane.systemd.units.map((unit) => ({ name: unit.name, ...(unit.enabled === undefined ? {} : { enabled: unit.enabled === "true" }), contents: unit.contents })),
+    units: butane.systemd.units.map((unit) => ({
+      name: unit.name,
+      ...(unit.enabled === undefined ? {} : { enabled: unit.enabled === "true" }),
+      contents: unit.contents,
+      ...(unit.dropins === undefined ? {} : { dropins: unit.dropins }),
+    })),
   };
 }
 
 function decodeIgnition(ignition: {
   storage: { files: Array<{ path: string; mode: number; contents: { source: string; verification?: { hash: string } } }> };
-  systemd: { units: Array<{ name: string; enabled?: boolean; contents: string }> };
+  systemd: { units: IgnitionUnit[] };
 }): PlacedForComparison {
   return {
     files: ignition.storage.files.map((file) =>

@@ -1,17 +1,19 @@
-// First boot of a Typhoon controller, end to end, with the real Ignition, systemd, journald
-// and podman (`npm run test:boot`, root only, a few minutes; skipped by `npm test`). A
-// Debian systemd root stands in for Fedora CoreOS, whose images cannot be downloaded here
-// (test/boot/cache.ts). Everything Ignition places comes from packaging/fedora-coreos.ign,
-// rendered the way Terraform renders it.
+// First boot of a Typhoon controller and worker, end to end, with the real Ignition, systemd,
+// journald and podman (`npm run test:boot`, root only, about a minute; skipped by `npm test`).
+// A Debian systemd root stands in for Fedora CoreOS, whose images cannot be downloaded here
+// (test/boot/cache.ts). Everything Ignition places comes from packaging/fedora-coreos.ign
+// (fedora-coreos-worker.ign for the worker), rendered the way Terraform renders it.
 //
 //   nspawn  Ignition (fetch-offline, fetch, files) provisions a copy of the root on the host
 //           and fetches the agent over HTTP from this test (127.0.0.1), verifying its
 //           SHA-512; the machine boots in systemd-nspawn, the bundle is dropped after boot,
 //           typhoon-agent.path starts typhoon-agent.service, kubelet.service starts (a stub).
+//   worker  the same in nspawn from the worker config: no bundle, typhoon-agent.service (its
+//           drop-in) renders the kubelet units at boot, kubelet.service starts (a stub).
 //   qemu    the Fedora CoreOS way: the root as an ext4 disk, the config in QEMU's fw_cfg,
 //           Ignition in the initrd, no network (so the binary is on the disk already), SELinux
 //           on; the bundle is there at boot; kubelet.service starts a podman container.
-// Both power themselves off; the test reads the tree and the journal back and checks
+// Each powers itself off after running typhoon-agent-verify.service once; the test reads the tree and the journal back and checks
 // test/boot/expectations.ts. BOOT_TEST_KEEP=1 keeps the work directory; BOOT_TEST_CACHE
 // moves the cache; `npm run test:boot -- -t nspawn` runs one boot.
 
@@ -20,9 +22,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { agentFiles, CONFIG_PATH, DISTROS, type TemplateVariable } from "../packaging/agent-files.ts";
+import { agentFiles, CONFIG_PATH, DISTROS, type Role, type TemplateVariable } from "../packaging/agent-files.ts";
 import { makeSampleAssets, renderTemplate, terraformBundle } from "../scripts/make-bundle.ts";
-import { PACKAGING } from "../scripts/make-ignition.ts";
+import { outputName, PACKAGING } from "../scripts/make-ignition.ts";
 import { AGENT } from "./helpers/agent-binary.ts";
 import { IGNITION, kernelAndInitrd, rootFilesystem, STAND_IN_KUBELET_IMAGE } from "./boot/cache.ts";
 import { checkBoot, sha512 } from "./boot/check.ts";
@@ -50,10 +52,10 @@ const HOST_TOOLS: Record<string, string> = {
 
 interface IgnitionConfig {
   storage: { files: Array<{ path: string; mode?: number; contents: { source: string } }> };
-  systemd: { units: Array<{ name: string; contents: string }> };
+  systemd: { units: Array<{ name: string; contents: string; dropins?: Array<{ name: string; contents: string }> }> };
 }
 
-describe.skipIf(!ENABLED)("first boot of a controller (npm run test:boot)", () => {
+describe.skipIf(!ENABLED)("first boot of a node (npm run test:boot)", () => {
   const ran: Boot[] = [];
   const timings: Array<[string, number]> = [];
   let failed = false;
@@ -97,10 +99,11 @@ describe.skipIf(!ENABLED)("first boot of a controller (npm run test:boot)", () =
   }
 
   /**
-   * packaging/fedora-coreos.ign as Terraform renders it, plus the part of Typhoon's controller
-   * config the kubelet.service that apply renders relies on; checked by ignition-validate.
+   * packaging/fedora-coreos.ign (a worker's: fedora-coreos-worker.ign) as Terraform renders
+   * it, plus the part of Typhoon's node config the kubelet.service that apply renders relies
+   * on; checked by ignition-validate.
    */
-  async function writeConfig(name: string, binaryUrl: string, edit: (config: IgnitionConfig) => void = () => {}) {
+  async function writeConfig(name: string, binaryUrl: string, edit: (config: IgnitionConfig) => void = () => {}, role: Role = "controller") {
     const values: Record<TemplateVariable, string> = {
       typhoon_agent_url: binaryUrl,
       typhoon_agent_sha512: binarySha512,
@@ -108,7 +111,7 @@ describe.skipIf(!ENABLED)("first boot of a controller (npm run test:boot)", () =
       cluster_dns_service_ip: "10.3.0.10",
       cluster_domain_suffix: "cluster.local",
     };
-    const template = fs.readFileSync(path.join(PACKAGING, "fedora-coreos.ign"), "utf8");
+    const template = fs.readFileSync(path.join(PACKAGING, `${outputName("fedora-coreos", role)}.ign`), "utf8");
     const config = JSON.parse(renderTemplate(template, values, {})) as IgnitionConfig;
     const kubeconfig = `data:;base64,${Buffer.from(typhoonKubeconfig()).toString("base64")}`;
     config.storage.files.push({ path: "/etc/kubernetes/kubeconfig", mode: 0o644, contents: { source: kubeconfig } });
@@ -135,7 +138,9 @@ describe.skipIf(!ENABLED)("first boot of a controller (npm run test:boot)", () =
       binarySha512,
       bundleSha256: createHash("sha256").update(bundle).digest("hex"),
       agentConfig: decodeURIComponent(agentConfig.contents.source.slice("data:,".length)),
-      units: new Map(config.systemd.units.map((unit) => [unit.name, unit.contents])),
+      units: new Map(
+        config.systemd.units.flatMap((unit) => [[unit.name, unit.contents] as const, ...(unit.dropins ?? []).map((dropIn) => [`${unit.name}.d/${dropIn.name}`, dropIn.contents] as const)]),
+      ),
       secretLine: caKey.find((line, index) => index > 3 && /^[A-Za-z0-9+/]{60,}$/.test(line))!,
     };
     const journalDump = path.join(work, `${boot}-journal.txt`);
@@ -193,7 +198,7 @@ describe.skipIf(!ENABLED)("first boot of a controller (npm run test:boot)", () =
       const ignition = await timed("nspawn: Ignition fetch-offline, fetch, files", () => runIgnition(machine, file, work));
       expect(ignition.ok, ignition.log).toBe(true);
       expect(server.requests).toContain(`GET ${new URL(server.binaryUrl).pathname}`);
-      const result = await timed("nspawn: boot, apply, kubelet, power off", () => bootNspawn(machine, work));
+      const result = await timed("nspawn: boot, apply, kubelet, power off", () => bootNspawn(machine, work, "nspawn"));
       const entries = await expectBootDid("nspawn", result, config);
 
       // typhoon-agent.path started it, not the boot: skipped at boot (no bundle yet), run after the drop
@@ -207,12 +212,24 @@ describe.skipIf(!ENABLED)("first boot of a controller (npm run test:boot)", () =
     });
   }, 600_000);
 
+  test("worker: Ignition places the agent and its worker drop-in; at boot apply renders the kubelet units without a bundle", async () => {
+    await recordingFailure(async () => {
+      const machine = await freshRoot("worker");
+      const { file, config } = await writeConfig("worker.ign", server.binaryUrl, undefined, "worker");
+      const ignition = await timed("worker: Ignition fetch-offline, fetch, files", () => runIgnition(machine, file, work));
+      expect(ignition.ok, ignition.log).toBe(true);
+      const result = await timed("worker: boot, apply, kubelet, power off", () => bootNspawn(machine, work, "worker"));
+      await expectBootDid("worker", result, config);
+      ran.push("worker");
+    });
+  }, 600_000);
+
   test("qemu: Ignition in the initrd reads the config from fw_cfg, the bundle present at boot is applied, kubelet runs in podman", async () => {
     await recordingFailure(async () => {
       const kernel = await timed("kernel and initrd (cached after the first run)", kernelAndInitrd);
       const machine = await freshRoot("qemu");
       // no network in the VM: the binary is on the disk already, as Ignition would have placed it
-      const placed = agentFiles("fedora-coreos").files.find((file) => file.path === BINARY)!;
+      const placed = agentFiles("fedora-coreos", "controller").files.find((file) => file.path === BINARY)!;
       fs.writeFileSync(path.join(machine, BINARY), binary, { mode: placed.mode });
       const { file, config } = await writeConfig("qemu.ign", server.binaryUrl, (ignitionConfig) => {
         ignitionConfig.storage.files = ignitionConfig.storage.files.filter((entry) => entry.path !== BINARY);

@@ -1,7 +1,8 @@
-// What a controller's first boot must leave behind, in one list: the tree (modes, owners,
+// What a node's first boot must leave behind, in one list: the tree (modes, owners,
 // contents, SELinux labels) and the journal, from what Ignition places, what systemd does
-// with it at first boot, and what `typhoon-agent apply` does with the bundle (SPEC sections
-// 3, 4 and 7). `boots` limits an expectation to the boots that can meet it.
+// with it at first boot, and what `typhoon-agent apply` does with the bundle, or without one
+// on a worker (SPEC sections 3, 4 and 7). `boots` limits an expectation to the boots that
+// can meet it.
 
 import { EVENTS } from "../../agent/report/events.ts";
 import { BUNDLE_PATH, CONFIG_PATH, DISTROS } from "../../packaging/agent-files.ts";
@@ -13,7 +14,7 @@ export interface BootFacts {
   bundleSha256: string;
   /** /etc/typhoon/agent.yaml as Terraform renders it for the test. */
   agentConfig: string;
-  /** Unit name → content, as Ignition was told to write them. */
+  /** Unit name (or "unit.d/drop-in") → content, as Ignition was told to write them. */
   units: ReadonlyMap<string, string>;
   /** A line of a private key in the bundle, which no log may hold. */
   secretLine: string;
@@ -57,6 +58,11 @@ export function startJobDone(unit: string): Record<string, string> {
   return { MESSAGE_ID: SYSTEMD_UNIT_STARTED, UNIT: unit, JOB_TYPE: "start", JOB_RESULT: "done" };
 }
 
+/** The controller boots; a worker gets no bundle, so none of the PKI. */
+const CONTROLLERS: Boot[] = ["nspawn", "qemu"];
+/** Boots whose kubelet.service runs the stand-in command instead of a container. */
+const STUB_KUBELET: Boot[] = ["nspawn", "worker"];
+
 export function fileExpectations(facts: BootFacts): FileExpectation[] {
   const all: FileExpectation[] = [
     // placed by Ignition
@@ -66,28 +72,20 @@ export function fileExpectations(facts: BootFacts): FileExpectation[] {
     ...[...facts.units].map(([name, content]): FileExpectation => ({ path: `/etc/systemd/system/${name}`, type: "file", content })),
     // enabled by systemd at first boot, from the presets Ignition wrote
     { path: "/etc/systemd/system/multi-user.target.wants/typhoon-agent.service", type: "symlink" },
-    { path: "/etc/systemd/system/paths.target.wants/typhoon-agent.path", type: "symlink" },
+    { path: "/etc/systemd/system/timers.target.wants/typhoon-agent-verify.timer", type: "symlink" },
+    { path: "/etc/systemd/system/paths.target.wants/typhoon-agent.path", type: "symlink", boots: CONTROLLERS },
+    { path: "/etc/systemd/system/typhoon-agent.path", type: "absent", boots: ["worker"] },
 
     // apply: the bundle consumed, the kubelet installed and enabled, the run recorded
     { path: BUNDLE_PATH, type: "absent" },
-    { path: "/etc/systemd/system/kubelet.service", type: "file" },
+    { path: "/etc/systemd/system/kubelet.service", type: "file", mode: 0o644, ...ROOT },
     { path: "/etc/systemd/system/multi-user.target.wants/kubelet.service", type: "symlink" },
-    { path: "/etc/kubernetes/kubelet.yaml", type: "file" },
+    { path: "/etc/kubernetes/kubelet.yaml", type: "file", mode: 0o644, ...ROOT },
     { path: "/var/lib/typhoon-agent/result.json", type: "file" },
+    { path: "/var/lib/typhoon-agent/installed.json", type: "file", mode: 0o600, ...ROOT },
+    { path: "/etc/kubernetes/pki", type: "absent", boots: ["worker"] },
     // SPEC section 3: placement and least privilege
-    { path: "/etc/ssl/etcd/etcd", type: "directory", mode: 0o700, ...ETCD },
-    { path: "/etc/ssl/etcd/etcd/server.key", type: "file", mode: 0o400, ...ETCD },
-    { path: "/etc/ssl/etcd/etcd/peer.crt", type: "file", mode: 0o444, ...ETCD },
-    { path: "/etc/kubernetes/pki", type: "directory", mode: 0o755, ...ROOT },
-    { path: "/etc/kubernetes/pki/ca.crt", type: "file", mode: 0o644, ...ROOT },
-    // referenced by the static pods (kube-apiserver, kube-controller-manager): theirs, read-only
-    { path: "/etc/kubernetes/pki/apiserver.key", type: "file", mode: 0o400, uid: NOBODY_UID },
-    { path: "/etc/kubernetes/pki/ca.key", type: "file", mode: 0o400, uid: NOBODY_UID },
-    // referenced by no static pod: root's alone
-    { path: "/etc/kubernetes/pki/admin.conf", type: "file", mode: 0o600, ...ROOT },
-    { path: "/etc/kubernetes/manifests", type: "directory", mode: 0o700, ...ROOT },
-    { path: "/etc/kubernetes/manifests/kube-apiserver.yaml", type: "file", mode: 0o600, ...ROOT },
-    { path: "/opt/bootstrap/assets/manifests", type: "directory", mode: 0o700, ...ROOT },
+    ...CONTROLLER_TREE.map((expectation) => ({ ...expectation, boots: CONTROLLERS })),
     // labeled for containers like upstream's chcon, where SELinux is on (the QEMU guest)
     { path: "/etc/kubernetes/pki", type: "directory", selinuxLabel: CONTAINER_FILE, boots: ["qemu"] },
     { path: "/etc/kubernetes/pki/ca.key", type: "file", selinuxLabel: CONTAINER_FILE, boots: ["qemu"] },
@@ -95,18 +93,37 @@ export function fileExpectations(facts: BootFacts): FileExpectation[] {
   return all.filter((expectation) => expectation.boots?.includes(facts.boot) ?? true);
 }
 
+/** SPEC section 3 on a controller: placement and least privilege. */
+const CONTROLLER_TREE: FileExpectation[] = [
+  { path: "/etc/ssl/etcd/etcd", type: "directory", mode: 0o700, ...ETCD },
+  { path: "/etc/ssl/etcd/etcd/server.key", type: "file", mode: 0o400, ...ETCD },
+  { path: "/etc/ssl/etcd/etcd/peer.crt", type: "file", mode: 0o444, ...ETCD },
+  { path: "/etc/kubernetes/pki", type: "directory", mode: 0o755, ...ROOT },
+  { path: "/etc/kubernetes/pki/ca.crt", type: "file", mode: 0o644, ...ROOT },
+  // referenced by the static pods (kube-apiserver, kube-controller-manager): theirs, read-only
+  { path: "/etc/kubernetes/pki/apiserver.key", type: "file", mode: 0o400, uid: NOBODY_UID },
+  { path: "/etc/kubernetes/pki/ca.key", type: "file", mode: 0o400, uid: NOBODY_UID },
+  // referenced by no static pod: root's alone
+  { path: "/etc/kubernetes/pki/admin.conf", type: "file", mode: 0o600, ...ROOT },
+  { path: "/etc/kubernetes/manifests", type: "directory", mode: 0o700, ...ROOT },
+  { path: "/etc/kubernetes/manifests/kube-apiserver.yaml", type: "file", mode: 0o600, ...ROOT },
+  { path: "/opt/bootstrap/assets/manifests", type: "directory", mode: 0o700, ...ROOT },
+];
+
 export function journalExpectations(facts: BootFacts): JournalExpectation[] {
   const all: JournalExpectation[] = [
     { what: "typhoon-agent.service finished", match: startJobDone("typhoon-agent.service"), present: true },
     { what: "apply started", match: agentEvent("applyStarted"), present: true },
-    { what: "etcd's server key installed", match: agentEvent("assetInstalled", { TYPHOON_PATH: "/etc/ssl/etcd/etcd/server.key" }), present: true },
+    { what: "etcd's server key installed", match: agentEvent("assetInstalled", { TYPHOON_PATH: "/etc/ssl/etcd/etcd/server.key" }), present: true, boots: CONTROLLERS },
+    { what: "kubelet.yaml installed", match: agentEvent("assetInstalled", { TYPHOON_PATH: "/etc/kubernetes/kubelet.yaml" }), present: true },
     { what: "kubelet started by apply", match: agentEvent("kubeletStarted"), present: true },
-    { what: "apply done, for this bundle", match: agentEvent("applyDone", { TYPHOON_BUNDLE_SHA256: facts.bundleSha256 }), present: true },
+    { what: "apply done, for this bundle", match: agentEvent("applyDone", { TYPHOON_BUNDLE_SHA256: facts.bundleSha256 }), present: true, boots: CONTROLLERS },
+    { what: "apply done", match: agentEvent("applyDone"), present: true },
     { what: "no failed apply", match: agentEvent("applyFailed"), present: false },
     { what: "no rollback", match: agentEvent("rolledBack"), present: false },
 
     { what: "kubelet.service started", match: startJobDone("kubelet.service"), present: true },
-    { what: "the nspawn kubelet stub ran", match: { SYSLOG_IDENTIFIER: "echo", MESSAGE: "stand-in kubelet started" }, present: true, boots: ["nspawn"] },
+    { what: "the stand-in kubelet ran", match: { SYSLOG_IDENTIFIER: "echo", MESSAGE: "stand-in kubelet started" }, present: true, boots: STUB_KUBELET },
     { what: "podman started the kubelet container", match: { SYSLOG_IDENTIFIER: "podman", PODMAN_EVENT: "start", PODMAN_NAME: "kubelet" }, present: true, boots: ["qemu"] },
     { what: "the boot test harness saw the kubelet up", match: startJobDone("boot-test-finish.service"), present: true },
     { what: "the daily verify timer started at boot", match: startJobDone("typhoon-agent-verify.timer"), present: true },

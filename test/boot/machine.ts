@@ -1,8 +1,9 @@
-// One first boot of the root filesystem (cache.ts) as a Typhoon controller: the harness
-// additions, the real Ignition, systemd-nspawn or QEMU, and reading back what the boot left.
-// The harness adds only what a test needs and a node does not have: a way to power off when
-// done, a first-boot machine-id, two masked units that cannot work without a console or a
-// network, and (nspawn) a unit that drops the bundle after boot; see guest/.
+// One first boot of the root filesystem (cache.ts) as a Typhoon node: the harness additions,
+// the real Ignition, systemd-nspawn or QEMU, and reading back what the boot left. Boots:
+// "nspawn" and "qemu" are controllers, "worker" a worker in systemd-nspawn. The harness adds
+// only what a test needs and a node does not have: a way to power off when done, a first-boot
+// machine-id, two masked units that cannot work without a console or a network, and (nspawn)
+// a unit that drops the bundle after boot and a stand-in kubelet command; see guest/.
 
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -10,7 +11,7 @@ import { BUNDLE_PATH } from "../../packaging/agent-files.ts";
 import { GUEST_FILES, IGNITION, type KernelFiles } from "./cache.ts";
 import { run, tail, type RunResult } from "./run.ts";
 
-export type Boot = "nspawn" | "qemu";
+export type Boot = "nspawn" | "qemu" | "worker";
 
 /** Where the harness's guest files go inside the machine. */
 const HARNESS = "/usr/local/lib/typhoon-boot-test";
@@ -61,6 +62,8 @@ export function prepareRoot(root: string, boot: Boot, bundle: Buffer): void {
     writeAs(root, "var/lib/typhoon-boot-test/assets", bundle, 0o600, { uid: 0, gid: 0 });
     install(root, "boot-test-drop-bundle.service", "etc/systemd/system/boot-test-drop-bundle.service", 0o644);
     enable(root, "boot-test-drop-bundle.service");
+  }
+  if (boot === "nspawn" || boot === "worker") {
     install(root, "kubelet-stub.conf", "etc/systemd/system/kubelet.service.d/50-boot-test-stub.conf", 0o644);
   } else {
     // present at boot, as the file provisioner (user core, mode 0644) leaves it
@@ -113,7 +116,7 @@ function checkConsole(result: RunResult, consoleLog: string, poweredOff: RegExp,
   if (problem !== "") throw new Error(`${what} ${problem}; console:\n${tail(consoleLog, 40)}`);
 }
 
-export async function bootNspawn(root: string, work: string): Promise<BootResult> {
+export async function bootNspawn(root: string, work: string, boot: Boot): Promise<BootResult> {
   const result = await run(
     "systemd-nspawn",
     [
@@ -121,7 +124,7 @@ export async function bootNspawn(root: string, work: string): Promise<BootResult
       // no systemd (machined) on the host side to register with or to make a scope
       ...["--keep-unit", "--register=no", "--console=read-only", "--setenv=SYSTEMD_COLORS=0"],
     ],
-    { timeoutSeconds: NSPAWN_TIMEOUT_SECONDS, allowFailure: true, logFile: path.join(work, "nspawn-console.log") },
+    { timeoutSeconds: NSPAWN_TIMEOUT_SECONDS, allowFailure: true, logFile: path.join(work, `${boot}-console.log`) },
   );
   checkConsole(result, result.output, /Powering off\./, "systemd-nspawn");
   return { console: result.output, tree: root, journal: inRoot(root, "var/log/journal") };

@@ -27,12 +27,17 @@ export function analyzeRoot(executables: readonly string[]): string {
   return root;
 }
 
-/** Writes `units` (name → text) to ROOT/etc/systemd/system and verifies them together. */
+/**
+ * Writes `units` (name → text; "a.service.d/b.conf" for a drop-in) to ROOT/etc/systemd/system
+ * and verifies the units together, each with its drop-ins.
+ */
 export async function analyzeUnits(root: string, units: Readonly<Record<string, string>>): Promise<{ exitCode: number | undefined; stderr: string }> {
-  const paths = Object.entries(units).map(([name, text]) => {
+  const paths: string[] = [];
+  for (const [name, text] of Object.entries(units)) {
+    fs.mkdirSync(path.dirname(path.join(root, "etc/systemd/system", name)), { recursive: true });
     fs.writeFileSync(path.join(root, "etc/systemd/system", name), text);
-    return `/etc/systemd/system/${name}`;
-  });
+    if (!name.includes("/")) paths.push(`/etc/systemd/system/${name}`);
+  }
   const result = await execa("systemd-analyze", ["verify", `--root=${root}`, ...paths], { reject: false });
   return { exitCode: result.exitCode, stderr: result.stderr };
 }
