@@ -372,6 +372,35 @@ describe("bundle, rollback and lock", () => {
     await expect(runRollback(new HostRoot(root), recorder, { lockWaitSeconds: 1, settleKubelet: false })).rejects.toThrow(/no backup/);
   });
 
+  rootTest("an upload still writing the bundle: apply waits for it to close, then installs all of it", async () => {
+    const root = makeHost();
+    const bundle = terraformBundle(assets).toString("utf8");
+    const cut = bundle.indexOf("\n##### tls/k8s/") + 1; // what a slow scp has written so far
+    fs.writeFileSync(`${root}/home/core/assets`, bundle.slice(0, cut));
+    fs.writeFileSync(`${root}/rest`, bundle.slice(cut));
+    // The "upload": holds the bundle open for writing, then writes the rest and closes it.
+    const upload = execa("bash", ["-c", 'exec 3>>"$0"; echo open > "$1.open"; sleep 1; cat "$1" >&3', `${root}/home/core/assets`, `${root}/rest`]);
+    while (!fs.existsSync(`${root}/rest.open`)) await new Promise((resolve) => setTimeout(resolve, 20));
+    const { report } = await applyIn(root, { lockWaitSeconds: 10 });
+    await upload;
+    expect(report.exitCode, report.error).toBe(0);
+    expect(report.warnings.join("\n")).toMatch(/waited \d{3,} ms for bash \(pid \d+\)(, sleep \(pid \d+\))? to finish writing the bundle/);
+    expect(fs.existsSync(`${root}/etc/kubernetes/pki/apiserver.key`)).toBe(true);
+  });
+
+  rootTest("an upload that does not finish: exit 75 naming the writer, nothing installed", async () => {
+    const root = makeHost();
+    await writeSampleBundle(`${root}/home/core/assets`);
+    const upload = execa("bash", ["-c", 'exec 3>>"$0"; echo open > "$0.open"; sleep 3', `${root}/home/core/assets`]);
+    while (!fs.existsSync(`${root}/home/core/assets.open`)) await new Promise((resolve) => setTimeout(resolve, 20));
+    const { report } = await applyIn(root, { lockWaitSeconds: 0.5 });
+    upload.kill();
+    await upload.catch(() => undefined);
+    expect(report.exitCode).toBe(75);
+    expect(report.error).toMatch(/still open for writing by (bash|sleep) \(pid \d+\)(, \w+ \(pid \d+\))? after 0.5 s/);
+    expect(fs.existsSync(`${root}/etc/kubernetes`)).toBe(false);
+  });
+
   rootTest("a second apply waits for the lock, then gives up with exit 75", async () => {
     const root = makeHost();
     await writeSampleBundle(`${root}/home/core/assets`);

@@ -21,6 +21,7 @@ import { computeDesiredState, type RenderedFile } from "./desired-state.ts";
 import { acquireLock, type HeldLock } from "./lock.ts";
 import { buildPlan, isNoop, type Plan } from "./plan.ts";
 import { legacyLeftovers, staleFiles } from "./removals.ts";
+import { describe as describeWriter, waitForWriters } from "./bundle-writers.ts";
 import { KUBELET_FILES, settleKubelet } from "./kubelet.ts";
 import { Transaction, recoverInterrupted, removeStrayFiles, stepsOf, type Recovery } from "./transaction.ts";
 
@@ -112,6 +113,10 @@ export async function runApply(request: ApplyRequest, reporter: Reporter): Promi
     // The agent's own directory exists from the start of an apply, so even a refused bundle
     // leaves its result.json; the managed tree is untouched until the transaction.
     if (!request.dryRun) ensureStateDirectory(stateDirectory);
+    if (request.bundle !== undefined && request.bundle !== "-") {
+      const { waitedMs, writers } = waitForWriters(request.bundle, request.lockWaitSeconds);
+      if (writers.length > 0) report.warnings.push(`waited ${waitedMs} ms for ${writers.map(describeWriter).join(", ")} to finish writing the bundle`);
+    }
     const bundle = request.bundle === undefined ? undefined : readBundle(request.bundle, request.expectSha256);
     if (bundle !== undefined) report.bundle = { path: request.bundle!, sha256: bundle.sha256, bytes: bundle.bytes, assets: bundle.assets.size };
 

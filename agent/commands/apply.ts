@@ -33,7 +33,7 @@ function builder(yargs: Argv<object>, dryRun: boolean): Argv<ApplyArgs> {
       .option("json", { type: "boolean", default: false, describe: "print one JSON document (actions, exit code, durations) on standard output" })
       .option("allow-unknown", { type: "boolean", default: false, describe: "skip assets outside the placement table instead of refusing the bundle" })
       .option("expect-sha256", { type: "string", describe: "the bundle's sha256 as Terraform computes it; anything else is refused (exit 65) before any change" })
-      .option("lock-wait", { type: "number", default: 30, describe: "seconds to wait for another apply to finish (then exit 75)" })
+      .option("lock-wait", { type: "number", default: 30, describe: "seconds to wait for another apply to finish, or for the upload still writing the bundle (then exit 75)" })
       .option("verbose", { alias: "v", type: "boolean", default: false, describe: "list unchanged paths too" }),
   );
   return declared as unknown as Argv<ApplyArgs>;
