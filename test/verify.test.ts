@@ -219,6 +219,8 @@ describe("verify in the journal", () => {
     expect(certificates.length).toBe(2);
     const checks = run.entries.filter((entry) => entry.MESSAGE_ID === EVENTS.checkFailed.messageId);
     expect(checks.map((entry) => [entry.TYPHOON_PATH, entry.TYPHOON_CHECK, entry.PRIORITY])).toEqual([["/etc/kubernetes/pki/ca.key", "mode", "3"]]);
+    const done = run.entries.filter((entry) => entry.MESSAGE_ID === EVENTS.verifyDone.messageId);
+    expect(done.map((entry) => [entry.PRIORITY, entry.TYPHOON_EXIT_CODE, entry.TYPHOON_CERT, entry.TYPHOON_DAYS_LEFT])).toEqual([["6", "1", "controller-manager.conf client", "-1"]]);
     // verify reads keys; not one byte of them reaches the journal.
     const keyLine = fs.readFileSync(`${root}/${PKI}/ca.key`, "utf8").split("\n")[1]!;
     expect(run.exported.toString("latin1")).not.toContain(keyLine);

@@ -103,6 +103,14 @@ export const EVENTS = {
     action:
       "Re-apply the bundle, which repairs owners and modes and restores the files:\n    typhoon-agent plan /home/core/assets\nor re-render the assets with Terraform when a certificate or key is wrong. typhoon-agent verify lists every finding.",
   },
+  verifyDone: {
+    messageId: "75f0ddd5f037472dba38bf083d8ff0a1",
+    priority: 6,
+    title: "verify done",
+    explanation:
+      "typhoon-agent verify checked the files the last apply installed and every certificate among them; TYPHOON_EXIT_CODE is 0 when it found no error. TYPHOON_CERT and TYPHOON_DAYS_LEFT name the certificate that expires first and the whole days it has left (absent on a worker, which has none). The entries before this one list each finding.",
+    action: "Nothing to do when the exit code is 0. Otherwise the finding entries say what to repair:\n    journalctl -u typhoon-agent-verify.service -p warning",
+  },
   applyDone: {
     messageId: "c2a128f4ec8f4e4696c4923d73a31a56",
     priority: 6,

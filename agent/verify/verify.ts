@@ -53,12 +53,20 @@ export function runVerify(request: VerifyRequest, reporter: Reporter): VerifyRep
   const pki = checkPki({ read: (hostPath) => (recorded.has(hostPath) ? read(hostPath) : undefined), now: request.now, warnDays: request.warnDays });
   const findings = [...fileFindings, ...pki.findings];
   for (const finding of findings) reportFinding(reporter, finding);
+  const exitCode = findings.some((finding) => finding.severity === "error") ? ExitCode.failed : ExitCode.ok;
+  const soonest = [...pki.certificates].sort((a, b) => a.daysLeft - b.daysLeft)[0];
+  const errors = findings.filter((finding) => finding.severity === "error").length;
+  reporter.emit(
+    "verifyDone",
+    `typhoon-agent verify: ${installed.length} files, ${pki.certificates.length} certificates, ${errors} errors, ${findings.length - errors} warnings`,
+    { TYPHOON_EXIT_CODE: exitCode, ...(soonest === undefined ? {} : { TYPHOON_CERT: soonest.name, TYPHOON_DAYS_LEFT: soonest.daysLeft }) },
+  );
   return {
     command: "verify",
     root: host.root,
     checkedAt: request.now.toISOString(),
     warnDays: request.warnDays,
-    exitCode: findings.some((finding) => finding.severity === "error") ? ExitCode.failed : ExitCode.ok,
+    exitCode,
     files: installed.length,
     certificates: pki.certificates,
     findings,

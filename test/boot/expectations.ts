@@ -128,6 +128,7 @@ export function journalExpectations(facts: BootFacts): JournalExpectation[] {
     { what: "the boot test harness saw the kubelet up", match: startJobDone("boot-test-finish.service"), present: true },
     { what: "the daily verify timer started at boot", match: startJobDone("typhoon-agent-verify.timer"), present: true },
     { what: "typhoon-agent-verify.service passed", match: startJobDone("typhoon-agent-verify.service"), present: true },
+    { what: "verify reported from its sandbox, with no error", match: agentEvent("verifyDone", { TYPHOON_EXIT_CODE: "0" }), present: true },
     { what: "verify found no drift", match: agentEvent("checkFailed"), present: false },
     { what: "verify found no expiring certificate", match: agentEvent("certificateExpiring"), present: false },
   ];
