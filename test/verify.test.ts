@@ -117,6 +117,9 @@ describe("verify on an installed controller", () => {
       const file = `${root}/etc/kubernetes/manifests/kube-scheduler.yaml`;
       fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("--kubeconfig=", "--authentication-kubeconfig=/etc/kubernetes/pki/gone.conf\n    - --kubeconfig="));
     }, "/etc/kubernetes/pki/gone.conf", ["error reference"]],
+    ["a static pod that no longer parses (its readers unknown: no owner noise)", (root) => {
+      fs.appendFileSync(`${root}/etc/kubernetes/manifests/kube-scheduler.yaml`, "spec: [unclosed\n");
+    }, "/etc/kubernetes/manifests", ["error parse"]],
     ["service-account.pub from another key", async (root) => {
       fs.writeFileSync(`${root}/${PKI}/service-account.pub`, (await newKeyPair()).publicKey);
     }, "/etc/kubernetes/pki/service-account.pub", ["error key"]],

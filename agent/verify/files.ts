@@ -10,7 +10,7 @@ import { AgentError } from "../errors.ts";
 import type { Accounts } from "../hostfs/accounts.ts";
 import type { HostRoot } from "../hostfs/host-root.ts";
 import { MANAGED_DIRECTORIES, NESTED_DIRECTORY_MODE, SYSTEM_DEPTH, fileAccess, managedDirectoryOf, ruleOfInstalledPath, type Identities } from "../placement/policy.ts";
-import { analyzeStaticPods } from "../placement/static-pods.ts";
+import { analyzeStaticPods, type StaticPodAnalysis } from "../placement/static-pods.ts";
 import { formatMode } from "../report/format.ts";
 import type { Finding } from "./findings.ts";
 
@@ -35,25 +35,16 @@ interface Expected {
 
 export function checkFiles(input: FileCheckInput): Finding[] {
   const findings: Finding[] = [];
-  const staticPods = input.installed.filter((file) => ruleOfInstalledPath(file)?.directory === STATIC_POD_DIRECTORY);
-  let readers = new Map<string, { uid: number; gid: number; pods: string[] }>();
-  let references = new Map<string, string[]>();
-  try {
-    ({ readers, references } = analyzeStaticPods(staticPods.flatMap((file) => {
-      const content = input.read(file);
-      return content === undefined ? [] : [{ asset: file, content }];
-    })));
-  } catch (error) {
-    if (!(error instanceof AgentError)) throw error;
-    findings.push({ severity: "error", check: "parse", path: STATIC_POD_DIRECTORY, message: error.message });
-  }
+  const pods = analyzeInstalledPods(input, findings);
 
   for (const file of input.installed) {
     const rule = ruleOfInstalledPath(file);
     const rendered = input.rendered.find((candidate) => candidate.path === file);
-    let expected: Expected;
+    let expected: Expected | undefined;
     if (rule !== undefined) {
-      expected = fileAccess({ path: file, rule }, readers, input.identities);
+      // Without the static pods nobody knows who may read a pki secret: only its presence is checked.
+      const unknowable = pods === undefined && rule.access === "pki";
+      expected = unknowable ? undefined : fileAccess({ path: file, rule }, pods?.readers ?? new Map(), input.identities);
     } else if (rendered !== undefined) {
       expected = { uid: 0, gid: 0, mode: rendered.mode };
     } else {
@@ -69,12 +60,27 @@ export function checkFiles(input: FileCheckInput): Finding[] {
 
   for (const directory of directoriesOf(input.installed, input.identities)) checkEntry(input, directory.path, "directory", directory, findings);
 
-  for (const [file, pods] of references) {
+  for (const [file, readers] of pods?.references ?? []) {
     if (input.read(file) === undefined && !findings.some((finding) => finding.path === file)) {
-      findings.push({ severity: "error", check: "reference", path: file, message: `is read by ${pods.join(", ")}, but does not exist` });
+      findings.push({ severity: "error", check: "reference", path: file, message: `is read by ${readers.join(", ")}, but does not exist` });
     }
   }
   return findings;
+}
+
+/** Who reads which pki file, from the static pods installed now; undefined (and a finding) when one no longer parses. */
+function analyzeInstalledPods(input: FileCheckInput, findings: Finding[]): StaticPodAnalysis | undefined {
+  const manifests = input.installed.flatMap((file) => {
+    const content = ruleOfInstalledPath(file)?.directory === STATIC_POD_DIRECTORY ? input.read(file) : undefined;
+    return content === undefined ? [] : [{ asset: file, content }];
+  });
+  try {
+    return analyzeStaticPods(manifests);
+  } catch (error) {
+    if (!(error instanceof AgentError)) throw error;
+    findings.push({ severity: "error", check: "parse", path: STATIC_POD_DIRECTORY, message: error.message });
+    return undefined;
+  }
 }
 
 /** The managed directories holding installed files, and the directories nested below them. */
@@ -96,8 +102,8 @@ function directoriesOf(installed: readonly string[], identities: Identities): Ar
   return [...directories.values()].sort((a, b) => a.path.localeCompare(b.path));
 }
 
-/** Checks one entry's type, owner and mode; false when it is not there to check further. */
-function checkEntry(input: FileCheckInput, hostPath: string, kind: "file" | "directory", expected: Expected, findings: Finding[]): boolean {
+/** Checks one entry's type, and its owner and mode when they are known; false when it is not there to check further. */
+function checkEntry(input: FileCheckInput, hostPath: string, kind: "file" | "directory", expected: Expected | undefined, findings: Finding[]): boolean {
   let stat: fs.Stats;
   try {
     const real = kind === "file" ? input.host.file(hostPath, SYSTEM_DEPTH) : input.host.directory(hostPath, SYSTEM_DEPTH);
@@ -120,6 +126,7 @@ function checkEntry(input: FileCheckInput, hostPath: string, kind: "file" | "dir
     findings.push({ severity: "error", check: "missing", path: hostPath, message: `is not a ${kind === "file" ? "regular file" : "directory"}` });
     return false;
   }
+  if (expected === undefined) return true;
   if (stat.uid !== expected.uid || stat.gid !== expected.gid) {
     findings.push({ severity: "error", check: "owner", path: hostPath, message: `is owned by ${input.accounts.ownerName(stat.uid, stat.gid)}, expected ${input.accounts.ownerName(expected.uid, expected.gid)}` });
   }
