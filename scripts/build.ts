@@ -1,6 +1,10 @@
 // Compiles the agent into one self-contained executable: `npm run build`.
 // --bytecode needs ESM output; .env and bunfig.toml must never change what a boot-time
-// tool does, so the binary does not look for them at run time.
+// tool does, so the binary does not look for them at run time. --splitting keeps each
+// command's lazy import() a chunk of its own (still inside the executable): in one flat
+// bundle every `import ... from "node:crypto"` (and child_process, stream, bun:ffi) is
+// hoisted to the top and evaluated on every run, even `--version` (measured: 2 ms of
+// start-up, 5 ms of a 1 MB unpack; the binary grows by 5 MB of per-chunk bytecode).
 import { spawnSync } from "node:child_process";
 import * as path from "node:path";
 
@@ -12,6 +16,7 @@ export const COMPILE_FLAGS = [
   "--minify",
   "--bytecode",
   "--format=esm",
+  "--splitting",
   "--no-compile-autoload-dotenv",
   "--no-compile-autoload-bunfig",
 ];
