@@ -60,6 +60,23 @@ describe("apply and plan", () => {
     expect(fs.existsSync(bundle)).toBe(true);
   });
 
+  rootTest("apply does what plan said, path for path, from the agent's own state directory on", async () => {
+    const root = makeHost();
+    const bundle = `${root}/home/core/assets`;
+    await writeSampleBundle(bundle);
+    type Report = { actions: Array<{ action: string; path: string; owner?: string; mode?: string }> };
+    const actions = (stdout: unknown): string[] => (JSON.parse(stdout as string) as Report).actions.map((a) => `${a.action} ${a.path} ${a.owner} ${a.mode}`);
+    const plan = await runAgent(["plan", bundle, "--root", root, "--json"]);
+    const apply = await runAgent(["apply", bundle, "--root", root, "--no-start", "--keep-bundle", "--json"], QUIET);
+    expect(apply.exitCode, apply.stderr as string).toBe(0);
+    expect(actions(plan.stdout)).toContain("create /var/lib/typhoon-agent root:root 0700");
+    expect(actions(apply.stdout)).toEqual(actions(plan.stdout));
+    const again = await runAgent(["plan", bundle, "--root", root, "--json"]);
+    const rerun = await runAgent(["apply", bundle, "--root", root, "--no-start", "--keep-bundle", "--json"], QUIET);
+    expect(actions(again.stdout)).toContain("unchanged /var/lib/typhoon-agent root:root 0700");
+    expect(actions(rerun.stdout)).toEqual(actions(again.stdout));
+  });
+
   rootTest("a worker needs no bundle and refuses one; a controller needs one", async () => {
     const root = makeHost({ osRelease: "flatcar" });
     const worker = await runAgent(["apply", "--role", "worker", "--root", root], QUIET);

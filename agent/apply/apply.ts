@@ -112,7 +112,7 @@ export async function runApply(request: ApplyRequest, reporter: Reporter): Promi
     stateDirectory = host.directory(STATE_DIRECTORY, SYSTEM_DEPTH);
     // The agent's own directory exists from the start of an apply, so even a refused bundle
     // leaves its result.json; the managed tree is untouched until the transaction.
-    if (!request.dryRun) ensureStateDirectory(stateDirectory);
+    const createdEarly = request.dryRun ? new Set<string>() : ensureStateDirectory(stateDirectory);
     if (request.bundle !== undefined && request.bundle !== "-") {
       const { waitedMs, writers } = waitForWriters(request.bundle, request.lockWaitSeconds);
       if (writers.length > 0) report.warnings.push(`waited ${waitedMs} ms for ${writers.map(describeWriter).join(", ")} to finish writing the bundle`);
@@ -144,7 +144,7 @@ export async function runApply(request: ApplyRequest, reporter: Reporter): Promi
 
     const wanted = new Set(desired.files.map((file) => file.path));
     const plan = buildPlan(host, desired, [...legacyLeftovers(host), ...staleFiles(host, wanted)]);
-    report.actions = describePlan(host, plan, accounts);
+    report.actions = describePlan(host, plan, accounts, createdEarly);
 
     if (request.dryRun) {
       report.outcome = "planned";
@@ -203,13 +203,17 @@ function bundleField(report: ApplyReport): EventFields {
   return report.bundle === undefined ? {} : { TYPHOON_BUNDLE_SHA256: report.bundle.sha256 };
 }
 
-function ensureStateDirectory(stateDirectory: string): void {
+/** Creates the state directory and its missing parents; returns the real paths it created. */
+function ensureStateDirectory(stateDirectory: string): Set<string> {
+  const created = new Set<string>();
   try {
+    for (let directory = stateDirectory; !fs.existsSync(directory); directory = path.dirname(directory)) created.add(directory);
     fs.mkdirSync(path.dirname(stateDirectory), { recursive: true, mode: 0o755 });
     fs.mkdirSync(stateDirectory, { recursive: true, mode: 0o700 });
   } catch (error) {
     throw fromSystemError(error, "create", stateDirectory);
   }
+  return created;
 }
 
 function readBundle(source: string, expectSha256: string | undefined): BundleAssets {
@@ -278,23 +282,28 @@ function selinuxLabeling(host: HostRoot, plan: Plan): { label?: (temps: readonly
   };
 }
 
-function describePlan(host: HostRoot, plan: Plan, accounts: Accounts): ReportedAction[] {
+/**
+ * The plan as the operator reads it. `createdEarly` are the directories this apply made
+ * before planning (its own state directory and missing parents): created by this run,
+ * so reported as `plan` reported them, not as unchanged.
+ */
+function describePlan(host: HostRoot, plan: Plan, accounts: Accounts, createdEarly: ReadonlySet<string>): ReportedAction[] {
   const owner = (uid: number, gid: number): string => accounts.ownerName(uid, gid);
   const previous = (current: { uid: number; gid: number; mode: number } | undefined, action: string): ReportedAction["previous"] =>
     current === undefined || action === "unchanged" ? undefined : { owner: owner(current.uid, current.gid), mode: formatMode(current.mode) };
   const actions: ReportedAction[] = [];
   for (const step of plan.directories) {
-    // An existing system directory (/etc, /opt) is not the agent's to report, nor is its own
-    // state directory, which exists before planning so that even a refused run leaves result.json.
-    if (step.action === "unchanged" && (!step.desired.enforced || step.desired.path === STATE_DIRECTORY)) continue;
-    const was = previous(step.current, step.action);
+    const action = step.action === "unchanged" && createdEarly.has(step.realPath) ? "create" : step.action;
+    // An existing system directory (/etc, /opt) is not the agent's to report.
+    if (action === "unchanged" && !step.desired.enforced) continue;
+    const was = previous(step.current, action);
     actions.push({
-      action: step.action,
+      action,
       path: step.desired.path,
       kind: "directory",
       owner: owner(step.desired.uid, step.desired.gid),
       mode: formatMode(step.desired.mode),
-      ...(was === undefined || step.action !== "repair" ? {} : { previous: was }),
+      ...(was === undefined || action !== "repair" ? {} : { previous: was }),
     });
   }
   for (const step of plan.files) {
