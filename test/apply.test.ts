@@ -103,6 +103,27 @@ describe("a fresh controller", () => {
     }
   });
 
+  rootTest("pods running as different users may share a certificate, not a secret", async () => {
+    const root = makeHost();
+    const scheduler = assets
+      .get("static-manifests/kube-scheduler.yaml")!
+      .replace("runAsUser: 65534", "runAsUser: 1234")
+      .replace("    - --leader-elect=true\n", "    - --leader-elect=true\n    - --client-ca-file=/etc/kubernetes/pki/ca.crt\n");
+    const sharing = new Map(assets).set("static-manifests/kube-scheduler.yaml", scheduler);
+    fs.writeFileSync(`${root}/home/core/assets`, terraformBundle(sharing));
+    const { report } = await applyIn(root);
+    expect(report.exitCode, report.error).toBe(0);
+    expect(statOf(root, "etc/kubernetes/pki/ca.crt")).toEqual({ uid: 0, gid: 0, mode: 0o644 });
+    expect(statOf(root, "etc/kubernetes/pki/scheduler.conf")).toEqual({ uid: 1234, gid: 0, mode: 0o400 });
+
+    const secretShared = new Map(sharing).set("static-manifests/kube-scheduler.yaml", scheduler.replace("pki/ca.crt", "pki/apiserver.key"));
+    fs.writeFileSync(`${root}/home/core/assets`, terraformBundle(secretShared));
+    const refused = await applyIn(root);
+    expect(refused.report.exitCode).toBe(65);
+    expect(refused.report.error).toContain("/etc/kubernetes/pki/apiserver.key is read by static-manifests/kube-apiserver.yaml as uid 65534");
+    expect(refused.report.error).toContain("static-manifests/kube-scheduler.yaml as uid 1234");
+  });
+
   rootTest("the etcd user may live in /usr/lib/passwd (Fedora CoreOS)", async () => {
     const root = makeHost({ etcdUser: "usr-lib" });
     await writeSampleBundle(`${root}/home/core/assets`);

@@ -4,7 +4,7 @@
 // has a copy of these rules.
 
 import type { Account } from "../hostfs/accounts.ts";
-import { PKI_DIRECTORY, type PkiReader } from "./static-pods.ts";
+import { isPublicMaterial, PKI_DIRECTORY, type PkiReader } from "./static-pods.ts";
 
 /**
  * - etcd: etcd's own TLS; owned by the etcd user, nobody else can enter the directory.
@@ -124,8 +124,6 @@ export interface FileAccess {
 export interface Identities {
   etcd: Account;
 }
-
-const isPublicMaterial = (name: string): boolean => name.endsWith(".crt") || name.endsWith(".pub");
 
 /**
  * Owner and mode of an installed file: the least-privilege rule of SPEC section 3.

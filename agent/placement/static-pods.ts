@@ -10,6 +10,9 @@ import { BundleError } from "../errors.ts";
 export const PKI_DIRECTORY = "/etc/kubernetes/pki";
 const PKI_FILE_REFERENCE = /\/etc\/kubernetes\/pki\/[A-Za-z0-9._/-]+/g;
 
+/** Certificates and public keys: world-readable, so any number of pods may share one. */
+export const isPublicMaterial = (name: string): boolean => name.endsWith(".crt") || name.endsWith(".pub");
+
 export interface StaticPodSource {
   asset: string;
   content: Uint8Array;
@@ -23,7 +26,7 @@ export interface PkiReader {
 }
 
 export interface StaticPodAnalysis {
-  /** Host path of each referenced pki file → the non-root identity that must read it. */
+  /** Host path of each referenced pki secret → the one non-root identity that must read it. */
   readers: Map<string, PkiReader>;
   /** Host path of every referenced pki file (any uid) → the pods referencing it. */
   references: Map<string, string[]>;
@@ -45,7 +48,7 @@ export function analyzeStaticPods(manifests: readonly StaticPodSource[]): Static
     const pods = references.get(file) ?? [];
     if (!pods.includes(asset)) pods.push(asset);
     references.set(file, pods);
-    if (uid === 0) return; // root reads every file anyway
+    if (uid === 0 || isPublicMaterial(file)) return; // root reads every file anyway; everyone reads these
     const reader = readers.get(file);
     if (reader === undefined) {
       readers.set(file, { uid, gid, pods: [asset] });
