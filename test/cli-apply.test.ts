@@ -108,6 +108,33 @@ describe("apply and plan", () => {
     expect(missing.exitCode).toBe(66);
   });
 
+  rootTest("an apply refused for its configuration is reported like any failed apply: journal, --json, result.json", async () => {
+    const root = makeHost();
+    const bundle = `${root}/home/core/assets`;
+    await writeSampleBundle(bundle);
+    fs.mkdirSync(`${root}/etc/typhoon`);
+    fs.writeFileSync(`${root}/etc/typhoon/agent.yaml`, "k8s_dns_service_ip: 10.3.0.10\n");
+    const refused = await runAgent(["apply", bundle, "--root", root, "--json"], QUIET);
+    expect(refused.exitCode).toBe(78);
+    expect(refused.stderr).toMatch(/^<3>typhoon-agent apply failed: k8s_dns_service_ip: .*renamed.* exit_code=78/m);
+    const report = JSON.parse(refused.stdout as string) as { command: string; outcome: string; exitCode: number; error: string };
+    expect(report).toMatchObject({ command: "apply", outcome: "failed", exitCode: 78 });
+    expect(report.error).toContain("cluster_dns_service_ip");
+    const result = JSON.parse(fs.readFileSync(`${root}/var/lib/typhoon-agent/result.json`, "utf8")) as unknown;
+    expect(result).toMatchObject({ outcome: "failed", exitCode: 78 });
+    expect(fs.existsSync(bundle)).toBe(true);
+    expect(fs.existsSync(`${root}/etc/kubernetes`)).toBe(false);
+
+    fs.rmSync(`${root}/etc/typhoon/agent.yaml`);
+    const worker = await runAgent(["apply", bundle, "--root", root, "--role", "worker"], QUIET);
+    expect(worker.exitCode).toBe(2);
+    expect(worker.stderr).toMatch(/^<3>typhoon-agent apply failed: a worker takes no bundle/m);
+    const plan = await runAgent(["plan", bundle, "--root", root, "--role", "worker", "--json"], QUIET);
+    expect(plan.exitCode).toBe(2);
+    expect(JSON.parse(plan.stdout as string)).toMatchObject({ command: "plan", outcome: "failed", exitCode: 2 });
+    expect(plan.stderr).not.toContain("<3>");
+  });
+
   rootTest("rollback undoes the last apply", async () => {
     const root = makeHost();
     const bundle = `${root}/home/core/assets`;

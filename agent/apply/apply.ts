@@ -67,8 +67,9 @@ export interface ApplyReport {
   outcome: "applied" | "unchanged" | "planned" | "failed";
   exitCode: number;
   root: string;
-  role: AgentConfig["role"];
-  runtime: Runtime;
+  /** Absent when the run was refused before its configuration loaded (refusedApply). */
+  role?: AgentConfig["role"];
+  runtime?: Runtime;
   bundle?: { path: string; sha256: string; bytes: number; assets: number };
   transaction?: string;
   backup?: string;
@@ -84,26 +85,72 @@ export interface ApplyReport {
   hint?: string;
 }
 
-export async function runApply(request: ApplyRequest, reporter: Reporter): Promise<ApplyReport> {
-  const { host, config } = request;
-  const started = performance.now();
-  const report: ApplyReport = {
-    command: request.dryRun ? "plan" : "apply",
+type Emit = (event: EventName, message: string, fields?: EventFields) => void;
+
+/** plan reports nothing to the journal: it changes nothing. */
+function emitterFor(dryRun: boolean, reporter: Reporter): Emit {
+  return (event, message, fields = {}) => {
+    if (!dryRun) reporter.emit(event, message, fields);
+  };
+}
+
+function newReport(host: HostRoot, dryRun: boolean, startedAt: Date): ApplyReport {
+  return {
+    command: dryRun ? "plan" : "apply",
     outcome: "failed",
     exitCode: ExitCode.failed,
     root: host.root,
-    role: config.role,
-    runtime: request.runtime,
-    startedAt: new Date().toISOString(),
+    startedAt: startedAt.toISOString(),
     finishedAt: "",
     durationMs: 0,
     actions: [],
     skippedAssets: [],
     warnings: [],
   };
-  const emit = (event: EventName, message: string, fields: EventFields = {}): void => {
-    if (!request.dryRun) reporter.emit(event, message, fields);
-  };
+}
+
+function recordFailure(report: ApplyReport, error: unknown, host: HostRoot, emit: Emit): void {
+  const failure = error instanceof AgentError ? error : fromSystemError(error, "apply", host.root);
+  report.outcome = "failed";
+  report.exitCode = failure.exitCode;
+  report.error = failure.message;
+  if (failure.hint !== undefined) report.hint = failure.hint;
+  emit("applyFailed", `typhoon-agent apply failed: ${failure.message}`, {
+    TYPHOON_EXIT_CODE: failure.exitCode,
+    TYPHOON_ERROR: failure.message,
+    ...bundleField(report),
+  });
+}
+
+const roundMs = (ms: number): number => Math.round(ms * 10) / 10;
+
+/**
+ * An apply refused before it had a configuration to run with (a bad agent.yaml, a bundle
+ * given to a worker): reported like any failed apply, to the journal and in result.json,
+ * so the operator finds it where the other runs are. The run began when the process did.
+ */
+export function refusedApply(host: HostRoot, dryRun: boolean, error: AgentError, reporter: Reporter): ApplyReport {
+  const report = newReport(host, dryRun, new Date(performance.timeOrigin));
+  recordFailure(report, error, host, emitterFor(dryRun, reporter));
+  report.finishedAt = new Date().toISOString();
+  report.durationMs = roundMs(performance.now());
+  if (!dryRun) {
+    try {
+      const stateDirectory = host.directory(STATE_DIRECTORY, SYSTEM_DEPTH);
+      ensureStateDirectory(stateDirectory);
+      writeResult(stateDirectory, report);
+    } catch {
+      // The refusal is reported already; a host where even the state directory fails has a second problem.
+    }
+  }
+  return report;
+}
+
+export async function runApply(request: ApplyRequest, reporter: Reporter): Promise<ApplyReport> {
+  const { host, config } = request;
+  const started = performance.now();
+  const report: ApplyReport = { ...newReport(host, request.dryRun, new Date()), role: config.role, runtime: request.runtime };
+  const emit = emitterFor(request.dryRun, reporter);
   emit("applyStarted", `typhoon-agent apply started (${config.role}, ${request.runtime}${request.bundle === undefined ? "" : `, bundle ${request.bundle}`})`);
 
   let stateDirectory: string | undefined;
@@ -172,20 +219,11 @@ export async function runApply(request: ApplyRequest, reporter: Reporter): Promi
     }
     report.exitCode = ExitCode.ok;
   } catch (error) {
-    const failure = error instanceof AgentError ? error : fromSystemError(error, "apply", host.root);
-    report.outcome = "failed";
-    report.exitCode = failure.exitCode;
-    report.error = failure.message;
-    if (failure.hint !== undefined) report.hint = failure.hint;
-    emit("applyFailed", `typhoon-agent apply failed: ${failure.message}`, {
-      TYPHOON_EXIT_CODE: failure.exitCode,
-      TYPHOON_ERROR: failure.message,
-      ...bundleField(report),
-    });
+    recordFailure(report, error, host, emit);
   } finally {
     lock?.release();
     report.finishedAt = new Date().toISOString();
-    report.durationMs = Math.round((performance.now() - started) * 10) / 10;
+    report.durationMs = roundMs(performance.now() - started);
   }
   if (report.outcome !== "failed") {
     const counts = countActions(report.actions);
@@ -333,7 +371,7 @@ function describePlan(host: HostRoot, plan: Plan, accounts: Accounts, createdEar
   return actions;
 }
 
-function emitAction(emit: (event: EventName, message: string, fields?: EventFields) => void, action: ReportedAction): void {
+function emitAction(emit: Emit, action: ReportedAction): void {
   const fields: EventFields = {
     TYPHOON_PATH: action.path,
     TYPHOON_ACTION: action.action,

@@ -41,7 +41,7 @@ function builder(yargs: Argv<object>, dryRun: boolean): Argv<ApplyArgs> {
 
 async function handler(args: ApplyArgs): Promise<void> {
   // Loaded on use: every command pays the start-up cost of what it imports.
-  const [{ runApply }, { loadConfig }, { HostRoot }, { createJournalReporter }, { nodeFilesFor }] = await Promise.all([
+  const [{ runApply, refusedApply }, { loadConfig }, { HostRoot }, { createJournalReporter }, { nodeFilesFor }] = await Promise.all([
     import("../apply/apply.ts"),
     import("../config/load.ts"),
     import("../hostfs/host-root.ts"),
@@ -49,30 +49,37 @@ async function handler(args: ApplyArgs): Promise<void> {
     import("../units/node-files.ts"),
   ]);
   const host = new HostRoot(args.root);
-  const { config } = loadConfig({ root: host.root, configPath: args.config, flags: flagsFromArgs(args) });
-  if (config.role === "worker" && args.bundle !== undefined) {
-    throw new UsageError("a worker takes no bundle: the asset bundle is for controllers", "run `typhoon-agent apply` without a bundle on workers, or set role: controller");
+  const reporter = args["dry-run"] ? SILENT : createJournalReporter();
+  let report: ApplyReport;
+  try {
+    const { config } = loadConfig({ root: host.root, configPath: args.config, flags: flagsFromArgs(args) });
+    if (config.role === "worker" && args.bundle !== undefined) {
+      throw new UsageError("a worker takes no bundle: the asset bundle is for controllers", "run `typhoon-agent apply` without a bundle on workers, or set role: controller");
+    }
+    if (config.role === "controller" && args.bundle === undefined) {
+      throw new UsageError("a controller needs the asset bundle", "typhoon-agent apply /home/core/assets (or set role: worker)");
+    }
+    const { runtime, rendered } = nodeFilesFor(config, host.root);
+    report = await runApply(
+      {
+        host,
+        bundle: args.bundle,
+        config,
+        runtime,
+        rendered,
+        dryRun: args["dry-run"],
+        startKubelet: args.start && host.isRealRoot,
+        keepBundle: args["keep-bundle"],
+        allowUnknown: args["allow-unknown"],
+        expectSha256: args["expect-sha256"],
+        lockWaitSeconds: args["lock-wait"],
+      },
+      reporter,
+    );
+  } catch (error) {
+    if (!(error instanceof AgentError)) throw error;
+    report = refusedApply(host, args["dry-run"], error, reporter);
   }
-  if (config.role === "controller" && args.bundle === undefined) {
-    throw new UsageError("a controller needs the asset bundle", "typhoon-agent apply /home/core/assets (or set role: worker)");
-  }
-  const { runtime, rendered } = nodeFilesFor(config, host.root);
-  const report = await runApply(
-    {
-      host,
-      bundle: args.bundle,
-      config,
-      runtime,
-      rendered,
-      dryRun: args["dry-run"],
-      startKubelet: args.start && host.isRealRoot,
-      keepBundle: args["keep-bundle"],
-      allowUnknown: args["allow-unknown"],
-      expectSha256: args["expect-sha256"],
-      lockWaitSeconds: args["lock-wait"],
-    },
-    args["dry-run"] ? SILENT : createJournalReporter(),
-  );
   await show(report, args);
   if (report.exitCode !== 0) throw new AgentError(report.exitCode as AgentError["exitCode"], report.error ?? "apply failed", report.hint);
 }
