@@ -158,6 +158,23 @@ describe("verify on an installed controller", () => {
     expect(findingsAt(report, "/etc/systemd/system/kubelet.service")).toEqual(["warning content"]);
   });
 
+  rootTest("a broken agent.yaml is one error, and every other check still runs", async () => {
+    const root = node();
+    await replaceApiserverCertificate(root, { startDays: -30, days: -2 });
+    fs.mkdirSync(`${root}/etc/typhoon`, { recursive: true });
+    fs.writeFileSync(`${root}/etc/typhoon/agent.yaml`, "k8s_dns_service_ip: 10.3.0.10\n");
+    fs.chmodSync(`${root}/etc/kubernetes/kubelet.yaml`, 0o666);
+    const { exitCode, report, stderr } = await verify(root);
+    expect(exitCode).toBe(1);
+    expect(findingsAt(report, "/etc/typhoon/agent.yaml")).toEqual(["error config"]);
+    expect(report.findings.find((finding) => finding.check === "config")!.message).toContain("renamed to cluster_dns_service_ip");
+    expect(findingsAt(report, "/etc/kubernetes/pki/apiserver.crt")).toEqual(["error validity"]);
+    // Owner and mode of the rendered files are still checked; their content cannot be.
+    expect(findingsAt(report, "/etc/kubernetes/kubelet.yaml")).toEqual(["error mode"]);
+    expect(report.certificates).toHaveLength(13);
+    expect(stderr).toMatch(/^<3>\/etc\/typhoon\/agent\.yaml k8s_dns_service_ip: .* check=config/m);
+  });
+
   rootTest("a user other than root: exit 77 before reading anything", async () => {
     const result = await runAgent(["verify", "--root", node()], { ...QUIET, uid: 65534, gid: 65534 });
     expect(result.exitCode).toBe(77);

@@ -6,6 +6,7 @@ import type { Argv, CommandModule } from "yargs";
 import { configOptions, flagsFromArgs, type ConfigArgs } from "../config/options.ts";
 import { AgentError, ExitCode, UsageError } from "../errors.ts";
 import { print } from "../report/console.ts";
+import type { VerifyRequest } from "../verify/verify.ts";
 
 interface VerifyArgs extends ConfigArgs {
   json: boolean;
@@ -31,18 +32,33 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     if (!Number.isInteger(args["warn-days"]) || args["warn-days"] < 0) throw new UsageError(`--warn-days must be a whole number of days, not ${String(args["warn-days"])}`);
     // As another user every 0400 key would look unreadable, which verify cannot tell from drift.
     if (process.getuid?.() !== 0) throw new AgentError(ExitCode.noPermission, "verify reads private keys owned by root, etcd and nobody", "run it as root: sudo typhoon-agent verify");
-    const [{ runVerify }, { formatVerifyReport, summaryLine }, { loadConfig }, { HostRoot }, { createJournalReporter }, { nodeFilesFor }] = await Promise.all([
-      import("../verify/verify.ts"),
-      import("../verify/report.ts"),
-      import("../config/load.ts"),
-      import("../hostfs/host-root.ts"),
-      import("../journal/journal.ts"),
-      import("../units/node-files.ts"),
-    ]);
+    const [{ runVerify }, { formatVerifyReport, summaryLine }, { loadConfig }, { HostRoot }, { createJournalReporter }, { nodeFilesFor, NODE_FILE_MODE }, { KUBELET_FILES }, { DEFAULT_CONFIG_PATH, defaultConfig }] =
+      await Promise.all([
+        import("../verify/verify.ts"),
+        import("../verify/report.ts"),
+        import("../config/load.ts"),
+        import("../hostfs/host-root.ts"),
+        import("../journal/journal.ts"),
+        import("../units/node-files.ts"),
+        import("../apply/kubelet.ts"),
+        import("../config/keys.ts"),
+      ]);
     const host = new HostRoot(args.root);
-    const { config } = loadConfig({ root: host.root, configPath: args.config, flags: flagsFromArgs(args) });
-    const { rendered } = nodeFilesFor(config, host.root);
-    const report = runVerify({ host, etcdUser: config.etcd_user, rendered, warnDays: args["warn-days"], now: new Date() }, createJournalReporter());
+    let request: Pick<VerifyRequest, "etcdUser" | "rendered" | "configProblem">;
+    try {
+      const { config } = loadConfig({ root: host.root, configPath: args.config, flags: flagsFromArgs(args) });
+      request = { etcdUser: config.etcd_user, rendered: nodeFilesFor(config, host.root).rendered };
+    } catch (error) {
+      // A daily health check must still see the certificates when agent.yaml is broken:
+      // the configuration problem is one finding, the kubelet files are checked for owner and mode only.
+      if (!(error instanceof AgentError) || error.exitCode !== ExitCode.badConfig) throw error;
+      request = {
+        etcdUser: defaultConfig().etcd_user,
+        rendered: KUBELET_FILES.map((file) => ({ path: file, mode: NODE_FILE_MODE, content: undefined })),
+        configProblem: { path: args.config ?? DEFAULT_CONFIG_PATH, message: error.message },
+      };
+    }
+    const report = runVerify({ host, ...request, warnDays: args["warn-days"], now: new Date() }, createJournalReporter());
     print(args.json ? JSON.stringify(report, null, 2) : formatVerifyReport(report));
     if (report.exitCode !== ExitCode.ok) throw new AgentError(ExitCode.failed, summaryLine(report), "typhoon-agent plan shows what an apply would repair");
   },

@@ -17,11 +17,14 @@ export interface NodeFile {
   mode: number;
 }
 
+/** Owner root, readable by all: neither file holds a secret. */
+export const NODE_FILE_MODE = 0o644;
+
 /** `config` as loadConfig returns it (validated); `runtime` as resolveRuntime resolves it. */
 export function renderNodeFiles(config: AgentConfig, runtime: Runtime): NodeFile[] {
   return [
-    { path: KUBELET_SERVICE_PATH, content: renderKubeletService(config, runtime), mode: 0o644 },
-    { path: KUBELET_CONFIG_PATH, content: renderKubeletConfig(config), mode: 0o644 },
+    { path: KUBELET_SERVICE_PATH, content: renderKubeletService(config, runtime), mode: NODE_FILE_MODE },
+    { path: KUBELET_CONFIG_PATH, content: renderKubeletConfig(config), mode: NODE_FILE_MODE },
   ];
 }
 

@@ -5,7 +5,6 @@
 // files that exist.
 
 import * as fs from "node:fs";
-import type { RenderedFile } from "../apply/desired-state.ts";
 import { AgentError } from "../errors.ts";
 import type { Accounts } from "../hostfs/accounts.ts";
 import type { HostRoot } from "../hostfs/host-root.ts";
@@ -21,10 +20,18 @@ export interface FileCheckInput {
   accounts: Accounts;
   /** Host paths from the install record. */
   installed: readonly string[];
-  rendered: readonly RenderedFile[];
+  rendered: readonly ExpectedNodeFile[];
   identities: Identities;
   /** Content of an installed file, or undefined when it cannot be read. */
   read(hostPath: string): Buffer | undefined;
+}
+
+/** A file apply renders (kubelet.service, kubelet.yaml) as it should be installed now. */
+export interface ExpectedNodeFile {
+  path: string;
+  mode: number;
+  /** Undefined when the configuration did not load: then only owner and mode are checked. */
+  content: string | Buffer | undefined;
 }
 
 interface Expected {
@@ -52,8 +59,8 @@ export function checkFiles(input: FileCheckInput): Finding[] {
       continue;
     }
     if (!checkEntry(input, file, "file", expected, findings)) continue;
-    const content = rendered === undefined ? undefined : input.read(file);
-    if (rendered !== undefined && content !== undefined && !content.equals(Buffer.from(rendered.content))) {
+    const content = rendered?.content === undefined ? undefined : input.read(file);
+    if (rendered?.content !== undefined && content !== undefined && !content.equals(Buffer.from(rendered.content))) {
       findings.push({ severity: "warning", check: "content", path: file, message: "differs from what apply renders from the configuration (typhoon-agent plan shows the change)" });
     }
   }

@@ -4,7 +4,7 @@
 export type Severity = "error" | "warning";
 
 /** Which check found it; JSON consumers filter on it. */
-export type CheckName = "missing" | "symlink" | "owner" | "mode" | "content" | "parse" | "key" | "chain" | "ca" | "validity" | "reference";
+export type CheckName = "config" | "missing" | "symlink" | "owner" | "mode" | "content" | "parse" | "key" | "chain" | "ca" | "validity" | "reference";
 
 export interface Finding {
   severity: Severity;

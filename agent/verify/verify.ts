@@ -4,24 +4,31 @@
 // Every finding also goes to the journal, so a daily timer warns months before an outage.
 
 import * as fs from "node:fs";
-import { INSTALL_RECORD, type RenderedFile } from "../apply/desired-state.ts";
+import { INSTALL_RECORD } from "../apply/desired-state.ts";
 import { AgentError, ExitCode, fromSystemError } from "../errors.ts";
 import { withReadOnlyFile } from "../fsio/read-only.ts";
 import { Accounts } from "../hostfs/accounts.ts";
 import type { HostRoot } from "../hostfs/host-root.ts";
 import { SYSTEM_DEPTH } from "../placement/policy.ts";
 import type { Reporter } from "../report/events.ts";
-import { checkFiles } from "./files.ts";
+import { checkFiles, type ExpectedNodeFile } from "./files.ts";
 import type { CertificateRow, Finding } from "./findings.ts";
 import { checkPki } from "./pki.ts";
+import { summaryLine } from "./report.ts";
 
 export interface VerifyRequest {
   host: HostRoot;
   etcdUser: string;
   /** kubelet.service and kubelet.yaml as apply would render them now. */
-  rendered: readonly RenderedFile[];
+  rendered: readonly ExpectedNodeFile[];
   warnDays: number;
   now: Date;
+  /**
+   * Why the agent configuration did not load, if it did not: one error finding, and the
+   * rendered files' content goes unchecked; every other check still runs, so a broken
+   * agent.yaml never hides an expiring certificate.
+   */
+  configProblem?: { path: string; message: string };
 }
 
 export interface VerifyReport {
@@ -51,17 +58,12 @@ export function runVerify(request: VerifyRequest, reporter: Reporter): VerifyRep
   const fileFindings = checkFiles({ host, accounts, installed, rendered: request.rendered, identities, read });
   // Only what the last apply installed is checked: a worker has no PKI at all.
   const pki = checkPki({ read: (hostPath) => (recorded.has(hostPath) ? read(hostPath) : undefined), now: request.now, warnDays: request.warnDays });
-  const findings = [...fileFindings, ...pki.findings];
+  const configFindings: Finding[] =
+    request.configProblem === undefined ? [] : [{ severity: "error", check: "config", path: request.configProblem.path, message: request.configProblem.message }];
+  const findings = [...configFindings, ...fileFindings, ...pki.findings];
   for (const finding of findings) reportFinding(reporter, finding);
   const exitCode = findings.some((finding) => finding.severity === "error") ? ExitCode.failed : ExitCode.ok;
-  const soonest = [...pki.certificates].sort((a, b) => a.daysLeft - b.daysLeft)[0];
-  const errors = findings.filter((finding) => finding.severity === "error").length;
-  reporter.emit(
-    "verifyDone",
-    `typhoon-agent verify: ${installed.length} files, ${pki.certificates.length} certificates, ${errors} errors, ${findings.length - errors} warnings`,
-    { TYPHOON_EXIT_CODE: exitCode, ...(soonest === undefined ? {} : { TYPHOON_CERT: soonest.name, TYPHOON_DAYS_LEFT: soonest.daysLeft }) },
-  );
-  return {
+  const report: VerifyReport = {
     command: "verify",
     root: host.root,
     checkedAt: request.now.toISOString(),
@@ -71,6 +73,12 @@ export function runVerify(request: VerifyRequest, reporter: Reporter): VerifyRep
     certificates: pki.certificates,
     findings,
   };
+  const soonest = [...pki.certificates].sort((a, b) => a.daysLeft - b.daysLeft)[0];
+  reporter.emit("verifyDone", `typhoon-agent ${summaryLine(report)}`, {
+    TYPHOON_EXIT_CODE: exitCode,
+    ...(soonest === undefined ? {} : { TYPHOON_CERT: soonest.name, TYPHOON_DAYS_LEFT: soonest.daysLeft }),
+  });
+  return report;
 }
 
 function readInstallRecord(host: HostRoot): string[] {
