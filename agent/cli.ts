@@ -53,7 +53,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     )
     .exitProcess(false)
     .fail((message, error) => {
-      throw error ?? new AgentError(ExitCode.usage, message ?? "invalid usage", "see typhoon-agent --help");
+      // yargs' own complaints (an unknown flag, a value a coerce check refused) come as a
+      // message or a YError, a command's failure as the error it threw.
+      if (error === undefined || error === null || error.name === "YError") {
+        throw new AgentError(ExitCode.usage, message ?? error?.message ?? "invalid usage", "see typhoon-agent --help");
+      }
+      throw error;
     });
   skipHelpRendering(cli);
   try {

@@ -1,5 +1,6 @@
 // apply, plan and rollback through the compiled binary, the way an operator runs them.
 
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { execa } from "execa";
@@ -106,6 +107,31 @@ describe("apply and plan", () => {
     expect(result).toMatchObject({ outcome: "failed", exitCode: 65 });
     const missing = await runAgent(["apply", `${root}/nope`, "--root", root], QUIET);
     expect(missing.exitCode).toBe(66);
+  });
+
+  rootTest("flag values are checked as they are parsed: exit 2 naming the flag, before anything runs", async () => {
+    const root = makeHost();
+    const bundle = `${root}/home/core/assets`;
+    await writeSampleBundle(bundle);
+    const before = snapshotTree(root);
+    const refusals: Array<[string[], string]> = [
+      [["apply", bundle, "--expect-sha256", "xyz"], '--expect-sha256 takes a SHA-256 digest of 64 hex digits (sha256sum prints it), not "xyz"'],
+      [["apply", bundle, "--expect-sha256", "0".repeat(63)], "--expect-sha256 takes a SHA-256 digest"],
+      [["apply", bundle, "--lock-wait", "soon"], "--lock-wait takes a number of seconds, 0 or more\n"],
+      [["plan", bundle, "--lock-wait", "-1"], "--lock-wait takes a number of seconds, 0 or more, not -1"],
+      [["rollback", "--lock-wait", "x"], "--lock-wait takes a number of seconds"],
+      [["verify", "--warn-days", "1.5"], "--warn-days takes a whole number of days, 0 or more, not 1.5"],
+    ];
+    for (const [args, message] of refusals) {
+      const result = await runAgent([...args, "--root", root], QUIET);
+      expect({ args, exitCode: result.exitCode }).toEqual({ args, exitCode: 2 });
+      expect(result.stderr).toContain(message);
+    }
+    expect(snapshotTree(root)).toEqual(before);
+    // Digests are compared as sha256sum prints them, whatever the case given.
+    const digest = createHash("sha256").update(fs.readFileSync(bundle)).digest("hex").toUpperCase();
+    const applied = await runAgent(["apply", bundle, "--root", root, "--no-start", "--expect-sha256", digest], QUIET);
+    expect(applied.exitCode, applied.stderr as string).toBe(0);
   });
 
   rootTest("an apply refused for its configuration is reported like any failed apply: journal, --json, result.json", async () => {

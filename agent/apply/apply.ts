@@ -40,6 +40,7 @@ export interface ApplyRequest {
   startKubelet: boolean;
   keepBundle: boolean;
   allowUnknown: boolean;
+  /** Lower-case hex, as the --expect-sha256 check leaves it. */
   expectSha256: string | undefined;
   lockWaitSeconds: number;
 }
@@ -258,9 +259,9 @@ function readBundle(source: string, expectSha256: string | undefined): BundleAss
   const input = openBundleInput(source);
   try {
     const bundle = readBundleAssets(input);
-    if (expectSha256 !== undefined && bundle.sha256 !== expectSha256.toLowerCase()) {
+    if (expectSha256 !== undefined && bundle.sha256 !== expectSha256) {
       throw new BundleError(
-        `bundle sha256 is ${bundle.sha256}, expected ${expectSha256.toLowerCase()}`,
+        `bundle sha256 is ${bundle.sha256}, expected ${expectSha256}`,
         undefined,
         "the transfer was truncated or corrupted; copy the bundle again",
       );

@@ -6,6 +6,7 @@ import type { Argv, CommandModule } from "yargs";
 import type { ApplyReport } from "../apply/apply.ts";
 import { configOptions, flagsFromArgs, type ConfigArgs } from "../config/options.ts";
 import { AgentError, UsageError } from "../errors.ts";
+import { seconds, sha256Digest } from "./option-checks.ts";
 import { print, say } from "../report/console.ts";
 import type { Reporter } from "../report/events.ts";
 
@@ -32,8 +33,8 @@ function builder(yargs: Argv<object>, dryRun: boolean): Argv<ApplyArgs> {
       .option("keep-bundle", { type: "boolean", default: false, describe: "keep the bundle file (it holds every secret; removed after a successful apply by default)" })
       .option("json", { type: "boolean", default: false, describe: "print one JSON document (actions, exit code, durations) on standard output" })
       .option("allow-unknown", { type: "boolean", default: false, describe: "skip assets outside the placement table instead of refusing the bundle" })
-      .option("expect-sha256", { type: "string", describe: "the bundle's sha256 as Terraform computes it; anything else is refused (exit 65) before any change" })
-      .option("lock-wait", { type: "number", default: 30, describe: "seconds to wait for another apply to finish, or for the upload still writing the bundle (then exit 75)" })
+      .option("expect-sha256", { type: "string", coerce: sha256Digest("expect-sha256"), describe: "the bundle's sha256 as Terraform computes it; anything else is refused (exit 65) before any change" })
+      .option("lock-wait", { type: "number", default: 30, coerce: seconds("lock-wait"), describe: "seconds to wait for another apply to finish, or for the upload still writing the bundle (then exit 75)" })
       .option("verbose", { alias: "v", type: "boolean", default: false, describe: "list unchanged paths too" }),
   );
   return declared as unknown as Argv<ApplyArgs>;

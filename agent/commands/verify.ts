@@ -4,9 +4,10 @@
 
 import type { Argv, CommandModule } from "yargs";
 import { configOptions, flagsFromArgs, type ConfigArgs } from "../config/options.ts";
-import { AgentError, ExitCode, UsageError } from "../errors.ts";
+import { AgentError, ExitCode } from "../errors.ts";
 import { print } from "../report/console.ts";
 import type { VerifyRequest } from "../verify/verify.ts";
+import { days } from "./option-checks.ts";
 
 interface VerifyArgs extends ConfigArgs {
   json: boolean;
@@ -21,7 +22,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       configOptions(
         (yargs as Argv<object>)
           .option("json", { type: "boolean", default: false, describe: "print one JSON document (certificates, findings, exit code) on standard output" })
-          .option("warn-days", { type: "number", default: 90, describe: "warn about certificates that expire within this many days" }),
+          .option("warn-days", { type: "number", default: 90, coerce: days("warn-days"), describe: "warn about certificates that expire within this many days" }),
       ) as unknown as Argv<VerifyArgs>
     )
       .example("$0 verify", "what typhoon-agent-verify.timer runs every day")
@@ -29,7 +30,6 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       .example("$0 verify --root /mnt/node", "a node's disk mounted elsewhere")
       .epilogue("Exit: 0 no error (warnings allowed), 1 an error found, 2 usage, 66 nothing installed (no install record), 67 no etcd user, 77 not root, 78 bad config."),
   handler: async (args) => {
-    if (!Number.isInteger(args["warn-days"]) || args["warn-days"] < 0) throw new UsageError(`--warn-days must be a whole number of days, not ${String(args["warn-days"])}`);
     // As another user every 0400 key would look unreadable, which verify cannot tell from drift.
     if (process.getuid?.() !== 0) throw new AgentError(ExitCode.noPermission, "verify reads private keys owned by root, etcd and nobody", "run it as root: sudo typhoon-agent verify");
     const [{ runVerify }, { formatVerifyReport, summaryLine }, { loadConfig }, { HostRoot }, { createJournalReporter }, { nodeFilesFor, NODE_FILE_MODE }, { KUBELET_FILES }, { DEFAULT_CONFIG_PATH, defaultConfig }] =
