@@ -1,5 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { BundleError } from "../agent/errors.ts";
+import { MAX_NAME_BYTES } from "../agent/unpack/asset-name.ts";
 import { asText, decode } from "./helpers/decode.ts";
 
 const CHUNK_SIZES = [1, 2, 3, 5, 6, 7, 13, 64, undefined];
@@ -102,6 +103,26 @@ describe("rejections name the line (exit 65)", () => {
   test("a header that is only a header, unterminated", () => expectRejected("##### a", 1, /no newline/));
   test("##### split across reads inside a long line", () => {
     expectRejected(`##### a\n${"x".repeat(9000)}#####${"y".repeat(9000)}\n`, 2, /inside a content line/);
+  });
+  test("##### inside a long line, at every offset around the read boundaries", () => {
+    // The parser scans a buffer of one header line plus a chunk; a long content line is
+    // scanned up to a few bytes before the buffer's end. A marker may straddle that point.
+    for (const chunkSize of [7, 64, 1 << 20]) {
+      const buffer = 6 + MAX_NAME_BYTES + chunkSize;
+      const head = "##### a\n";
+      for (const boundary of [buffer - 4, 2 * buffer - 8, 3 * buffer - 12]) {
+        for (let at = boundary - 12; at <= boundary + 12; at++) {
+          const line = `${"x".repeat(at - head.length)}#####${"y".repeat(2 * buffer)}`;
+          let caught: unknown;
+          try {
+            decode(`${head}${line}\n##### b\nz\n`, { chunkSize });
+          } catch (error) {
+            caught = error;
+          }
+          expect({ chunkSize, at, rejected: caught instanceof BundleError && /inside a content line/.test(caught.message) }).toEqual({ chunkSize, at, rejected: true });
+        }
+      }
+    }
   });
   test("a long line that starts with #####", () => expectRejected(`##### a\n##### ${"b".repeat(9000)}\n`, 2, /longer than|header longer/));
   test("the earliest problem is the one reported", () => expectRejected("##### a\nx\r\n##### /abs\n", 2, /carriage return/));

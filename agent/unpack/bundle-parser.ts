@@ -101,7 +101,7 @@ class BundleParser {
       this.totalBytes += filled - carried;
 
       const end = eof ? filled : this.safeEnd(filled);
-      this.scan(end, eof);
+      this.scan(end, filled, eof);
       if (eof) break;
 
       // The carried bytes start a line unless they continue one (a long line, or a
@@ -127,19 +127,24 @@ class BundleParser {
     return filled - SPLIT_MARKER_GUARD;
   }
 
-  /** Validates and delivers buffer[0, end), all of which is final input. */
-  private scan(end: number, eof: boolean): void {
+  /**
+   * Validates and delivers buffer[0, end), all of which is final input; buffer[end, filled)
+   * is carried to the next read. A "#####" that starts before `end` may finish after it, so
+   * markers are searched up to `filled`, and those that start at `end` or later are left to
+   * the next scan.
+   */
+  private scan(end: number, filled: number, eof: boolean): void {
     const buffer = this.buffer;
     const region = buffer.subarray(0, end);
     const badByte = firstForbiddenByte(region);
     const limit = badByte < 0 ? end : badByte;
-    const searchable = badByte < 0 ? region : buffer.subarray(0, limit);
+    const searchable = badByte < 0 ? buffer.subarray(0, filled) : buffer.subarray(0, limit);
 
     let contentFrom = 0;
     let searchFrom = 0;
     for (;;) {
       const marker = searchable.indexOf(HASHES, searchFrom);
-      if (marker < 0) break;
+      if (marker < 0 || marker >= end) break;
       this.countLinesTo(marker);
       const startsLine = marker === 0 ? this.bufferStartsLine : buffer[marker - 1] === 0x0a;
       if (!startsLine) {
