@@ -18,6 +18,7 @@ function expectRejected(bundle: string | Buffer, line: number | undefined, messa
     expect(error.exitCode).toBe(65);
     expect(error.line, `chunk size ${chunkSize}: ${error.message}`).toBe(line);
     expect(error.message).toMatch(message);
+    expect(error.hint, `${error.message}: says what to do`).toEqual(expect.any(String));
   }
 }
 
@@ -88,6 +89,10 @@ describe("rejections name the line (exit 65)", () => {
   });
   test("a name over 4096 bytes", () => expectRejected(`##### ${"a/".repeat(2100)}b\nx`, 1, /longer than/));
   test("the name -", () => expectRejected("##### -\nx", 1, /standard output/));
+  test("a name in the agent's own temporary namespace", () => {
+    expectRejected("##### .typhoon-agent-unpack.42/keep\nx", 1, /reserves for its temporary files/);
+    expectRejected("##### manifests/.typhoon-agent.1.1.tmp\nx", 1, /reserves for its temporary files/);
+  });
   test("invalid UTF-8 in a name", () => expectRejected(Buffer.from([...Buffer.from("##### a"), 0xff, 0x0a, 0x78]), 1, /UTF-8/));
   test("a duplicate name", () => expectRejected("##### a\n1\n##### b\n2\n##### a\n3", 5, /duplicate asset "a" \(first at line 1\)/));
   test("a name that is also a directory", () => expectRejected("##### a\n1\n##### a/b\n2", 3, /needs "a" as a directory/));

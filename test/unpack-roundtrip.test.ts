@@ -74,4 +74,21 @@ describe("property: the codec round-trips", () => {
     expectSameBytes(packed.stdout as unknown as Uint8Array, bundle, "packed bundle");
     fs.rmSync(work, { recursive: true });
   });
+
+  test("pack refuses a tree holding a name no bundle could carry, naming it, writing nothing", async () => {
+    for (const [name, problem] of [
+      [Buffer.from([0x61, 0xff]), "asset name is not valid UTF-8"],
+      [Buffer.from(".typhoon-agent-unpack.7"), "which the agent reserves for its temporary files"],
+      [Buffer.from("two words"), "asset name has more than one field"],
+    ] as const) {
+      const work = tempDir();
+      fs.mkdirSync(path.join(work, "tree"));
+      fs.writeFileSync(Buffer.concat([Buffer.from(`${work}/tree/`), name]), "x\n");
+      const packed = await runAgent(["pack", path.join(work, "tree"), "-o", path.join(work, "bundle")]);
+      expect({ name: name.toString(), exitCode: packed.exitCode }).toEqual({ name: name.toString(), exitCode: 65 });
+      expect(packed.stderr).toContain(problem);
+      expect(packed.stderr).toContain("hint: asset names are relative paths");
+      expect(fs.existsSync(path.join(work, "bundle"))).toBe(false);
+    }
+  });
 });

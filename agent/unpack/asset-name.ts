@@ -6,6 +6,14 @@
 /** Longest header line accepted: `##### ` plus a name of PATH_MAX bytes. */
 export const MAX_NAME_BYTES = 4096;
 const MAX_SEGMENT_BYTES = 255;
+/**
+ * unpack stages into `.typhoon-agent-unpack.<pid>` and apply writes `.typhoon-agent.<id>.<n>.tmp`
+ * beside its targets; both clean up what they find of those names, so no asset may use them.
+ */
+const RESERVED_PREFIX = ".typhoon-agent";
+
+/** What to do about a name the rules refuse; the name comes from the Terraform asset map. */
+export const NAME_HINT = "asset names are relative paths of plain segments (no spaces, backslashes, control characters, . or ..); fix the key in the Terraform asset map";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -46,13 +54,11 @@ function checkDecodedName(name: string): { name: string } | { problem: string } 
     if (Buffer.byteLength(segment) > MAX_SEGMENT_BYTES) {
       return { problem: `${shown} has a segment longer than ${MAX_SEGMENT_BYTES} bytes` };
     }
+    if (segment.startsWith(RESERVED_PREFIX)) {
+      return { problem: `${shown} starts a segment with ${RESERVED_PREFIX}, which the agent reserves for its temporary files` };
+    }
   }
   return { name };
-}
-
-/** Same rules for a name that is already a string (pack walks a directory tree). */
-export function checkAssetNameString(name: string): { name: string } | { problem: string } {
-  return checkAssetName(Buffer.from(name, "utf8"));
 }
 
 /**
@@ -60,6 +66,9 @@ export function checkAssetNameString(name: string): { name: string } | { problem
  * directory of another (awk could not write both; the second would fail half-way).
  */
 export class AssetNameSet {
+  /** What to do about a problem add() reports. */
+  static readonly HINT = "a Terraform asset map has each key once, and no key is the directory of another: was the bundle concatenated or edited?";
+
   private readonly files = new Map<string, number>();
   private readonly directories = new Map<string, number>();
 

@@ -9,7 +9,7 @@
 // what lets the agent unpack at least as fast as mawk.
 
 import { BundleError } from "../errors.ts";
-import { AssetNameSet, MAX_NAME_BYTES, checkAssetName } from "./asset-name.ts";
+import { AssetNameSet, MAX_NAME_BYTES, NAME_HINT, checkAssetName } from "./asset-name.ts";
 
 export interface AssetSink {
   /** A header opened asset `name` at bundle line `line`. */
@@ -157,8 +157,8 @@ class BundleParser {
       const lineEnd = region.indexOf(0x0a, marker);
       if (badByte >= 0 && (lineEnd < 0 || lineEnd > limit)) this.rejectForbiddenByte(badByte);
       if (lineEnd < 0) {
-        if (eof) throw new BundleError("the last header has no newline; the bundle is truncated", this.line);
-        throw new BundleError(`header longer than ${MAX_HEADER_LINE} bytes`, this.line);
+        if (eof) throw new BundleError("the last header has no newline; the bundle is truncated", this.line, "copy the bundle again; --expect-sha256 catches a cut anywhere");
+        throw new BundleError(`header longer than ${MAX_HEADER_LINE} bytes`, this.line, `asset names are at most ${MAX_NAME_BYTES} bytes`);
       }
       if (!this.inAsset && this.scannedBytes + marker > 0) throw contentBeforeFirstHeader();
       const name = this.headerName(marker, lineEnd);
@@ -188,10 +188,10 @@ class BundleParser {
   private headerName(start: number, lineEnd: number): string {
     const buffer = this.buffer;
     if (lineEnd - start < HEADER_PREFIX_LENGTH || buffer[start + HEADER_PREFIX_LENGTH - 1] !== 0x20) {
-      throw new BundleError("malformed header; expected `##### <relative path>`", this.line);
+      throw new BundleError("malformed header; expected `##### <relative path>`", this.line, "every line starting with ##### is a header to awk, so no asset line may start with it");
     }
     const checked = checkAssetName(buffer.subarray(start + HEADER_PREFIX_LENGTH, lineEnd));
-    if ("problem" in checked) throw new BundleError(`asset name ${checked.problem}`, this.line);
+    if ("problem" in checked) throw new BundleError(`asset name ${checked.problem}`, this.line, NAME_HINT);
     return checked.name;
   }
 
@@ -208,7 +208,7 @@ class BundleParser {
       this.sink.end(false);
     }
     const problem = this.names.add(name, this.line);
-    if (problem !== undefined) throw new BundleError(problem, this.line);
+    if (problem !== undefined) throw new BundleError(problem, this.line, AssetNameSet.HINT);
     this.sink.begin(name, this.line);
     this.inAsset = true;
     this.assetHeaderLine = this.line;

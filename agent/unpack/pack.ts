@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { BundleError, fromSystemError } from "../errors.ts";
 import { withReadOnlyFile } from "../fsio/read-only.ts";
 import { writeAll } from "../fsio/write-all.ts";
-import { checkAssetNameString } from "./asset-name.ts";
+import { NAME_HINT, checkAssetName } from "./asset-name.ts";
 import { firstForbiddenByte } from "./bundle-parser.ts";
 
 const CHUNK = 1 << 20;
@@ -54,19 +54,27 @@ function listAssets(directory: string): string[] {
   const names: string[] = [];
   const walk = (relative: string): void => {
     const absolute = relative === "" ? directory : path.join(directory, relative);
-    let entries: fs.Dirent[];
+    // Raw names, so a file name that is not UTF-8 is refused as such rather than lost in
+    // decoding (Bun's readdir returns no Dirents for raw names, hence the lstat).
+    let entries: Buffer[];
     try {
-      entries = fs.readdirSync(absolute, { withFileTypes: true });
+      entries = fs.readdirSync(absolute, { encoding: "buffer" });
     } catch (error) {
       throw fromSystemError(error, "read directory", absolute);
     }
     for (const entry of entries) {
-      const name = relative === "" ? entry.name : `${relative}/${entry.name}`;
-      if (entry.isDirectory()) {
+      const checked = checkAssetName(Buffer.concat([Buffer.from(relative === "" ? "" : `${relative}/`), entry]));
+      if ("problem" in checked) throw new BundleError(`${path.join(absolute, entry.toString())}: asset name ${checked.problem}`, undefined, NAME_HINT);
+      const name = checked.name;
+      let stat: fs.Stats;
+      try {
+        stat = fs.lstatSync(path.join(directory, name));
+      } catch (error) {
+        throw fromSystemError(error, "inspect", path.join(directory, name));
+      }
+      if (stat.isDirectory()) {
         walk(name);
-      } else if (entry.isFile()) {
-        const checked = checkAssetNameString(name);
-        if ("problem" in checked) throw new BundleError(`${path.join(directory, name)}: asset name ${checked.problem}`);
+      } else if (stat.isFile()) {
         names.push(name);
       } else {
         throw new BundleError(`${path.join(directory, name)} is not a regular file or directory; a bundle holds files only`);
