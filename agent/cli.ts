@@ -5,6 +5,8 @@
 import yargs from "yargs";
 import packageJson from "../package.json" with { type: "json" };
 import { AgentError, ExitCode } from "./errors.ts";
+import { RENAMED_KEYS, flagName } from "./config/keys.ts";
+import { closestName } from "./config/suggest.ts";
 import { say } from "./report/console.ts";
 import { applyCommand, planCommand } from "./commands/apply.ts";
 import { packCommand } from "./commands/pack.ts";
@@ -56,7 +58,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       // yargs' own complaints (an unknown flag, a value a coerce check refused) come as a
       // message or a YError, a command's failure as the error it threw.
       if (error === undefined || error === null || error.name === "YError") {
-        throw new AgentError(ExitCode.usage, message ?? error?.message ?? "invalid usage", "see typhoon-agent --help");
+        const text = message ?? error?.message ?? "invalid usage";
+        const unknown = unknownFlags(text, declaredFlags(cli));
+        throw new AgentError(ExitCode.usage, unknown?.message ?? text, unknown?.hint ?? "see typhoon-agent --help");
       }
       throw error;
     });
@@ -67,6 +71,32 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (error) {
     return report(error);
   }
+}
+
+/** The options declared for the command being parsed (yargs keeps them, untyped, on the instance). */
+function declaredFlags(cli: object): string[] {
+  const options = (cli as { getOptions?: () => { key?: Record<string, unknown> } }).getOptions?.();
+  return Object.keys(options?.key ?? {});
+}
+
+/**
+ * yargs' "Unknown arguments: keep-bundel, keepBundel" (it lists a kebab-case flag twice),
+ * said once per flag, with a hint: a renamed configuration flag, or the closest flag this
+ * command has.
+ */
+function unknownFlags(message: string, known: readonly string[]): { message: string; hint: string | undefined } | undefined {
+  const listed = /^Unknown arguments?: (.*)$/.exec(message)?.[1];
+  if (listed === undefined) return undefined;
+  const flags = known.filter((name) => name.length > 1 && !/[A-Z]/.test(name));
+  const unknown = listed.split(", ").filter((name) => !/[A-Z]/.test(name));
+  const hints = unknown.flatMap((name) => {
+    const renamed = RENAMED_KEYS[name.replaceAll("-", "_")];
+    if (renamed !== undefined) return [`--${name} was renamed to --${flagName(renamed)}`];
+    const closest = closestName(name, flags);
+    return closest === undefined ? [] : [`did you mean --${closest} (not --${name})?`];
+  });
+  const shown = unknown.map((name) => (name.length === 1 ? `-${name}` : `--${name}`)).join(", ");
+  return { message: `unknown option${unknown.length === 1 ? "" : "s"} ${shown}`, hint: hints.length === 0 ? undefined : hints.join("; ") };
 }
 
 function report(error: unknown): number {

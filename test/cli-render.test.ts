@@ -110,7 +110,10 @@ describe("usage", () => {
   test.each([
     [["render"], "Not enough non-option arguments"],
     [["render", "kubelet.service"], "Invalid values"],
-    [["render", "config", "--kubelet-imag", "x"], "Unknown argument"],
+    [["render", "config", "--kubelet-imag", "x"], "unknown option --kubelet-imag\ntyphoon-agent: hint: did you mean --kubelet-image (not --kubelet-imag)?"],
+    [["render", "kubelet", "--k8s-dns-service-ip", "10.3.0.10"], "hint: --k8s-dns-service-ip was renamed to --cluster-dns-service-ip"],
+    [["apply", "--keep-bundel", "--zzzz"], "unknown options --keep-bundel, --zzzz\ntyphoon-agent: hint: did you mean --keep-bundle (not --keep-bundel)?\n"],
+    [["verify", "--bogus"], "unknown option --bogus\ntyphoon-agent: hint: see typhoon-agent --help\n"],
   ])("%j is a usage error (exit 2)", async (args, message) => {
     const result = await runAgent(args);
     expect(result.exitCode).toBe(2);

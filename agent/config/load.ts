@@ -8,6 +8,7 @@ import { loadAll } from "js-yaml";
 import { ConfigError, fromSystemError } from "../errors.ts";
 import { HostRoot } from "../hostfs/host-root.ts";
 import { CONFIG_KEYS, CONFIG_KEY_LIST, DEFAULT_CONFIG_PATH, RENAMED_KEYS, defaultConfig, flagName, type ConfigKey, type ConfigKeyName } from "./keys.ts";
+import { closestName } from "./suggest.ts";
 import type { AgentConfig } from "./types.ts";
 
 /** Values from the command line, as typed: validated like the file's. */
@@ -140,28 +141,6 @@ function knownKeyNames(): string {
 }
 
 /** The key an operator most likely meant: case and - vs _ ignored, then edit distance. */
-function closestKeyName(name: string): ConfigKeyName | undefined {
-  const typed = name.toLowerCase().replaceAll("-", "_");
-  let best: { name: ConfigKeyName; distance: number } | undefined;
-  for (const key of CONFIG_KEY_LIST) {
-    const distance = editDistance(typed, key.name);
-    if (distance <= Math.max(2, Math.floor(key.name.length / 3)) && (best === undefined || distance < best.distance)) {
-      best = { name: key.name, distance };
-    }
-  }
-  return best?.name;
-}
-
-/** Levenshtein distance, one row at a time. */
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const substitution = previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current.push(Math.min(previous[j]! + 1, current[j - 1]! + 1, substitution));
-    }
-    previous = current;
-  }
-  return previous[b.length]!;
+function closestKeyName(name: string): string | undefined {
+  return closestName(name.toLowerCase().replaceAll("-", "_"), CONFIG_KEY_LIST.map((key) => key.name));
 }
