@@ -49,12 +49,27 @@ describe("unpack rejects hostile bundles: exit 65, line named, nothing written",
     fs.rmSync(work, { recursive: true });
   });
 
-  test("a target that did not exist is not left behind", async () => {
+  test("a target that did not exist is not left behind, nor any parent made for it", async () => {
     const work = tempDir();
     fs.writeFileSync(path.join(work, "bundle"), "##### a\nx\n##### ../b\ny");
-    const result = await runAgent(["unpack", path.join(work, "bundle"), "-C", path.join(work, "new/out")]);
+    const result = await runAgent(["unpack", path.join(work, "bundle"), "-C", path.join(work, "new/x/out")]);
     expect(result.exitCode).toBe(65);
-    expect(fs.existsSync(path.join(work, "new/out"))).toBe(false);
+    expect(fs.readdirSync(work)).toEqual(["bundle"]);
+    fs.rmSync(work, { recursive: true });
+  });
+
+  test("a target that is a symlink is followed; a rejection leaves both link and directory as they were", async () => {
+    const work = tempDir();
+    fs.mkdirSync(path.join(work, "real"));
+    fs.writeFileSync(path.join(work, "real/old"), "old\n");
+    fs.symlinkSync("real", path.join(work, "link"));
+    const rejected = await runAgent(["unpack", "-", "-C", path.join(work, "link")], { input: "##### a\nx\n##### ../b\ny" });
+    expect(rejected.exitCode).toBe(65);
+    expect(fs.readdirSync(path.join(work, "real"))).toEqual(["old"]);
+    const result = await runAgent(["unpack", "-", "-C", path.join(work, "link")], { input: "##### a\nx" });
+    expect(result.exitCode, result.stderr as string).toBe(0);
+    expect(fs.readlinkSync(path.join(work, "link"))).toBe("real");
+    expect(fs.readFileSync(path.join(work, "real/a"), "utf8")).toBe("x");
     fs.rmSync(work, { recursive: true });
   });
 });
@@ -99,6 +114,23 @@ describe("unpack writes safely", () => {
     fs.writeFileSync(path.join(work, "file"), "");
     const notDirectory = await runAgent(["unpack", "-", "-C", path.join(work, "file")], { input: "##### a\nx" });
     expect(notDirectory.exitCode).toBe(73);
+    fs.rmSync(work, { recursive: true });
+  });
+
+  test("a pipe or character device named as the bundle is streamed like -; a directory is exit 66", async () => {
+    const work = tempDir();
+    const bundle = "##### a\nfirst\n##### b/c\nlast\n";
+    fs.writeFileSync(path.join(work, "bundle"), bundle);
+    const script = `"$1" unpack <(cat "$2/bundle") -C "$2/fifo" && "$1" unpack /dev/stdin -C "$2/stdin" < "$2/bundle"`;
+    const result = await execa("bash", ["-c", script, "bash", AGENT, work], { reject: false });
+    expect(result.exitCode, result.stderr).toBe(0);
+    for (const out of ["fifo", "stdin"]) {
+      expect(fs.readFileSync(path.join(work, out, "a"), "utf8")).toBe("first");
+      expect(fs.readFileSync(path.join(work, out, "b/c"), "utf8")).toBe("last\n");
+    }
+    const directory = await runAgent(["unpack", work, "-C", path.join(work, "out")]);
+    expect(directory.exitCode).toBe(66);
+    expect(directory.stderr).toContain("not a regular file");
     fs.rmSync(work, { recursive: true });
   });
 

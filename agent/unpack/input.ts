@@ -1,6 +1,7 @@
-// Where a bundle comes from: a file, or standard input when the operator passes "-".
-// Reads are synchronous and pulled by the parser, so there is no buffering beyond the
-// parser's own fixed buffer.
+// Where a bundle comes from: a file, or a stream: standard input when the operator passes
+// "-", or a pipe or terminal named by path (`<(cat assets)`, /dev/stdin). Reads are
+// synchronous and pulled by the parser, so there is no buffering beyond the parser's own
+// fixed buffer, and a stream is read once, front to back, like a file.
 
 import * as fs from "node:fs";
 import { AgentError, ExitCode, fromSystemError } from "../errors.ts";
@@ -23,17 +24,28 @@ export function openBundleInput(source: string): BundleInput {
   let fd: number;
   try {
     fd = fs.openSync(source, fs.constants.O_RDONLY);
-    if (!fs.fstatSync(fd).isFile()) {
-      fs.closeSync(fd);
-      throw new AgentError(ExitCode.noInput, `bundle ${source} is not a regular file`);
-    }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") {
       throw new AgentError(ExitCode.noInput, `no bundle at ${source}`, "pass the path of the assets file Terraform copied, or - for standard input");
     }
     throw fromSystemError(error, "open bundle", source);
   }
+  refuseOtherKinds(fd, source);
   return { source, read: (buffer, offset, length) => readRetrying(fd, buffer, offset, length, source), close: () => fs.closeSync(fd) };
+}
+
+/** A directory, a block device or a socket is never a bundle anyone meant to pass. */
+function refuseOtherKinds(fd: number, source: string): void {
+  let stat: fs.Stats;
+  try {
+    stat = fs.fstatSync(fd);
+  } catch (error) {
+    fs.closeSync(fd);
+    throw fromSystemError(error, "inspect bundle", source);
+  }
+  if (stat.isFile() || stat.isFIFO() || stat.isCharacterDevice()) return;
+  fs.closeSync(fd);
+  throw new AgentError(ExitCode.noInput, `bundle ${source} is not a regular file, a pipe or a character device`);
 }
 
 function readRetrying(fd: number, buffer: Uint8Array, offset: number, length: number, source: string): number {
@@ -43,7 +55,7 @@ function readRetrying(fd: number, buffer: Uint8Array, offset: number, length: nu
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === "EAGAIN" || code === "EWOULDBLOCK") {
-        // A non-blocking standard input (some pipes and terminals): wait for data.
+        // A non-blocking stream (some pipes and terminals): wait for data.
         Atomics.wait(pause, 0, 0, 2);
         continue;
       }

@@ -1,7 +1,9 @@
 // `typhoon-agent unpack`: the bundle as a directory tree, all or nothing. Assets are
 // written into a hidden staging directory inside the target, and only after the whole
-// input has validated are they renamed into place; on any error the staging directory is
-// removed, so a rejected bundle leaves the target exactly as it was.
+// input has validated are they moved into place. That commit keeps an undo log (every
+// directory it created, every old file it set aside in the staging directory), so a
+// failure half-way puts the old tree back; a rejected bundle or any error leaves the
+// target exactly as it was, and a target the command created is removed again.
 
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -22,13 +24,25 @@ export interface UnpackResult extends ParseSummary {
 }
 
 const STAGING_PREFIX = ".typhoon-agent-unpack.";
+/** Inside the staging directory: the new assets, and the old files the commit replaced. */
+const STAGED_ASSETS = "new";
+const SET_ASIDE = "old";
 // Unpacked assets include private keys: nobody but the owner reads them.
 const FILE_MODE = 0o600;
 const DIRECTORY_MODE = 0o700;
 const NEWLINE = Uint8Array.of(0x0a);
 
 export function unpackToDirectory(input: BundleInput, target: string, mode: UnpackMode, chunkSize?: number): UnpackResult {
-  const createdTarget = ensureTargetDirectory(target);
+  const created = ensureTargetDirectory(target);
+  try {
+    return unpackInto(input, target, mode, chunkSize);
+  } catch (error) {
+    removeDirectories(created);
+    throw error;
+  }
+}
+
+function unpackInto(input: BundleInput, target: string, mode: UnpackMode, chunkSize: number | undefined): UnpackResult {
   removeAbandonedStaging(target);
   const staging = path.join(target, `${STAGING_PREFIX}${process.pid}`);
   try {
@@ -36,21 +50,20 @@ export function unpackToDirectory(input: BundleInput, target: string, mode: Unpa
   } catch (error) {
     throw fromSystemError(error, "create staging directory", staging);
   }
-  const sink = new StagingSink(staging, mode);
-  let succeeded = false;
+  const sink = new StagingSink(path.join(staging, STAGED_ASSETS), mode);
+  let result: UnpackResult;
   try {
     const summary = parseBundle(input.read, sink, chunkSize === undefined ? {} : { chunkSize });
-    checkDestinations(target, sink.files);
-    for (const file of sink.files) {
-      moveIntoPlace(staging, target, file);
-    }
-    succeeded = true;
-    return { ...summary, files: sink.files };
-  } finally {
+    commit(target, staging, sink.files);
+    result = { ...summary, files: sink.files };
+  } catch (error) {
     sink.closeOpenFile();
-    fs.rmSync(staging, { recursive: true, force: true });
-    if (!succeeded && createdTarget && fs.readdirSync(target).length === 0) fs.rmdirSync(target);
+    // Without a complete undo, the staging directory holds the only copy of some old files.
+    if (!(error instanceof IncompleteUndoError)) removeStaging(staging);
+    throw error;
   }
+  removeStaging(staging);
+  return result;
 }
 
 class StagingSink implements AssetSink {
@@ -127,23 +140,49 @@ class StagingSink implements AssetSink {
   }
 }
 
-/** Creates the target if needed; returns whether it did (so a failure can remove it again). */
-function ensureTargetDirectory(target: string): boolean {
-  try {
-    const stat = fs.lstatSync(target);
-    if (!stat.isDirectory()) {
-      throw new AgentError(ExitCode.cannotCreate, `${target} is not a directory`);
+/**
+ * Creates the target and its missing parents, following a symlink the operator named;
+ * returns what it created, outermost first, so a failure can remove exactly that again.
+ */
+function ensureTargetDirectory(target: string): string[] {
+  const missing: string[] = [];
+  for (let directory = target; !isExistingDirectory(directory); directory = path.dirname(directory)) {
+    missing.unshift(directory);
+  }
+  const created: string[] = [];
+  for (const directory of missing) {
+    try {
+      fs.mkdirSync(directory, { mode: DIRECTORY_MODE });
+    } catch (error) {
+      removeDirectories(created);
+      throw fromSystemError(error, "create", directory);
     }
-    return false;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw fromSystemError(error, "use", target);
+    created.push(directory);
   }
+  return created;
+}
+
+function isExistingDirectory(directory: string): boolean {
+  let stat: fs.Stats;
   try {
-    fs.mkdirSync(target, { recursive: true, mode: DIRECTORY_MODE });
+    stat = fs.statSync(directory);
   } catch (error) {
-    throw fromSystemError(error, "create", target);
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw fromSystemError(error, "use", directory);
   }
+  if (!stat.isDirectory()) throw new AgentError(ExitCode.cannotCreate, `${directory} is not a directory`);
   return true;
+}
+
+/** Innermost first; one that something else has written into meanwhile stays, with its parents. */
+function removeDirectories(directories: readonly string[]): void {
+  for (const directory of [...directories].reverse()) {
+    try {
+      fs.rmdirSync(directory);
+    } catch {
+      return;
+    }
+  }
 }
 
 /** A killed unpack leaves its staging directory behind; the next one removes it. */
@@ -167,47 +206,169 @@ function processExists(pid: number): boolean {
 }
 
 /**
- * Before the first rename: every parent on the way must be a real directory (or absent)
- * and every destination a regular file (or absent). A symlink is never followed out of
- * the target.
+ * A staging directory left behind is private (0700) and the next unpack removes it;
+ * failing over it would misreport a committed tree, or hide the error that matters.
  */
-function checkDestinations(target: string, files: readonly string[]): void {
-  const checked = new Set<string>();
-  for (const file of files) {
-    const segments = file.split("/");
-    let relative = "";
-    for (let i = 0; i < segments.length; i++) {
-      relative = relative === "" ? segments[i]! : `${relative}/${segments[i]}`;
-      const isFile = i === segments.length - 1;
-      if (checked.has(relative)) continue;
-      const absolute = path.join(target, relative);
-      let stat: fs.Stats;
-      try {
-        stat = fs.lstatSync(absolute);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === "ENOENT") {
-          checked.add(relative);
-          continue;
-        }
-        throw fromSystemError(error, "inspect", absolute);
-      }
-      if (stat.isSymbolicLink()) {
-        throw new AgentError(ExitCode.cannotCreate, `${absolute} is a symlink; the agent does not follow links`, "remove the link and retry");
-      }
-      if (isFile ? !stat.isFile() : !stat.isDirectory()) {
-        throw new AgentError(ExitCode.cannotCreate, `${absolute} exists and is not a ${isFile ? "regular file" : "directory"}`);
-      }
-      checked.add(relative);
-    }
+function removeStaging(staging: string): void {
+  try {
+    fs.rmSync(staging, { recursive: true, force: true });
+  } catch {
+    // left for the next unpack
   }
 }
 
-function moveIntoPlace(staging: string, target: string, file: string): void {
-  const destination = path.join(target, file);
+interface CommitPlan {
+  /** Relative to the target, parents before their children. */
+  missingDirectories: string[];
+  /** Destinations that hold an old file, which the commit sets aside first. */
+  replaced: Set<string>;
+}
+
+/**
+ * Before the first change: every parent on the way must be a real directory (or absent)
+ * and every destination a regular file (or absent). A symlink is never followed out of
+ * the target.
+ */
+function planCommit(target: string, files: readonly string[]): CommitPlan {
+  const plan: CommitPlan = { missingDirectories: [], replaced: new Set() };
+  const directoryExists = new Map<string, boolean>();
+  for (const file of files) {
+    const segments = file.split("/");
+    let relative = "";
+    let parentExists = true;
+    for (const segment of segments.slice(0, -1)) {
+      relative = relative === "" ? segment : `${relative}/${segment}`;
+      let exists = directoryExists.get(relative);
+      if (exists === undefined) {
+        // Below a missing directory everything is missing: no need to look.
+        exists = parentExists && existsAs(target, relative, "directory");
+        directoryExists.set(relative, exists);
+        if (!exists) plan.missingDirectories.push(relative);
+      }
+      parentExists = exists;
+    }
+    if (parentExists && existsAs(target, file, "regular file")) plan.replaced.add(file);
+  }
+  return plan;
+}
+
+function existsAs(target: string, relative: string, kind: "directory" | "regular file"): boolean {
+  const absolute = path.join(target, relative);
+  let stat: fs.Stats;
   try {
-    fs.mkdirSync(path.dirname(destination), { recursive: true, mode: DIRECTORY_MODE });
-    fs.renameSync(path.join(staging, file), destination);
+    stat = fs.lstatSync(absolute);
   } catch (error) {
-    throw fromSystemError(error, "move into place", destination);
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw fromSystemError(error, "inspect", absolute);
+  }
+  if (stat.isSymbolicLink()) {
+    throw new AgentError(ExitCode.cannotCreate, `${absolute} is a symlink; the agent does not follow links`, "remove the link and retry");
+  }
+  if (kind === "directory" ? !stat.isDirectory() : !stat.isFile()) {
+    throw new AgentError(ExitCode.cannotCreate, `${absolute} exists and is not a ${kind}`);
+  }
+  return true;
+}
+
+/** Moves every staged file into place; if any step fails, every earlier one is undone first. */
+function commit(target: string, staging: string, files: readonly string[]): void {
+  const plan = planCommit(target, files);
+  const log = new UndoLog(path.join(staging, SET_ASIDE));
+  try {
+    for (const directory of plan.missingDirectories) log.makeDirectory(path.join(target, directory));
+    for (const file of files) {
+      log.place(path.join(staging, STAGED_ASSETS, file), path.join(target, file), plan.replaced.has(file));
+    }
+  } catch (error) {
+    const failure = fromSystemError(error, "unpack into", target);
+    const stuck = log.undo();
+    throw stuck.length === 0 ? failure : new IncompleteUndoError(failure, stuck, log.setAsideDirectory);
+  }
+}
+
+interface UndoStep {
+  /** What the step would have done, for the message when it cannot. */
+  readonly what: string;
+  run(): void;
+}
+
+class UndoLog {
+  readonly setAsideDirectory: string;
+  private readonly steps: UndoStep[] = [];
+  private setAsideCount = 0;
+
+  constructor(setAsideDirectory: string) {
+    this.setAsideDirectory = setAsideDirectory;
+  }
+
+  makeDirectory(directory: string): void {
+    try {
+      fs.mkdirSync(directory, { mode: DIRECTORY_MODE });
+    } catch (error) {
+      throw fromSystemError(error, "create", directory);
+    }
+    this.steps.push({ what: `remove the directory ${directory}`, run: () => fs.rmdirSync(directory) });
+  }
+
+  place(staged: string, destination: string, replacing: boolean): void {
+    if (replacing) this.setAside(destination);
+    try {
+      fs.renameSync(staged, destination);
+    } catch (error) {
+      throw fromSystemError(error, "move into place", destination);
+    }
+    if (!replacing) this.steps.push({ what: `remove ${destination}`, run: () => fs.unlinkSync(destination) });
+  }
+
+  /** Runs every step, newest first, past any that fails; returns those that failed. */
+  undo(): string[] {
+    const failed: string[] = [];
+    for (const step of [...this.steps].reverse()) {
+      try {
+        step.run();
+      } catch (error) {
+        failed.push(`${step.what}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+      }
+    }
+    return failed;
+  }
+
+  /**
+   * A hard link keeps the old file in place until the new one atomically replaces it;
+   * where links are refused (some filesystems, protected_hardlinks) it is moved aside,
+   * and the destination is absent for a moment. Undo renames it back either way.
+   */
+  private setAside(destination: string): void {
+    if (this.setAsideCount === 0) {
+      try {
+        fs.mkdirSync(this.setAsideDirectory, { mode: DIRECTORY_MODE });
+      } catch (error) {
+        throw fromSystemError(error, "create", this.setAsideDirectory);
+      }
+    }
+    const kept = path.join(this.setAsideDirectory, String(++this.setAsideCount));
+    try {
+      fs.linkSync(destination, kept);
+    } catch {
+      try {
+        fs.renameSync(destination, kept);
+      } catch (error) {
+        throw fromSystemError(error, "set aside", destination);
+      }
+    }
+    this.steps.push({ what: `move ${kept} back to ${destination}`, run: () => fs.renameSync(kept, destination) });
+  }
+}
+
+/** The commit failed and so did part of its undo: the operator has to finish it. */
+class IncompleteUndoError extends AgentError {
+  constructor(failure: AgentError, stuck: readonly string[], setAsideDirectory: string) {
+    const shown = stuck.length > 3 ? [...stuck.slice(0, 3), `${stuck.length - 3} more steps`] : stuck;
+    super(
+      failure.exitCode,
+      `${failure.message}; undoing the unpack failed too (could not ${shown.join("; ")})`,
+      `the old files are kept in ${setAsideDirectory}: put them back by hand before the next unpack into this directory, which removes them`,
+      failure.path,
+    );
   }
 }
