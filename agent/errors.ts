@@ -22,12 +22,15 @@ export class AgentError extends Error {
   readonly exitCode: ExitCodeValue;
   /** What the operator can do about it; printed on its own line. */
   readonly hint: string | undefined;
+  /** The file the failure is about, when there is one (the journal's TYPHOON_PATH). */
+  readonly path: string | undefined;
 
-  constructor(exitCode: ExitCodeValue, message: string, hint?: string) {
+  constructor(exitCode: ExitCodeValue, message: string, hint?: string, path?: string) {
     super(message);
     this.name = new.target.name;
     this.exitCode = exitCode;
     this.hint = hint;
+    this.path = path;
   }
 }
 
@@ -62,7 +65,7 @@ export function fromSystemError(error: unknown, action: string, path: string): A
   const reason = error instanceof Error ? error.message : String(error);
   switch (code) {
     case "ENOENT":
-      return new AgentError(ExitCode.noInput, `cannot ${action} ${path}: no such file or directory`);
+      return new AgentError(ExitCode.noInput, `cannot ${action} ${path}: no such file or directory`, undefined, path);
     case "EACCES":
     case "EPERM":
     case "EROFS":
@@ -70,8 +73,8 @@ export function fromSystemError(error: unknown, action: string, path: string): A
     case "ENOTDIR":
     case "EISDIR":
     case "ELOOP":
-      return new AgentError(ExitCode.cannotCreate, `cannot ${action} ${path}: ${code}`);
+      return new AgentError(ExitCode.cannotCreate, `cannot ${action} ${path}: ${code}`, undefined, path);
     default:
-      return new AgentError(ExitCode.ioError, `cannot ${action} ${path}: ${code ?? reason}`);
+      return new AgentError(ExitCode.ioError, `cannot ${action} ${path}: ${code ?? reason}`, undefined, path);
   }
 }

@@ -364,6 +364,18 @@ describe("bundle, rollback and lock", () => {
     expect(fs.existsSync(`${root}/home/core/assets`)).toBe(false);
   });
 
+  rootTest("a backup a killed apply left half-written is removed by the next apply", async () => {
+    const root = makeHost();
+    await writeSampleBundle(`${root}/home/core/assets`);
+    expect((await applyIn(root)).report.exitCode).toBe(0);
+    const leftover = path.join(root, "var/lib/typhoon-agent/backups/20260101T000000000Z.tar.tmp");
+    fs.writeFileSync(leftover, "-----BEGIN RSA PRIVATE KEY-----\n", { mode: 0o600 });
+    await writeSampleBundle(`${root}/home/core/assets`, { freshPki: true });
+    expect((await applyIn(root)).report.exitCode).toBe(0);
+    expect(fs.existsSync(leftover)).toBe(false);
+    expect(backups(root)).toHaveLength(2);
+  });
+
   rootTest("rollback restores the previous tree exactly, then the one before", async () => {
     const root = makeHost();
     fs.mkdirSync(`${root}/etc/kubernetes/bootstrap-secrets`, { recursive: true });
@@ -373,6 +385,8 @@ describe("bundle, rollback and lock", () => {
     await applyIn(root);
     const first = snapshotTree(path.join(root, "etc"));
     const firstAssets = snapshotTree(path.join(root, "opt"));
+    const mtimes = (): Map<string, number> => new Map([...first.keys()].map((name) => [name, Math.floor(fs.lstatSync(path.join(root, "etc", name)).mtimeMs)]));
+    const firstMtimes = mtimes();
     await writeSampleBundle(`${root}/home/core/assets`, { freshPki: true });
     await applyIn(root);
     expect(snapshotTree(path.join(root, "etc"))).not.toEqual(first);
@@ -382,6 +396,11 @@ describe("bundle, rollback and lock", () => {
     expect(undo.restored.length).toBeGreaterThan(20);
     expect(snapshotTree(path.join(root, "etc"))).toEqual(first);
     expect(snapshotTree(path.join(root, "opt"))).toEqual(firstAssets);
+    // Files come back with their mtimes to the millisecond (a tar header alone keeps seconds).
+    const restoredFiles = undo.restored.filter((file) => file.startsWith("/etc/") && first.get(file.slice(5))?.type === "file");
+    expect(restoredFiles.length).toBeGreaterThan(20);
+    const now = mtimes();
+    for (const file of restoredFiles) expect({ file, mtime: now.get(file.slice(5)) }).toEqual({ file, mtime: firstMtimes.get(file.slice(5)) });
     expect(recorder.named("rolledBack").length).toBe(1);
 
     await runRollback(new HostRoot(root), recorder, { lockWaitSeconds: 1, settleKubelet: false });

@@ -1,5 +1,6 @@
 // apply, plan and rollback through the compiled binary, the way an operator runs them.
 
+import { execSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -159,6 +160,45 @@ describe("apply and plan", () => {
     expect(plan.exitCode).toBe(2);
     expect(JSON.parse(plan.stdout as string)).toMatchObject({ command: "plan", outcome: "failed", exitCode: 2 });
     expect(plan.stderr).not.toContain("<3>");
+  });
+
+  rootTest("an apply killed in its commit: plan warns, the next apply completes it first and says so", async () => {
+    const root = makeHost();
+    const bundle = `${root}/home/core/assets`;
+    await writeSampleBundle(bundle);
+    expect((await runAgent(["apply", bundle, "--root", root, "--no-start"], QUIET)).exitCode).toBe(0);
+    await writeSampleBundle(bundle, { freshPki: true });
+    // Renames: the backup, the record twice (prepare, commit), then the files; die at the third file.
+    const renames = "rename,renameat,renameat2";
+    const killed = await execa("strace", ["-f", "-qq", "-o", "/dev/null", "-e", `trace=${renames}`, "-e", `inject=${renames}:signal=KILL:when=6`, AGENT, "apply", bundle, "--root", root, "--no-start", "--keep-bundle"], { reject: false, env: QUIET.env });
+    expect(killed.signal ?? killed.exitCode).not.toBe(0);
+    expect(fs.existsSync(`${root}/var/lib/typhoon-agent/state.json`)).toBe(true);
+
+    const plan = await runAgent(["plan", bundle, "--root", root], QUIET);
+    expect(plan.exitCode).toBe(0);
+    expect(plan.stderr).toMatch(/warning: an interrupted transaction \(\d{8}T\d{9}Z\) will be completed first by the next apply/);
+    const apply = await runAgent(["apply", bundle, "--root", root, "--no-start", "--keep-bundle", "--json"], QUIET);
+    expect(apply.exitCode, apply.stderr as string).toBe(0);
+    expect(apply.stderr).toMatch(/^<5>typhoon-agent found transaction \d{8}T\d{9}Z interrupted and completed it action=completed$/m);
+    const report = JSON.parse(apply.stdout as string) as { recovered: { outcome: string }; warnings: string[] };
+    expect(report.recovered.outcome).toBe("completed");
+    expect(fs.existsSync(`${root}/var/lib/typhoon-agent/state.json`)).toBe(false);
+    const again = await runAgent(["plan", bundle, "--root", root, "--json"], QUIET);
+    expect(new Set((JSON.parse(again.stdout as string) as { actions: Array<{ action: string }> }).actions.map((a) => a.action))).toEqual(new Set(["unchanged"]));
+  });
+
+  rootTest("a bundle read from a pipe is installed, and the pipe is not removed", async () => {
+    const root = makeHost();
+    const bundle = `${root}/home/core/assets`;
+    await writeSampleBundle(bundle);
+    const fifo = path.join(tempDir(), "assets.fifo");
+    execSync(`mkfifo ${fifo}`);
+    const writer = execa("sh", ["-c", `cat ${bundle} > ${fifo}`]);
+    const apply = await runAgent(["apply", fifo, "--root", root, "--no-start"], QUIET);
+    await writer;
+    expect(apply.exitCode, apply.stderr as string).toBe(0);
+    expect(fs.lstatSync(fifo).isFIFO()).toBe(true);
+    expect(fs.existsSync(`${root}/etc/kubernetes/pki/ca.key`)).toBe(true);
   });
 
   rootTest("rollback undoes the last apply", async () => {

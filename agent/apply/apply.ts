@@ -23,7 +23,7 @@ import { buildPlan, isNoop, type Plan } from "./plan.ts";
 import { legacyLeftovers, staleFiles } from "./removals.ts";
 import { describe as describeWriter, waitForWriters } from "./bundle-writers.ts";
 import { KUBELET_FILES, settleKubelet } from "./kubelet.ts";
-import { Transaction, recoverInterrupted, removeStrayFiles, stepsOf, type Recovery } from "./transaction.ts";
+import { Transaction, pendingRecovery, recoverInterrupted, removeStrayFiles, stepsOf, type Recovery } from "./transaction.ts";
 
 export const STATE_DIRECTORY = "/var/lib/typhoon-agent";
 
@@ -119,6 +119,7 @@ function recordFailure(report: ApplyReport, error: unknown, host: HostRoot, emit
   emit("applyFailed", `typhoon-agent apply failed: ${failure.message}`, {
     TYPHOON_EXIT_CODE: failure.exitCode,
     TYPHOON_ERROR: failure.message,
+    ...(failure.path === undefined ? {} : { TYPHOON_PATH: failure.path }),
     ...bundleField(report),
   });
 }
@@ -179,13 +180,17 @@ export async function runApply(request: ApplyRequest, reporter: Reporter): Promi
     report.skippedAssets = desired.skippedAssets;
     for (const skipped of desired.skippedAssets) report.warnings.push(`asset ${skipped} has no place in the placement table; skipped (--allow-unknown)`);
 
-    if (!request.dryRun) {
+    if (request.dryRun) {
+      const pending = pendingRecovery(host, stateDirectory);
+      if (pending !== undefined) {
+        report.warnings.push(`an interrupted transaction (${pending.id}) will be ${pending.outcome} first by the next apply; this plan starts from the tree as it is now`);
+      }
+    } else {
       lock = acquireLock(path.join(stateDirectory, "lock"), request.lockWaitSeconds);
-      const recovered = recoverInterrupted(host, stateDirectory);
+      const recovered = recoverAndReport(host, stateDirectory, reporter);
       if (recovered !== undefined) {
         report.recovered = recovered;
-        report.warnings.push(`an interrupted apply (${recovered.id}) was ${recovered.outcome} first`);
-        emit(recovered.outcome === "rolled back" ? "rolledBack" : "applyDone", `interrupted transaction ${recovered.id} ${recovered.outcome}`);
+        report.warnings.push(`an interrupted transaction (${recovered.id}) was ${recovered.outcome} first`);
       }
       removeStrayFiles(new Set(desired.directories.map((directory) => host.directory(directory.path, directory.systemDepth))));
     }
@@ -202,8 +207,9 @@ export async function runApply(request: ApplyRequest, reporter: Reporter): Promi
       const id = newTransactionId();
       const backup = await writeBackup(host, path.join(stateDirectory!, "backups"), id, plan);
       report.transaction = id;
-      report.backup = host.display(backup);
       const warning = await runTransaction(request, stateDirectory, id, plan, backup, reporter);
+      // Named only once it is kept: a rolled-back transaction deletes its backup.
+      report.backup = host.display(backup);
       if (warning !== undefined) report.warnings.push(warning);
       pruneBackups(path.join(stateDirectory, "backups"));
       report.outcome = "applied";
@@ -236,6 +242,15 @@ export async function runApply(request: ApplyRequest, reporter: Reporter): Promi
   }
   if (!request.dryRun && stateDirectory !== undefined) writeResult(stateDirectory, report);
   return report;
+}
+
+/** Finishes a transaction a dead process left behind (apply and rollback both), and says so. */
+export function recoverAndReport(host: HostRoot, stateDirectory: string, reporter: Reporter): Recovery | undefined {
+  const recovered = recoverInterrupted(host, stateDirectory);
+  if (recovered !== undefined) {
+    reporter.emit("applyRecovered", `typhoon-agent found transaction ${recovered.id} interrupted and ${recovered.outcome} it`, { TYPHOON_ACTION: recovered.outcome });
+  }
+  return recovered;
 }
 
 function bundleField(report: ApplyReport): EventFields {
@@ -295,8 +310,13 @@ async function runTransaction(request: ApplyRequest, stateDirectory: string, id:
   try {
     return await transaction.run();
   } catch (error) {
-    fs.rmSync(backup, { force: true }); // nothing happened that a backup would undo
-    reporter.emit("rolledBack", `typhoon-agent apply rolled back: ${error instanceof Error ? error.message : String(error)}`);
+    // Rolled back: nothing happened that the backup would undo. A rollback that failed
+    // keeps it, since the next apply finishes the transaction from its record.
+    if (error instanceof AgentError && error.exitCode === ExitCode.failed) {
+      fs.rmSync(backup, { force: true });
+      // The "apply failed" entry that follows says why; this one says the host is whole again.
+      reporter.emit("rolledBack", `typhoon-agent rolled back transaction ${id}: every path is as it was before the apply`, { TYPHOON_ACTION: "rolled back" });
+    }
     throw error;
   } finally {
     for (const name of signals) process.off(name, onSignal);
@@ -405,10 +425,14 @@ export function countActions(actions: readonly ReportedAction[]): string {
   return parts.length === 0 ? "nothing to do" : parts.join(", ");
 }
 
-/** The bundle holds every secret of the cluster: once installed, it goes. */
+/**
+ * The bundle holds every secret of the cluster: once installed, it goes. Only a regular
+ * file: a bundle read from a pipe or a device (`<(...)`, /dev/stdin) names no copy to remove.
+ */
 function consumeBundle(request: ApplyRequest, report: ApplyReport): void {
   if (request.bundle === undefined || request.bundle === "-" || request.keepBundle) return;
   try {
+    if (!fs.lstatSync(request.bundle).isFile()) return;
     fs.rmSync(request.bundle);
   } catch (error) {
     report.warnings.push(`could not remove the bundle ${request.bundle}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);

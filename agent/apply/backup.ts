@@ -61,7 +61,7 @@ export async function writeBackup(host: HostRoot, directory: string, transaction
   archive.entry({ name: MANIFEST_NAME, mode: 0o600, mtime: new Date() }, `${JSON.stringify(manifest, null, 1)}\n`);
   const add = (realPath: string): void => {
     const stat = fs.lstatSync(realPath);
-    const header = { name: host.display(realPath).slice(1), mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid, mtime: stat.mtime };
+    const header = { name: host.display(realPath).slice(1), mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid, ...mtimeHeader(stat.mtimeMs) };
     if (stat.isDirectory()) {
       archive.entry({ ...header, type: "directory" });
       for (const child of fs.readdirSync(realPath).sort()) add(path.join(realPath, child));
@@ -77,7 +77,7 @@ export async function writeBackup(host: HostRoot, directory: string, transaction
     for (const step of plan.directories) {
       if (step.action !== "repair") continue;
       const { uid, gid, mode, mtimeMs } = step.current!;
-      archive.entry({ name: host.display(step.realPath).slice(1), type: "directory", mode, uid, gid, mtime: new Date(mtimeMs) });
+      archive.entry({ name: host.display(step.realPath).slice(1), type: "directory", mode, uid, gid, ...mtimeHeader(mtimeMs) });
     }
   } catch (error) {
     throw fromSystemError(error, "back up", host.display(directory));
@@ -124,7 +124,7 @@ export async function readBackup(file: string): Promise<Backup> {
             mode: header.mode ?? 0o600,
             uid: header.uid ?? 0,
             gid: header.gid ?? 0,
-            mtime: header.mtime ?? new Date(),
+            mtime: preciseMtime(header),
             content,
           });
         }
@@ -145,21 +145,43 @@ export async function readBackup(file: string): Promise<Backup> {
   return { file, manifest, entries };
 }
 
-/** Keeps the newest `keep` backups. */
+/**
+ * A tar header's mtime holds whole seconds; the PAX record keeps the fraction, so a
+ * rollback gives a file back its mtime to the millisecond.
+ */
+function mtimeHeader(mtimeMs: number): { mtime: Date; pax: { mtime: string } } {
+  return { mtime: new Date(mtimeMs), pax: { mtime: (mtimeMs / 1000).toFixed(6) } };
+}
+
+/**
+ * Keeps the newest `keep` backups, and removes any backup a killed apply left half-written
+ * (`<id>.tar.tmp`: it holds keys, and no rollback can use it).
+ */
 export function pruneBackups(directory: string, keep = KEEP_BACKUPS): void {
   const all = listBackups(directory);
   for (const old of all.slice(0, Math.max(0, all.length - keep))) fs.rmSync(path.join(directory, old), { force: true });
+  for (const name of listDirectory(directory)) {
+    if (name.endsWith(".tar.tmp") && TRANSACTION_ID.test(name.slice(0, -".tar.tmp".length))) fs.rmSync(path.join(directory, name), { force: true });
+  }
 }
 
-function listBackups(directory: string): string[] {
+function preciseMtime(header: { mtime?: Date; pax?: unknown }): Date {
+  const seconds = (header.pax as { mtime?: string } | undefined)?.mtime;
+  return seconds === undefined ? (header.mtime ?? new Date()) : new Date(Number(seconds) * 1000);
+}
+
+function listDirectory(directory: string): string[] {
   try {
-    return fs
-      .readdirSync(directory)
-      .filter((name) => TRANSACTION_ID.test(name.replace(/\.tar$/, "")) && name.endsWith(".tar"))
-      .sort();
+    return fs.readdirSync(directory);
   } catch {
     return [];
   }
+}
+
+function listBackups(directory: string): string[] {
+  return listDirectory(directory)
+    .filter((name) => TRANSACTION_ID.test(name.replace(/\.tar$/, "")) && name.endsWith(".tar"))
+    .sort();
 }
 
 /** A transaction is named by its UTC start, 20261124T181234567Z: sorts by time, needs no escaping. */

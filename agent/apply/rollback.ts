@@ -12,11 +12,11 @@ import type { HostRoot } from "../hostfs/host-root.ts";
 import { SYSTEM_DEPTH } from "../placement/policy.ts";
 import type { Reporter } from "../report/events.ts";
 import { KUBELET_SERVICE_PATH } from "../units/kubelet-service.ts";
-import { STATE_DIRECTORY } from "./apply.ts";
+import { STATE_DIRECTORY, recoverAndReport } from "./apply.ts";
 import { newTransactionId, newestBackup, readBackup, type Backup } from "./backup.ts";
 import { KUBELET_FILES, settleKubelet, type KubeletChange } from "./kubelet.ts";
 import { acquireLock } from "./lock.ts";
-import { Transaction, recoverInterrupted, type Step } from "./transaction.ts";
+import { Transaction, type Step } from "./transaction.ts";
 
 export interface RollbackReport {
   backup: string;
@@ -39,21 +39,20 @@ export async function runRollback(host: HostRoot, reporter: Reporter, options: R
   if (!fs.existsSync(stateDirectory)) throw noBackup(host);
   const lock = acquireLock(path.join(stateDirectory, "lock"), options.lockWaitSeconds);
   try {
-    recoverInterrupted(host, stateDirectory);
+    recoverAndReport(host, stateDirectory, reporter);
     const file = newestBackup(path.join(stateDirectory, "backups"));
     if (file === undefined) throw noBackup(host);
     const backup = await readBackup(file);
     const id = newTransactionId();
     const steps = restoreSteps(host, backup, id);
-    try {
-      await new Transaction({ host, stateDirectory, id, steps, hooks: { throwIfCancelled: () => {} } }).run();
-    } catch (error) {
-      throw new AgentError(ExitCode.failed, `rollback failed and was undone: ${error instanceof Error ? error.message : String(error)}`);
-    }
+    await new Transaction({ host, stateDirectory, id, steps, hooks: { throwIfCancelled: () => {} }, command: "rollback" }).run();
     fs.rmSync(file);
     const restored = steps.flatMap((step) => (step.kind === "write" || step.kind === "mkdir" || step.kind === "chmod" ? [host.display(step.target)] : []));
     const removed = steps.flatMap((step) => (step.kind === "remove" ? [host.display(step.target)] : []));
-    reporter.emit("rolledBack", `typhoon-agent rollback restored ${path.basename(file)}: ${restored.length} restored, ${removed.length} removed`);
+    reporter.emit("rolledBack", `typhoon-agent rollback restored ${path.basename(file)}: ${restored.length} restored, ${removed.length} removed`, {
+      TYPHOON_PATH: host.display(file),
+      TYPHOON_ACTION: "rollback",
+    });
     const report: RollbackReport = { backup: host.display(file), restored, removed, durationMs: 0 };
     const change = kubeletChange(restored, removed);
     if (options.settleKubelet && change !== "unchanged") {

@@ -107,12 +107,15 @@ export class Transaction {
   private readonly steps: readonly Step[];
   private readonly hooks: TransactionHooks;
   private readonly backup: string | undefined;
+  /** What the transaction carries out, for its error messages: "apply" or "rollback". */
+  private readonly command: string;
   private prepared = 0;
   private committed = 0;
   private phase: "idle" | "prepare" | "commit" = "idle";
   private readonly startedAt = new Date().toISOString();
 
-  constructor(options: { host: HostRoot; stateDirectory: string; id: string; steps: readonly Step[]; hooks: TransactionHooks; backup?: string }) {
+  constructor(options: { host: HostRoot; stateDirectory: string; id: string; steps: readonly Step[]; hooks: TransactionHooks; backup?: string; command?: string }) {
+    this.command = options.command ?? "apply";
     this.host = options.host;
     this.stateDirectory = options.stateDirectory;
     this.id = options.id;
@@ -189,19 +192,28 @@ export class Transaction {
   /** Undoes what was done, newest first, and returns the error to report. */
   private rollBack(cause: unknown): AgentError {
     const reason = cause instanceof Error ? cause.message : String(cause);
+    const { hint, path: file } = cause instanceof AgentError ? cause : { hint: undefined, path: undefined };
+    const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
     try {
       for (let i = this.committed - 1; i >= 0; i--) undoCommittedStep(this.steps[i]!);
       for (let i = this.prepared - 1; i >= 0; i--) undoPreparedStep(this.steps[i]!);
-      if (this.phase !== "idle") syncFilesystems(this.touchedDirectories());
+      // Every path is as it was: the record, which would finish the transaction, must go
+      // before anything else can fail.
       removeRecord(this.stateDirectory);
     } catch (rollbackError) {
       return new AgentError(
         ExitCode.ioError,
-        `apply failed (${reason}) and the rollback failed too (${rollbackError instanceof Error ? rollbackError.message : String(rollbackError)})`,
+        `${this.command} failed (${reason}) and undoing it failed too (${message(rollbackError)})`,
         `the next typhoon-agent apply completes the interrupted transaction from ${path.join(this.host.display(this.stateDirectory), RECORD_FILE)}`,
+        file,
       );
     }
-    return new AgentError(ExitCode.failed, `apply failed and was rolled back: ${reason}`, cause instanceof AgentError ? cause.hint : undefined);
+    try {
+      if (this.phase !== "idle") syncFilesystems(this.touchedDirectories());
+    } catch (syncError) {
+      return new AgentError(ExitCode.ioError, `${this.command} failed (${reason}); every path was restored, but flushing the restore to disk failed (${message(syncError)})`, "check the disk (dmesg); the next typhoon-agent apply starts from the restored tree", file);
+    }
+    return new AgentError(ExitCode.failed, `${this.command} failed and was rolled back: ${reason}`, hint, file);
   }
 }
 
@@ -230,7 +242,8 @@ function prepareStep(step: Step): void {
  * all before the first byte of content: a secret is never readable by anyone else.
  */
 function writeTemp(step: Extract<Step, { kind: "write" }>): void {
-  attempt("write", step.temp, () => {
+  // Named by its target: the temp file's name means nothing to an operator.
+  attempt("write", step.target, () => {
     const fd = fs.openSync(step.temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, step.mode);
     try {
       fs.fchownSync(fd, step.uid, step.gid);
@@ -334,6 +347,12 @@ export function recoverInterrupted(host: HostRoot, stateDirectory: string): Reco
   syncFilesystems([stateDirectory, ...steps.map((step) => path.dirname(step.target)).filter((directory) => fs.existsSync(directory))]);
   finish(host, stateDirectory, steps);
   return { id: record.id, outcome: "completed" };
+}
+
+/** What recoverInterrupted would do, without doing it (plan changes nothing). */
+export function pendingRecovery(host: HostRoot, stateDirectory: string): Recovery | undefined {
+  const record = readRecord(host, stateDirectory);
+  return record === undefined ? undefined : { id: record.id, outcome: record.phase === "prepare" ? "rolled back" : "completed" };
 }
 
 /** Removes temp and undo files no record accounts for (a record lost before its first flush). */

@@ -77,6 +77,15 @@ export const EVENTS = {
     action:
       "If an apply failed, its \"apply failed\" entry says why; fix that and apply again.",
   },
+  applyRecovered: {
+    messageId: "8e91e954e51d46c0bfe091e2197ebaf5",
+    priority: 5,
+    title: "interrupted apply recovered",
+    explanation:
+      "An earlier typhoon-agent apply or rollback was killed, or the host lost power, in the middle of its transaction, and left its record in /var/lib/typhoon-agent/state.json. This run finished that transaction before doing its own work: TYPHOON_ACTION is \"rolled back\" when the earlier run had not yet replaced any file (the host holds what it held before that run) and \"completed\" when it had (every file that run was writing is now in place). Either way no file was left half-written.",
+    action:
+      "Nothing to do for the files. Find out what stopped the earlier run, in the journal of the boot it ran in:\n    journalctl -b -1 SYSLOG_IDENTIFIER=typhoon-agent",
+  },
   kubeletStarted: {
     messageId: "62f2e15109bd4811829c893e0adeeef0",
     priority: 6,
