@@ -1,14 +1,17 @@
 // What Ignition places on a node for typhoon-agent, declared once. scripts/make-ignition.ts
-// renders it into the Butane snippets Typhoon merges into its node configs and the Ignition
-// JSON they translate to (packaging/*.yaml, packaging/*.ign); test/boot.test.ts boots it.
+// renders it into the snippets Typhoon merges into its node configs (Butane for Fedora CoreOS
+// and Flatcar, a Container Linux Config for Container Linux) and the Ignition JSON the Butane
+// ones translate to (packaging/*.yaml, packaging/*.ign); test/boot.test.ts boots it.
 //
-// The snippets are Terraform templates, like Typhoon's own Butane configs: the values that
-// differ per cluster or per release are template variables, everything else is literal.
+// The snippets are Terraform templates, like Typhoon's own node configs: the values that
+// differ per cluster, per worker pool or per release are template variables, everything else
+// is literal.
 
 import * as fs from "node:fs";
+import type { ConfigKeyName } from "../agent/config/keys.ts";
 import type { Role } from "../agent/config/types.ts";
 
-/** The variables Typhoon passes to templatefile() for these snippets. */
+/** The string variables Typhoon passes to templatefile() for every one of these snippets. */
 export const TEMPLATE_VARIABLES = {
   typhoon_agent_url: "URL of the agent binary for the node's architecture (release asset typhoon-agent-linux-x64 or -arm64)",
   typhoon_agent_sha512: "hex SHA-512 of that binary: the first field of its .sha512 release asset",
@@ -19,9 +22,53 @@ export const TEMPLATE_VARIABLES = {
 
 export type TemplateVariable = keyof typeof TEMPLATE_VARIABLES;
 
-/** Text made of literal parts and template variables (rendered by Terraform on the Typhoon side). */
+interface NodeVariableFields {
+  /** list: comma-separated items, as Typhoon passes join(",", var.node_labels); optional: a string or null. */
+  kind: "list" | "optional";
+  /** The roles whose snippets take it: those whose Typhoon templates take it (the lists: workers only). */
+  roles: readonly Role[];
+  meaning: string;
+}
+
+/**
+ * Variables that Typhoon's own node templates already take, for agent.yaml keys of the same
+ * name, in the form Typhoon passes them: a snippet merged into Typhoon's butane/worker.yaml
+ * reads what Typhoon's worker module passes there (node_labels and node_taints comma-joined,
+ * cloud_provider null for none), so a worker pool keeps its labels and taints.
+ */
+export const NODE_VARIABLES = {
+  node_labels: {
+    kind: "list",
+    roles: ["worker"],
+    meaning: `the pool's extra node labels, comma-separated as Typhoon's worker modules pass them: join(",", var.node_labels)`,
+  },
+  node_taints: {
+    kind: "list",
+    roles: ["worker"],
+    meaning: `the pool's extra node taints, comma-separated: join(",", var.node_taints)`,
+  },
+  cloud_provider: {
+    kind: "optional",
+    roles: ["controller", "worker"],
+    meaning: "the kubelet's --cloud-provider (external), or null for none, as Typhoon's node templates take it",
+  },
+} as const satisfies Partial<Record<ConfigKeyName, NodeVariableFields>>;
+
+export type NodeVariable = keyof typeof NODE_VARIABLES;
+
+/** Every variable a role's snippets take, in the order their headers list them. */
+export function templateVariables(role: Role): Array<TemplateVariable | NodeVariable> {
+  const node = (Object.keys(NODE_VARIABLES) as NodeVariable[]).filter((name) => (NODE_VARIABLES[name].roles as readonly Role[]).includes(role));
+  return [...(Object.keys(TEMPLATE_VARIABLES) as TemplateVariable[]), ...node];
+}
+
+/**
+ * Text made of literal parts, template variables (a string, as it is) and node variables (a
+ * JSON value: the list of items, or the string or null), rendered by Terraform on the Typhoon
+ * side. JSON is YAML, so agent.yaml needs no YAML quoting rules for a label.
+ */
 export interface Template {
-  parts: ReadonlyArray<string | { variable: TemplateVariable }>;
+  parts: ReadonlyArray<string | { variable: TemplateVariable } | { json: NodeVariable }>;
 }
 
 /** terraform`key: ${"variable_name"}`: literal text with template variables in it. */
@@ -39,32 +86,41 @@ export function concat(...templates: Template[]): Template {
 
 export type { Role };
 
-export type Distro = "fedora-coreos" | "flatcar";
+export type Distro = "fedora-coreos" | "flatcar" | "container-linux";
 
 interface DistroLayout {
-  /** Butane variant and the spec version of it that translates to Ignition config 3.3.0. */
-  butane: { variant: string; version: string };
-  /** Where the binary goes: /usr is read-only on Flatcar, so it takes /opt/bin there. */
-  binary: string;
-  runtime: "podman" | "docker";
   /**
-   * A catalog directory journalctl --update-catalog reads and Ignition can write: on Fedora
-   * CoreOS /usr/local is /var/usrlocal; every such directory is on Flatcar's read-only /usr.
+   * The snippet's format: Butane (a variant, and the spec version of it that translates to
+   * Ignition config 3.3.0), or a Container Linux Config, which ct translates to Ignition 2.x.
+   */
+  snippet: { format: "butane"; variant: string; version: string } | { format: "container-linux-config" };
+  /** Where the binary goes: /usr is read-only on Flatcar and Container Linux, so it takes /opt/bin there. */
+  binary: string;
+  runtime: "podman" | "docker" | "rkt";
+  /**
+   * A catalog directory journalctl --update-catalog reads (only /usr/local/lib and /usr/lib
+   * systemd/catalog) and Ignition can write: on Fedora CoreOS /usr/local is /var/usrlocal;
+   * both are on the read-only /usr of Flatcar and Container Linux.
    */
   catalogDirectory?: string;
 }
 
 export const DISTROS: Record<Distro, DistroLayout> = {
   "fedora-coreos": {
-    butane: { variant: "fcos", version: "1.4.0" },
+    snippet: { format: "butane", variant: "fcos", version: "1.4.0" },
     binary: "/usr/local/bin/typhoon-agent",
     runtime: "podman",
     catalogDirectory: "/usr/local/lib/systemd/catalog",
   },
   flatcar: {
-    butane: { variant: "flatcar", version: "1.0.0" },
+    snippet: { format: "butane", variant: "flatcar", version: "1.0.0" },
     binary: "/opt/bin/typhoon-agent",
     runtime: "docker",
+  },
+  "container-linux": {
+    snippet: { format: "container-linux-config" },
+    binary: "/opt/bin/typhoon-agent",
+    runtime: "rkt",
   },
 };
 
@@ -112,14 +168,19 @@ function unitFile(name: string, distro: Distro): Template {
   return literal(text.split(binary).join(DISTROS[distro].binary));
 }
 
-/** /etc/typhoon/agent.yaml (SPEC section 6); the agent's defaults cover the rest. */
+/**
+ * /etc/typhoon/agent.yaml (SPEC section 6); the agent's defaults cover the rest. An empty
+ * list and null (no cloud provider) are the defaults too.
+ */
 function agentConfig(distro: Distro, role: Role): Template {
+  const nodeKeys = templateVariables(role).filter((name): name is NodeVariable => Object.hasOwn(NODE_VARIABLES, name));
   return concat(
     literal(`# typhoon-agent configuration, placed by Ignition. Every key is also a flag.\nrole: ${role}\nruntime: ${DISTROS[distro].runtime}\n`),
     terraform`kubelet_image: ${"kubelet_image"}
 cluster_dns_service_ip: ${"cluster_dns_service_ip"}
 cluster_domain_suffix: ${"cluster_domain_suffix"}
 `,
+    ...nodeKeys.map((name) => concat(literal(`${name}: `), { parts: [{ json: name }] }, literal("\n"))),
   );
 }
 

@@ -1,33 +1,62 @@
-// The committed packaging (packaging/*.yaml Butane snippets, packaging/*.ign Ignition
-// configs) is what scripts/make-ignition.ts renders from packaging/agent-files.ts, the
-// Ignition configs are valid for the real ignition-validate once Terraform fills them in,
-// and each Butane snippet says what its Ignition config says. The boot test
-// (test/boot.test.ts) then boots the Fedora CoreOS one.
+// The committed packaging (packaging/*.yaml snippets, packaging/*.ign Ignition configs) is
+// what scripts/make-ignition.ts renders from packaging/agent-files.ts, the Ignition configs
+// are valid for the real ignition-validate once Terraform fills them in, each snippet
+// (Butane, or the Container Linux Config) says what its Ignition config says, and the
+// agent.yaml they place loads, with and without a worker pool's labels and taints. The boot
+// test (test/boot.test.ts) then boots the Fedora CoreOS ones.
 
 import { execa } from "execa";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { FAILSAFE_SCHEMA, load } from "js-yaml";
 import { describe, expect, test } from "vitest";
-import { BUNDLE_PATH, CONFIG_PATH, DISTROS, TEMPLATE_VARIABLES, type Distro, type TemplateVariable } from "../packaging/agent-files.ts";
-import { renderTemplate } from "../scripts/make-bundle.ts";
-import { outputName, PACKAGING, packagingOutputs, ROLES } from "../scripts/make-ignition.ts";
+import { agentFiles, BUNDLE_PATH, CONFIG_PATH, DISTROS, templateVariables, type Distro, type Role } from "../packaging/agent-files.ts";
+import {
+  ignitionTemplate,
+  outputName,
+  PACKAGING,
+  packagingOutputs,
+  renderTemplate,
+  ROLES,
+  usedVariables,
+  type TemplateValues,
+} from "../scripts/make-ignition.ts";
+import { runAgent } from "./helpers/agent-binary.ts";
 import { analyzeRoot, analyzeUnits } from "./helpers/systemd-analyze.ts";
 import { tempDir } from "./helpers/tree.ts";
 
-/** What Typhoon would pass for a release and a default cluster. */
-const TYPHOON_VALUES: Record<TemplateVariable, string> = {
+/** What Typhoon would pass for a release and a default cluster and worker pool. */
+const TYPHOON_VALUES: TemplateValues = {
   typhoon_agent_url: "https://github.com/poseidon/typhoon-agent/releases/download/v0.1.0/typhoon-agent-linux-x64",
   typhoon_agent_sha512: "0123456789abcdef".repeat(8),
   kubelet_image: "quay.io/poseidon/kubelet:v1.36.1",
   cluster_dns_service_ip: "10.3.0.10",
   cluster_domain_suffix: "cluster.local",
+  node_labels: "",
+  node_taints: "",
+  cloud_provider: null,
 };
 
+/** A worker pool with labels and taints of its own (join(",", var.node_labels)), on a cloud provider. */
+const POOL_VALUES: TemplateValues = {
+  ...TYPHOON_VALUES,
+  node_labels: "example.com/pool=gpu,node.kubernetes.io/disk=ssd",
+  node_taints: "nvidia.com/gpu=true:NoSchedule,example.com/dedicated:NoExecute",
+  cloud_provider: "external",
+};
+
+const VALUE_SETS = { "a default pool": TYPHOON_VALUES, "a pool with labels and taints": POOL_VALUES };
+
 const DISTRO_NAMES = Object.keys(DISTROS) as Distro[];
+const NODES = DISTRO_NAMES.flatMap((distro) => ROLES.map((role) => [distro, role] as const));
 
 function committed(name: string): string {
   return fs.readFileSync(path.join(PACKAGING, name), "utf8");
+}
+
+/** The node's Ignition config as a template: committed for Butane distros, made here for Container Linux (ct makes its own). */
+function ignitionText(distro: Distro, role: Role): string {
+  return DISTROS[distro].snippet.format === "butane" ? committed(`${outputName(distro, role)}.ign`) : ignitionTemplate(agentFiles(distro, role));
 }
 
 test("the committed snippets and Ignition configs are what scripts/make-ignition.ts generates", () => {
@@ -36,12 +65,38 @@ test("the committed snippets and Ignition configs are what scripts/make-ignition
   }
 });
 
-test("every template variable is used, and nothing else is one", () => {
-  for (const name of packagingOutputs().keys()) {
-    const used = new Set([...committed(name).matchAll(/(?<!\$)\$\{([^}]*)\}/g)].map((match) => match[1]));
-    expect([...used].sort(), name).toEqual(Object.keys(TEMPLATE_VARIABLES).sort());
-  }
+test.each(NODES)("%s %s: every template variable of the role is used, and nothing else is one", (distro, role) => {
+  const names = [`${outputName(distro, role)}.yaml`, ...(DISTROS[distro].snippet.format === "butane" ? [`${outputName(distro, role)}.ign`] : [])];
+  for (const name of names) expect(usedVariables(committed(name)).sort(), name).toEqual(templateVariables(role).sort());
 });
+
+// Typhoon passes the node variables to its worker templates only (labels and taints) and to
+// every node template (cloud provider); Terraform fails on a variable a template uses and
+// templatefile() was not given.
+test("only workers take a pool's labels and taints; every node takes the cloud provider", () => {
+  expect(templateVariables("controller")).not.toContain("node_labels");
+  expect(templateVariables("controller")).toContain("cloud_provider");
+  expect(templateVariables("worker")).toEqual(expect.arrayContaining(["node_labels", "node_taints", "cloud_provider"]));
+});
+
+const TERRAFORM = Bun.which("terraform");
+
+test.skipIf(TERRAFORM === null)("Terraform's templatefile() renders every committed template as renderTemplate does", async () => {
+  const cases = [...packagingOutputs().keys()].flatMap((name) => Object.values(VALUE_SETS).map((values) => ({ name, values })));
+  // Piped, the console prints the last result only: one JSON list of them all, base64 so it is one line whatever it holds
+  const renders = cases.map(({ name, values }) => `templatefile(${JSON.stringify(path.join(PACKAGING, name))}, ${hclObject(values)})`);
+  const input = `base64encode(jsonencode([${renders.join(", ")}]))`;
+  const result = await execa(TERRAFORM!, ["console", "-no-color"], { input, cwd: tempDir(), env: { TF_CLI_CONFIG_FILE: "/dev/null" }, reject: false });
+  expect(result.stderr).toBe("");
+  expect(result.exitCode).toBe(0);
+  const rendered = JSON.parse(Buffer.from(result.stdout.trim().slice(1, -1), "base64").toString("utf8")) as string[];
+  expect(rendered).toHaveLength(cases.length);
+  cases.forEach(({ name, values }, index) => expect(rendered[index], name).toBe(renderTemplate(committed(name), values)));
+});
+
+function hclObject(values: TemplateValues): string {
+  return `{ ${Object.entries(values).map(([name, value]) => `${name} = ${value === null ? "null" : JSON.stringify(value)}`).join(", ")} }`;
+}
 
 interface IgnitionUnit {
   name: string;
@@ -50,44 +105,80 @@ interface IgnitionUnit {
   dropins?: Array<{ name: string; contents: string }>;
 }
 
-describe.each(DISTRO_NAMES.flatMap((distro) => ROLES.map((role) => [distro, role] as const)))("%s %s", (distro, role) => {
+interface IgnitionConfig {
+  storage: { files: Array<{ path: string; mode: number; contents: { source: string; verification?: { hash: string } } }> };
+  systemd: { units: IgnitionUnit[] };
+}
+
+describe.each(NODES)("%s %s", (distro, role) => {
   const name = outputName(distro, role);
-  const ignition = JSON.parse(renderTemplate(committed(`${name}.ign`), TYPHOON_VALUES, {}));
-  const unit = (unitName: string): IgnitionUnit | undefined => ignition.systemd.units.find((candidate: IgnitionUnit) => candidate.name === unitName);
+  const layout = DISTROS[distro];
+  const render = (values: TemplateValues): IgnitionConfig => JSON.parse(renderTemplate(ignitionText(distro, role), values));
+  const ignition = render(TYPHOON_VALUES);
+  const unit = (unitName: string): IgnitionUnit | undefined => ignition.systemd.units.find((candidate) => candidate.name === unitName);
 
-  test("ignition-validate accepts the Ignition config as Terraform renders it", async () => {
-    const file = path.join(tempDir(), `${name}.ign`);
-    fs.writeFileSync(file, JSON.stringify(ignition));
-    const result = await execa("ignition-validate", [file], { reject: false, all: true });
-    expect(result.all).toBe("");
-    expect(result.exitCode).toBe(0);
-  });
+  const snippet = layout.snippet;
+  if (snippet.format === "butane") {
+    test("ignition-validate accepts the Ignition config as Terraform renders it", async () => {
+      for (const values of Object.values(VALUE_SETS)) {
+        const file = path.join(tempDir(), `${name}.ign`);
+        fs.writeFileSync(file, JSON.stringify(render(values)));
+        const result = await execa("ignition-validate", [file], { reject: false, all: true });
+        expect(result.all).toBe("");
+        expect(result.exitCode).toBe(0);
+      }
+    });
 
-  test("the Butane snippet places the same files and units as the Ignition config", () => {
-    const butane = load(renderTemplate(committed(`${name}.yaml`), TYPHOON_VALUES, {}), { schema: FAILSAFE_SCHEMA }) as ButaneSnippet;
-    expect(butane.variant).toBe(DISTROS[distro].butane.variant);
-    expect(butane.version).toBe(DISTROS[distro].butane.version);
-    expect(translateButane(butane)).toEqual(decodeIgnition(ignition));
-  });
+    test("the Butane snippet places the same files and units as the Ignition config", () => {
+      for (const values of Object.values(VALUE_SETS)) {
+        const butane = load(renderTemplate(committed(`${name}.yaml`), values), { schema: FAILSAFE_SCHEMA }) as ButaneSnippet;
+        expect(butane.variant).toBe(snippet.variant);
+        expect(butane.version).toBe(snippet.version);
+        expect(translateButane(butane)).toEqual(decodeIgnition(render(values)));
+      }
+    });
+  } else {
+    test("the Container Linux Config places the same files and units as the Ignition config of the same node", () => {
+      for (const values of Object.values(VALUE_SETS)) {
+        const config = load(renderTemplate(committed(`${name}.yaml`), values), { schema: FAILSAFE_SCHEMA }) as ContainerLinuxConfig;
+        expect(config.storage.files.map((file) => file.filesystem)).toEqual(config.storage.files.map(() => "root"));
+        expect(translateContainerLinuxConfig(config)).toEqual(decodeIgnition(render(values)));
+      }
+    });
+  }
 
   test("the binary is fetched from the release URL and verified by its SHA-512", () => {
-    const binary = ignition.storage.files.find((file: { path: string }) => file.path === DISTROS[distro].binary);
+    const binary = ignition.storage.files.find((file) => file.path === layout.binary);
     expect(binary).toEqual({
-      path: DISTROS[distro].binary,
+      path: layout.binary,
       mode: 0o755,
       contents: { source: TYPHOON_VALUES.typhoon_agent_url, verification: { hash: `sha512-${TYPHOON_VALUES.typhoon_agent_sha512}` } },
     });
   });
 
   test("the agent's configuration names the node's role and the distro's runtime", () => {
-    const config = ignition.storage.files.find((file: { path: string }) => file.path === CONFIG_PATH);
-    const text = decodeURIComponent(config.contents.source.slice("data:,".length));
-    expect(text).toContain(`\nrole: ${role}\nruntime: ${DISTROS[distro].runtime}\n`);
+    expect(agentYaml(ignition)).toContain(`\nrole: ${role}\nruntime: ${layout.runtime}\n`);
+  });
+
+  test("the agent loads the agent.yaml Terraform renders, and keeps a pool's labels, taints and cloud provider", async () => {
+    for (const [what, values] of Object.entries(VALUE_SETS)) {
+      const file = path.join(tempDir(), "agent.yaml");
+      fs.writeFileSync(file, agentYaml(render(values)));
+      const result = await runAgent(["render", "agent-config", "--config", file]);
+      expect(result.stderr, what).toBe("");
+      expect(result.exitCode, what).toBe(0);
+      const effective = load(result.stdout) as Record<string, unknown>;
+      expect(effective, what).toMatchObject({ role, runtime: layout.runtime, kubelet_image: values.kubelet_image });
+      expect(effective.cloud_provider, what).toBe(values.cloud_provider ?? undefined);
+      const list = (joined: string | null | undefined): string[] => (role === "worker" ? (joined ?? "").split(",").filter((item) => item !== "") : []);
+      expect(effective.node_labels, what).toEqual(list(values.node_labels));
+      expect(effective.node_taints, what).toEqual(list(values.node_taints));
+    }
   });
 
   if (role === "controller") {
     test("apply runs the binary where this distro's snippet puts it, on the bundle the file provisioner drops", () => {
-      expect(unit("typhoon-agent.service")!.contents).toContain(`\nExecStart=${DISTROS[distro].binary} apply ${BUNDLE_PATH}\n`);
+      expect(unit("typhoon-agent.service")!.contents).toContain(`\nExecStart=${layout.binary} apply ${BUNDLE_PATH}\n`);
       expect(unit("typhoon-agent.service")!.contents).toContain(`\nConditionPathExists=${BUNDLE_PATH}\n`);
       expect(unit("typhoon-agent.path")!.contents).toContain(`\nPathExists=${BUNDLE_PATH}\n`);
       expect(unit("typhoon-agent.service")!.dropins).toBeUndefined();
@@ -98,13 +189,18 @@ describe.each(DISTRO_NAMES.flatMap((distro) => ROLES.map((role) => [distro, role
       expect(service.enabled).toBe(true);
       expect(service.dropins?.map((dropIn) => dropIn.name)).toEqual(["worker.conf"]);
       expect(service.dropins![0]!.contents).toContain(`\nConditionPathExists=\n`);
-      expect(service.dropins![0]!.contents).toContain(`\nExecStart=\nExecStart=${DISTROS[distro].binary} apply\n`);
+      expect(service.dropins![0]!.contents).toContain(`\nExecStart=\nExecStart=${layout.binary} apply\n`);
       expect(unit("typhoon-agent.path")).toBeUndefined();
     });
   }
 
+  test("the journal catalog goes where journalctl --update-catalog reads it, where the distro has such a place", () => {
+    const catalog = ignition.storage.files.find((file) => file.path.endsWith("/typhoon-agent.catalog"));
+    expect(catalog?.path).toBe(layout.catalogDirectory === undefined ? undefined : `${layout.catalogDirectory}/typhoon-agent.catalog`);
+  });
+
   test("the verify timer is enabled and fires daily with a randomized delay; its service is started only by it", () => {
-    expect(unit("typhoon-agent-verify.service")!.contents).toContain(`\nExecStart=${DISTROS[distro].binary} verify\n`);
+    expect(unit("typhoon-agent-verify.service")!.contents).toContain(`\nExecStart=${layout.binary} verify\n`);
     const timer = unit("typhoon-agent-verify.timer")!;
     expect(timer.enabled).toBe(true);
     expect(timer.contents).toMatch(/\nOnCalendar=daily\n/);
@@ -115,9 +211,9 @@ describe.each(DISTRO_NAMES.flatMap((distro) => ROLES.map((role) => [distro, role
   });
 
   test("systemd-analyze verify accepts every unit, drop-ins included, without a warning", async () => {
-    const root = analyzeRoot([DISTROS[distro].binary, "/usr/bin/kubelet"]);
+    const root = analyzeRoot([layout.binary, "/usr/bin/kubelet"]);
     const units: Record<string, string> = { "kubelet.service": "[Service]\nExecStart=/usr/bin/kubelet\n" }; // written by apply; ordering needs it
-    for (const placed of ignition.systemd.units as IgnitionUnit[]) {
+    for (const placed of ignition.systemd.units) {
       units[placed.name] = placed.contents;
       for (const dropIn of placed.dropins ?? []) units[`${placed.name}.d/${dropIn.name}`] = dropIn.contents;
     }
@@ -125,13 +221,32 @@ describe.each(DISTRO_NAMES.flatMap((distro) => ROLES.map((role) => [distro, role
   });
 });
 
-// The subset of Butane these snippets use, and its translation to Ignition: data URLs are
-// compared decoded, since Butane encodes them its own way (it also compresses).
+function agentYaml(ignition: IgnitionConfig): string {
+  const config = ignition.storage.files.find((file) => file.path === CONFIG_PATH)!;
+  return decodeURIComponent(config.contents.source.slice("data:,".length));
+}
+
+// The subsets of Butane and of the Container Linux Config these snippets use, and their
+// translation to Ignition: data URLs are compared decoded, since Butane and ct encode them
+// their own way (Butane also compresses). YAML is read with the failsafe schema, so every
+// scalar is a string: modes are octal as written (YAML 1.1, which ct reads, and Butane).
 interface ButaneSnippet {
   variant: string;
   version: string;
   storage: { files: Array<{ path: string; mode: string; contents: { inline?: string; source?: string; verification?: { hash: string } } }> };
   systemd: { units: Array<{ name: string; enabled?: string; contents: string; dropins?: Array<{ name: string; contents: string }> }> };
+}
+
+interface ContainerLinuxConfig {
+  storage: {
+    files: Array<{
+      path: string;
+      filesystem: string;
+      mode: string;
+      contents: { inline?: string; remote?: { url: string; verification: { hash: { function: string; sum: string } } } };
+    }>;
+  };
+  systemd: { units: Array<{ name: string; enable?: string; contents: string; dropins?: Array<{ name: string; contents: string }> }> };
 }
 
 interface PlacedForComparison {
@@ -157,10 +272,28 @@ function translateButane(butane: ButaneSnippet): PlacedForComparison {
   };
 }
 
-function decodeIgnition(ignition: {
-  storage: { files: Array<{ path: string; mode: number; contents: { source: string; verification?: { hash: string } } }> };
-  systemd: { units: IgnitionUnit[] };
-}): PlacedForComparison {
+function translateContainerLinuxConfig(config: ContainerLinuxConfig): PlacedForComparison {
+  return {
+    files: config.storage.files.map((file) => ({
+      path: file.path,
+      mode: Number.parseInt(file.mode, 8),
+      ...(file.contents.inline !== undefined
+        ? { text: file.contents.inline }
+        : {
+            source: file.contents.remote!.url,
+            hash: `${file.contents.remote!.verification.hash.function}-${file.contents.remote!.verification.hash.sum}`,
+          }),
+    })),
+    units: config.systemd.units.map((unit) => ({
+      name: unit.name,
+      ...(unit.enable === undefined ? {} : { enabled: unit.enable === "true" }),
+      contents: unit.contents,
+      ...(unit.dropins === undefined ? {} : { dropins: unit.dropins }),
+    })),
+  };
+}
+
+function decodeIgnition(ignition: IgnitionConfig): PlacedForComparison {
   return {
     files: ignition.storage.files.map((file) =>
       file.contents.source.startsWith("data:,")

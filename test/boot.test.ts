@@ -22,9 +22,9 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { agentFiles, CONFIG_PATH, DISTROS, type Role, type TemplateVariable } from "../packaging/agent-files.ts";
+import { agentFiles, CONFIG_PATH, DISTROS, type Role } from "../packaging/agent-files.ts";
 import { makeSampleAssets, renderTemplate, terraformBundle } from "../scripts/make-bundle.ts";
-import { outputName, PACKAGING } from "../scripts/make-ignition.ts";
+import { outputName, PACKAGING, renderTemplate as renderPackaging, type TemplateValues } from "../scripts/make-ignition.ts";
 import { AGENT } from "./helpers/agent-binary.ts";
 import { IGNITION, kernelAndInitrd, rootFilesystem, STAND_IN_KUBELET_IMAGE } from "./boot/cache.ts";
 import { checkBoot, sha512 } from "./boot/check.ts";
@@ -104,15 +104,18 @@ describe.skipIf(!ENABLED)("first boot of a node (npm run test:boot)", () => {
    * on; checked by ignition-validate.
    */
   async function writeConfig(name: string, binaryUrl: string, edit: (config: IgnitionConfig) => void = () => {}, role: Role = "controller") {
-    const values: Record<TemplateVariable, string> = {
+    const values: TemplateValues = {
       typhoon_agent_url: binaryUrl,
       typhoon_agent_sha512: binarySha512,
       kubelet_image: STAND_IN_KUBELET_IMAGE,
       cluster_dns_service_ip: "10.3.0.10",
       cluster_domain_suffix: "cluster.local",
+      node_labels: role === "worker" ? "example.com/pool=boot-test" : "",
+      node_taints: "",
+      cloud_provider: null,
     };
     const template = fs.readFileSync(path.join(PACKAGING, `${outputName("fedora-coreos", role)}.ign`), "utf8");
-    const config = JSON.parse(renderTemplate(template, values, {})) as IgnitionConfig;
+    const config = JSON.parse(renderPackaging(template, values)) as IgnitionConfig;
     const kubeconfig = `data:;base64,${Buffer.from(typhoonKubeconfig()).toString("base64")}`;
     config.storage.files.push({ path: "/etc/kubernetes/kubeconfig", mode: 0o644, contents: { source: kubeconfig } });
     edit(config);
