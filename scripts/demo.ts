@@ -10,7 +10,7 @@ import { makeSampleAssets, terraformBundle } from "./make-bundle.ts";
 import { makeHostTree } from "./sample-host.ts";
 
 const repo = path.resolve(import.meta.dir, "..");
-const agent = path.join(repo, "dist/typhoon-agent");
+const agent = path.resolve(repo, process.env.TYPHOON_AGENT_BIN ?? "dist/typhoon-agent");
 const root = path.join(repo, "demo-root");
 const bundle = path.join(root, "home/core/assets");
 const shown = (file: string): string => path.relative(process.cwd(), file) || ".";

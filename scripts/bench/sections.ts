@@ -9,7 +9,8 @@ import { compare, type Contender } from "./measure.ts";
 import { reRootedLayoutScript } from "./upstream-layout.ts";
 
 export const REPO = path.resolve(import.meta.dir, "../..");
-export const AGENT = path.join(REPO, "dist/typhoon-agent");
+// The binary `npm run bench` just built: dist/typhoon-agent, or $TYPHOON_AGENT_BIN as scripts/build.ts takes it.
+export const AGENT = path.resolve(REPO, process.env.TYPHOON_AGENT_BIN ?? "dist/typhoon-agent");
 const ONE_LINER = "/#####/ {filename=$2; next} {print > filename}";
 
 export interface Row {
