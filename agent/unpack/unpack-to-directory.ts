@@ -24,7 +24,11 @@ export interface UnpackResult extends ParseSummary {
 }
 
 const STAGING_PREFIX = ".typhoon-agent-unpack.";
-/** Inside the staging directory: the new assets, and the old files the commit replaced. */
+/**
+ * Inside the staging directory: the new assets, flat and numbered in bundle order (a tree
+ * mirroring the target would cost a mkdir per directory twice: creating one here is as slow
+ * as creating a file), and the old files the commit replaced.
+ */
 const STAGED_ASSETS = "new";
 const SET_ASIDE = "old";
 // Unpacked assets include private keys: nobody but the owner reads them.
@@ -66,11 +70,15 @@ function unpackInto(input: BundleInput, target: string, mode: UnpackMode, chunkS
   return result;
 }
 
+/** Where the `index`th asset of the bundle waits for the commit. */
+function stagedFile(stagedAssets: string, index: number): string {
+  return path.join(stagedAssets, String(index));
+}
+
 class StagingSink implements AssetSink {
   readonly files: string[] = [];
   private readonly staging: string;
   private readonly mode: UnpackMode;
-  private readonly madeDirectories = new Set<string>();
   private name = "";
   private fd = -1;
   private written = 0;
@@ -118,23 +126,19 @@ class StagingSink implements AssetSink {
     try {
       writeAll(this.fd, bytes);
     } catch (error) {
-      throw fromSystemError(error, "write", path.join(this.staging, this.name));
+      throw fromSystemError(error, `write asset ${this.name} into`, this.staging);
     }
     this.written += bytes.length;
     this.lastByte = bytes[bytes.length - 1] ?? this.lastByte;
   }
 
   private open(): void {
-    const file = path.join(this.staging, this.name);
-    const parent = path.dirname(file);
+    const file = stagedFile(this.staging, this.files.length);
     try {
-      if (!this.madeDirectories.has(parent)) {
-        fs.mkdirSync(parent, { recursive: true, mode: DIRECTORY_MODE });
-        this.madeDirectories.add(parent);
-      }
+      if (this.files.length === 0) fs.mkdirSync(this.staging, { mode: DIRECTORY_MODE });
       this.fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, FILE_MODE);
     } catch (error) {
-      throw fromSystemError(error, "create", file);
+      throw fromSystemError(error, `create asset ${this.name} in`, this.staging);
     }
     this.files.push(this.name);
   }
@@ -276,9 +280,7 @@ function commit(target: string, staging: string, files: readonly string[]): void
   const log = new UndoLog(path.join(staging, SET_ASIDE));
   try {
     for (const directory of plan.missingDirectories) log.makeDirectory(path.join(target, directory));
-    for (const file of files) {
-      log.place(path.join(staging, STAGED_ASSETS, file), path.join(target, file), plan.replaced.has(file));
-    }
+    files.forEach((file, index) => log.place(stagedFile(path.join(staging, STAGED_ASSETS), index), path.join(target, file), plan.replaced.has(file)));
   } catch (error) {
     const failure = fromSystemError(error, "unpack into", target);
     const stuck = log.undo();
