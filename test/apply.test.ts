@@ -369,7 +369,7 @@ describe("bundle, rollback and lock", () => {
     await writeSampleBundle(`${root}/home/core/assets`);
     expect((await applyIn(root)).report.exitCode).toBe(0);
     const leftover = path.join(root, "var/lib/typhoon-agent/backups/20260101T000000000Z.tar.tmp");
-    fs.writeFileSync(leftover, "-----BEGIN RSA PRIVATE KEY-----\n", { mode: 0o600 });
+    fs.writeFileSync(leftover, "a tar cut short, full of keys", { mode: 0o600 });
     await writeSampleBundle(`${root}/home/core/assets`, { freshPki: true });
     expect((await applyIn(root)).report.exitCode).toBe(0);
     expect(fs.existsSync(leftover)).toBe(false);

@@ -235,7 +235,7 @@ async function applyOnOverlay(
   const host = makeHost();
   await writeSampleBundle(path.join(work, "assets"));
   const mounts = ["etc", "opt", "var", "home"].map(
-    (dir) => `mkdir -p ${work}/upper/${dir} ${work}/work/${dir} && mount -t overlay overlay -o lowerdir=/${dir},upperdir=${work}/upper/${dir},workdir=${work}/work/${dir} /${dir}`,
+    (dir) => `mkdir -p ${work}/upper/${dir} ${work}/overlay-work/${dir} && mount -t overlay overlay -o lowerdir=/${dir},upperdir=${work}/upper/${dir},workdir=${work}/overlay-work/${dir} /${dir}`,
   );
   // --remove-destination: /etc/os-release is a symlink into /usr, which is not overlaid.
   const setUp = [...mounts, `cp --remove-destination ${host}/etc/passwd ${host}/etc/group ${host}/etc/os-release /etc/`].join(" && ");
