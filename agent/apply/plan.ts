@@ -4,6 +4,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { AgentError, ExitCode, fromSystemError } from "../errors.ts";
+import { statIfExists } from "../fsio/read-only.ts";
 import type { HostRoot } from "../hostfs/host-root.ts";
 import type { DesiredDirectory, DesiredFile, DesiredState } from "./desired-state.ts";
 
@@ -108,13 +109,8 @@ function planRemoval(host: HostRoot, candidate: RemovalCandidate): RemovalStep[]
 }
 
 function inspect(realPath: string): { stat: fs.Stats; state: CurrentState } | undefined {
-  let stat: fs.Stats;
-  try {
-    stat = fs.lstatSync(realPath);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw fromSystemError(error, "inspect", realPath);
-  }
+  const stat = statIfExists(realPath);
+  if (stat === undefined) return undefined;
   return { stat, state: { uid: stat.uid, gid: stat.gid, mode: stat.mode & 0o7777, size: stat.size, mtimeMs: stat.mtimeMs } };
 }
 

@@ -1,6 +1,18 @@
 import * as fs from "node:fs";
 import { fromSystemError } from "../errors.ts";
 
+/**
+ * lstat of `file` (stat, following a last-component link, with `follow`); undefined when
+ * it does not exist. Any other failure is the operator's to see, as an AgentError.
+ */
+export function statIfExists(file: string, options: { follow?: boolean } = {}): fs.Stats | undefined {
+  try {
+    return (options.follow === true ? fs.statSync : fs.lstatSync)(file, { throwIfNoEntry: false });
+  } catch (error) {
+    throw fromSystemError(error, "inspect", file);
+  }
+}
+
 /** Opens `file` read-only, never through a symlink, hands the descriptor to `use`, closes it. */
 export function withReadOnlyFile<T>(file: string, use: (fd: number) => T): T {
   let fd: number;

@@ -8,6 +8,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { AgentError, ExitCode, fromSystemError } from "../errors.ts";
+import { statIfExists } from "../fsio/read-only.ts";
 import { writeAll } from "../fsio/write-all.ts";
 import { parseBundle, type AssetSink, type ParseSummary } from "./bundle-parser.ts";
 import type { BundleInput } from "./input.ts";
@@ -167,13 +168,8 @@ function ensureTargetDirectory(target: string): string[] {
 }
 
 function isExistingDirectory(directory: string): boolean {
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(directory);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
-    throw fromSystemError(error, "use", directory);
-  }
+  const stat = statIfExists(directory, { follow: true });
+  if (stat === undefined) return false;
   if (!stat.isDirectory()) throw new AgentError(ExitCode.cannotCreate, `${directory} is not a directory`);
   return true;
 }
@@ -258,13 +254,8 @@ function planCommit(target: string, files: readonly string[]): CommitPlan {
 
 function existsAs(target: string, relative: string, kind: "directory" | "regular file"): boolean {
   const absolute = path.join(target, relative);
-  let stat: fs.Stats;
-  try {
-    stat = fs.lstatSync(absolute);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
-    throw fromSystemError(error, "inspect", absolute);
-  }
+  const stat = statIfExists(absolute);
+  if (stat === undefined) return false;
   if (stat.isSymbolicLink()) {
     throw new AgentError(ExitCode.cannotCreate, `${absolute} is a symlink; the agent does not follow links`, "remove the link and retry");
   }
