@@ -14,6 +14,9 @@ import type { Plan } from "./plan.ts";
 export const KEEP_BACKUPS = 5;
 const MANIFEST_NAME = "typhoon-agent-backup.json";
 const TRANSACTION_ID = /^\d{8}T\d{9}Z$/;
+const BACKUP_SUFFIX = ".tar";
+/** A backup is written under this suffix and renamed once complete. */
+const TEMP_SUFFIX = ".tmp";
 
 export interface BackupManifest {
   version: 1;
@@ -86,8 +89,8 @@ export async function writeBackup(host: HostRoot, directory: string, transaction
   await finished;
 
   fs.mkdirSync(directory, { recursive: true, mode: 0o700 });
-  const file = path.join(directory, `${transaction}.tar`);
-  const temporary = `${file}.tmp`;
+  const file = path.join(directory, `${transaction}${BACKUP_SUFFIX}`);
+  const temporary = `${file}${TEMP_SUFFIX}`;
   try {
     fs.writeFileSync(temporary, Buffer.concat(chunks), { mode: 0o600, flag: "wx" });
     fs.renameSync(temporary, file);
@@ -160,9 +163,7 @@ function mtimeHeader(mtimeMs: number): { mtime: Date; pax: { mtime: string } } {
 export function pruneBackups(directory: string, keep = KEEP_BACKUPS): void {
   const all = listBackups(directory);
   for (const old of all.slice(0, Math.max(0, all.length - keep))) fs.rmSync(path.join(directory, old), { force: true });
-  for (const name of listDirectory(directory)) {
-    if (name.endsWith(".tar.tmp") && TRANSACTION_ID.test(name.slice(0, -".tar.tmp".length))) fs.rmSync(path.join(directory, name), { force: true });
-  }
+  for (const leftover of backupFiles(directory, `${BACKUP_SUFFIX}${TEMP_SUFFIX}`)) fs.rmSync(path.join(directory, leftover), { force: true });
 }
 
 function preciseMtime(header: { mtime?: Date; pax?: unknown }): Date {
@@ -170,18 +171,19 @@ function preciseMtime(header: { mtime?: Date; pax?: unknown }): Date {
   return seconds === undefined ? (header.mtime ?? new Date()) : new Date(Number(seconds) * 1000);
 }
 
-function listDirectory(directory: string): string[] {
+function listBackups(directory: string): string[] {
+  return backupFiles(directory, BACKUP_SUFFIX).sort();
+}
+
+/** Names in `directory` that are a transaction id followed by `suffix`. */
+function backupFiles(directory: string, suffix: string): string[] {
+  let names: string[];
   try {
-    return fs.readdirSync(directory);
+    names = fs.readdirSync(directory);
   } catch {
     return [];
   }
-}
-
-function listBackups(directory: string): string[] {
-  return listDirectory(directory)
-    .filter((name) => TRANSACTION_ID.test(name.replace(/\.tar$/, "")) && name.endsWith(".tar"))
-    .sort();
+  return names.filter((name) => name.endsWith(suffix) && TRANSACTION_ID.test(name.slice(0, -suffix.length)));
 }
 
 /** A transaction is named by its UTC start, 20261124T181234567Z: sorts by time, needs no escaping. */
