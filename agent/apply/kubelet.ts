@@ -12,13 +12,12 @@
 // and systemd runs it right after us.
 
 import { AgentError, ExitCode } from "../errors.ts";
-import { KUBELET_CONFIG_PATH } from "../units/kubelet-config.ts";
-import { KUBELET_SERVICE_PATH } from "../units/kubelet-service.ts";
+import { NODE_FILE_PATHS } from "../units/node-files.ts";
 
 const UNIT = "kubelet.service";
 
 /** Host paths whose change a running kubelet does not notice. */
-export const KUBELET_FILES: readonly string[] = [KUBELET_SERVICE_PATH, KUBELET_CONFIG_PATH];
+export const KUBELET_FILES = NODE_FILE_PATHS;
 
 export type KubeletChange = "unchanged" | "changed" | "removed";
 

@@ -32,7 +32,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
   handler: async (args) => {
     // As another user every 0400 key would look unreadable, which verify cannot tell from drift.
     if (process.getuid?.() !== 0) throw new AgentError(ExitCode.noPermission, "verify reads private keys owned by root, etcd and nobody", "run it as root: sudo typhoon-agent verify");
-    const [{ runVerify }, { formatVerifyReport, summaryLine }, { loadConfig }, { HostRoot }, { createJournalReporter }, { nodeFilesFor, NODE_FILE_MODE }, { KUBELET_FILES }, { DEFAULT_CONFIG_PATH, defaultConfig }] =
+    const [{ runVerify }, { formatVerifyReport, summaryLine }, { loadConfig }, { HostRoot }, { createJournalReporter }, { nodeFilesFor, NODE_FILE_MODE, NODE_FILE_PATHS }, { DEFAULT_CONFIG_PATH, defaultConfig }] =
       await Promise.all([
         import("../verify/verify.ts"),
         import("../verify/report.ts"),
@@ -40,7 +40,6 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
         import("../hostfs/host-root.ts"),
         import("../journal/journal.ts"),
         import("../units/node-files.ts"),
-        import("../apply/kubelet.ts"),
         import("../config/keys.ts"),
       ]);
     const host = new HostRoot(args.root);
@@ -54,7 +53,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       if (!(error instanceof AgentError) || error.exitCode !== ExitCode.badConfig) throw error;
       request = {
         etcdUser: defaultConfig().etcd_user,
-        rendered: KUBELET_FILES.map((file) => ({ path: file, mode: NODE_FILE_MODE, content: undefined })),
+        rendered: NODE_FILE_PATHS.map((file) => ({ path: file, mode: NODE_FILE_MODE, content: undefined })),
         configProblem: { path: args.config ?? DEFAULT_CONFIG_PATH, message: error.message },
       };
     }

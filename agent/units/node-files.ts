@@ -20,6 +20,9 @@ export interface NodeFile {
 /** Owner root, readable by all: neither file holds a secret. */
 export const NODE_FILE_MODE = 0o644;
 
+/** What renderNodeFiles writes, by host path: the files a running kubelet reads only when it starts. */
+export const NODE_FILE_PATHS: readonly string[] = [KUBELET_SERVICE_PATH, KUBELET_CONFIG_PATH];
+
 /** `config` as loadConfig returns it (validated); `runtime` as resolveRuntime resolves it. */
 export function renderNodeFiles(config: AgentConfig, runtime: Runtime): NodeFile[] {
   return [
