@@ -191,9 +191,9 @@ export class Transaction {
 
   /** Undoes what was done, newest first, and returns the error to report. */
   private rollBack(cause: unknown): AgentError {
-    const reason = cause instanceof Error ? cause.message : String(cause);
-    const { hint, path: file } = cause instanceof AgentError ? cause : { hint: undefined, path: undefined };
     const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+    const reason = message(cause);
+    const { hint, path: file } = cause instanceof AgentError ? cause : { hint: undefined, path: undefined };
     try {
       for (let i = this.committed - 1; i >= 0; i--) undoCommittedStep(this.steps[i]!);
       for (let i = this.prepared - 1; i >= 0; i--) undoPreparedStep(this.steps[i]!);
