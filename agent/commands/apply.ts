@@ -5,7 +5,7 @@
 import type { Argv, CommandModule } from "yargs";
 import type { ApplyReport } from "../apply/apply.ts";
 import { configOptions, flagsFromArgs, type ConfigArgs } from "../config/options.ts";
-import { AgentError, UsageError } from "../errors.ts";
+import { AgentError, UsageError, exitCodeHelp } from "../errors.ts";
 import { seconds, sha256Digest } from "./option-checks.ts";
 import { print, say } from "../report/console.ts";
 import type { Reporter } from "../report/events.ts";
@@ -34,8 +34,7 @@ function builder(yargs: Argv<object>, dryRun: boolean): Argv<ApplyArgs> {
       .option("json", { type: "boolean", default: false, describe: "print one JSON document (actions, exit code, durations) on standard output" })
       .option("allow-unknown", { type: "boolean", default: false, describe: "skip assets outside the placement table instead of refusing the bundle" })
       .option("expect-sha256", { type: "string", coerce: sha256Digest("expect-sha256"), describe: "the bundle's sha256 as Terraform computes it; anything else is refused (exit 65) before any change" })
-      .option("lock-wait", { type: "number", default: 30, coerce: seconds("lock-wait"), describe: "seconds to wait for another apply to finish, or for the upload still writing the bundle (then exit 75)" })
-      .option("verbose", { alias: "v", type: "boolean", default: false, describe: "list unchanged paths too" }),
+      .option("lock-wait", { type: "number", default: 30, coerce: seconds("lock-wait"), describe: "seconds to wait for another apply to finish, or for the upload still writing the bundle (then exit 75)" }),
   );
   return declared as unknown as Argv<ApplyArgs>;
 }
@@ -97,8 +96,6 @@ async function show(report: ApplyReport, args: ApplyArgs): Promise<void> {
   else say(summaryLine(report) + (report.backup === undefined ? "" : `; backup ${report.backup}`));
 }
 
-const EXIT_CODES = "Exit: 0 ok, 1 failed and rolled back, 2 usage, 65 bad bundle, 66 no bundle, 67 no etcd user, 73 symlink or unwritable path, 74 I/O error, 75 busy, 78 bad config.";
-
 export const applyCommand: CommandModule<object, ApplyArgs> = {
   command: "apply [bundle]",
   describe: "Install the bundle and the kubelet units as one transaction, then start the kubelet",
@@ -107,7 +104,7 @@ export const applyCommand: CommandModule<object, ApplyArgs> = {
       .example("$0 apply /home/core/assets", "what typhoon-agent.service runs on a controller at first boot")
       .example("$0 apply --role worker", "a worker: kubelet.service and kubelet.yaml only")
       .example("$0 apply assets --root /tmp/node --no-start --json", "install into a scratch tree, report as JSON")
-      .epilogue(EXIT_CODES),
+      .epilogue(exitCodeHelp()),
   handler,
 };
 
@@ -118,6 +115,6 @@ export const planCommand: CommandModule<object, ApplyArgs> = {
     builder(yargs, true)
       .example("$0 plan /home/core/assets", "create / replace / repair / remove / unchanged, with owner, mode and size")
       .example("$0 plan assets --json", "the same as JSON")
-      .epilogue(EXIT_CODES),
+      .epilogue(exitCodeHelp()),
   handler,
 };

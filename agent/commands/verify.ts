@@ -4,7 +4,7 @@
 
 import type { Argv, CommandModule } from "yargs";
 import { configOptions, flagsFromArgs, type ConfigArgs } from "../config/options.ts";
-import { AgentError, ExitCode } from "../errors.ts";
+import { AgentError, ExitCode, exitCodeHelp } from "../errors.ts";
 import { print } from "../report/console.ts";
 import type { VerifyRequest } from "../verify/verify.ts";
 import { days } from "./option-checks.ts";
@@ -28,7 +28,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       .example("$0 verify", "what typhoon-agent-verify.timer runs every day")
       .example("$0 verify --warn-days 30 --json", "fewer warnings, for a monitoring system")
       .example("$0 verify --root /mnt/node", "a node's disk mounted elsewhere")
-      .epilogue("Exit: 0 no error (warnings allowed), 1 an error found, 2 usage, 66 nothing installed (no install record), 67 no etcd user, 77 not root, 78 bad config."),
+      .epilogue(exitCodeHelp()),
   handler: async (args) => {
     // As another user every 0400 key would look unreadable, which verify cannot tell from drift.
     if (process.getuid?.() !== 0) throw new AgentError(ExitCode.noPermission, "verify reads private keys owned by root, etcd and nobody", "run it as root: sudo typhoon-agent verify");

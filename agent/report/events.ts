@@ -6,6 +6,8 @@
 // @FIELD@ is replaced by that field of the entry, so an event using it must carry the field;
 // a line starting with spaces (a command) is kept as it is, never wrapped.
 
+import { ExitCode, exitCodeList } from "../errors.ts";
+
 export const EVENTS = {
   applyStarted: {
     messageId: "9ed377f63a2e470687ea51030f5fd4e6",
@@ -64,7 +66,7 @@ export const EVENTS = {
     priority: 3,
     title: "apply failed",
     explanation:
-      "typhoon-agent could not install the bundle. TYPHOON_ERROR says why, TYPHOON_PATH names the file involved when there is one, and TYPHOON_EXIT_CODE is the agent's exit status (sysexits: 65 bad bundle, 67 no such user, 73 cannot create, 74 I/O error, 78 bad config). Whatever it had already written was restored from the backup, and a \"rolled back\" entry says so.",
+      `typhoon-agent could not install the bundle. TYPHOON_ERROR says why, TYPHOON_PATH names the file involved when there is one, and TYPHOON_EXIT_CODE is the agent's exit status (sysexits: ${exitCodeList([ExitCode.badBundle, ExitCode.noInput, ExitCode.noUser, ExitCode.internal, ExitCode.cannotCreate, ExitCode.ioError, ExitCode.busy, ExitCode.badConfig])}). Whatever it had already written was restored from the backup, and a "rolled back" entry says so.`,
     action:
       "Fix the cause named in TYPHOON_ERROR (a full or read-only disk, a missing user such as etcd, a symlink where a managed path should be, a malformed bundle) and run typhoon-agent apply again: it converges from whatever state the host is in. The entries of this boot:\n    journalctl -b SYSLOG_IDENTIFIER=typhoon-agent",
   },
