@@ -10,7 +10,7 @@ import type { AgentConfig, Runtime } from "../config/types.ts";
 import { AgentError, BundleError, ExitCode, fromSystemError } from "../errors.ts";
 import { Accounts } from "../hostfs/accounts.ts";
 import type { HostRoot } from "../hostfs/host-root.ts";
-import { PKI_DIRECTORY } from "../placement/static-pods.ts";
+import { PKI_DIRECTORY, STATE_DIRECTORY } from "../paths.ts";
 import { SYSTEM_DEPTH } from "../placement/policy.ts";
 import type { EventFields, EventName, Reporter } from "../report/events.ts";
 import { formatMode } from "../report/format.ts";
@@ -24,8 +24,6 @@ import { legacyLeftovers, staleFiles } from "./removals.ts";
 import { describe as describeWriter, waitForWriters } from "./bundle-writers.ts";
 import { KUBELET_FILES, settleKubelet } from "./kubelet.ts";
 import { Transaction, pendingRecovery, recoverInterrupted, removeStrayFiles, stepsOf, type Recovery } from "./transaction.ts";
-
-export const STATE_DIRECTORY = "/var/lib/typhoon-agent";
 
 export interface ApplyRequest {
   host: HostRoot;

@@ -8,6 +8,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { AgentError, ExitCode, fromSystemError } from "../errors.ts";
+import type { Ownership } from "../fsio/ownership.ts";
+import { listOrEmpty } from "../fsio/read-only.ts";
 import type { HostRoot } from "../hostfs/host-root.ts";
 import type { Plan } from "./plan.ts";
 
@@ -27,13 +29,10 @@ export interface BackupManifest {
   createdDirectories: string[];
 }
 
-export interface BackupEntry {
+export interface BackupEntry extends Ownership {
   /** Root-relative path, with its leading slash. */
   path: string;
   type: "file" | "directory";
-  mode: number;
-  uid: number;
-  gid: number;
   mtime: Date;
   content: Buffer;
 }
@@ -177,13 +176,7 @@ function listBackups(directory: string): string[] {
 
 /** Names in `directory` that are a transaction id followed by `suffix`. */
 function backupFiles(directory: string, suffix: string): string[] {
-  let names: string[];
-  try {
-    names = fs.readdirSync(directory);
-  } catch {
-    return [];
-  }
-  return names.filter((name) => name.endsWith(suffix) && TRANSACTION_ID.test(name.slice(0, -suffix.length)));
+  return listOrEmpty(directory).filter((name) => name.endsWith(suffix) && TRANSACTION_ID.test(name.slice(0, -suffix.length)));
 }
 
 /** A transaction is named by its UTC start, 20261124T181234567Z: sorts by time, needs no escaping. */

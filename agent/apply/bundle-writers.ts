@@ -6,6 +6,7 @@
 
 import * as fs from "node:fs";
 import { AgentError, ExitCode } from "../errors.ts";
+import { listOrEmpty } from "../fsio/read-only.ts";
 
 const RECENT_MS = 60_000;
 const POLL_MS = 100;
@@ -63,12 +64,4 @@ function writersOf(target: fs.Stats): Writer[] {
     }
   }
   return writers;
-}
-
-function listOrEmpty(directory: string): string[] {
-  try {
-    return fs.readdirSync(directory);
-  } catch {
-    return [];
-  }
 }

@@ -2,6 +2,8 @@
 // the rendered units and the placement policy, before anything on disk is touched.
 
 import { BundleError } from "../errors.ts";
+import { ROOT, type Ownership } from "../fsio/ownership.ts";
+import { INSTALL_RECORD, STATIC_POD_DIRECTORY } from "../paths.ts";
 import {
   MANAGED_DIRECTORIES,
   NESTED_DIRECTORY_MODE,
@@ -12,15 +14,12 @@ import {
   placeAsset,
   type Identities,
 } from "../placement/policy.ts";
-import { analyzeStaticPods, type PkiReader } from "../placement/static-pods.ts";
+import { analyzeStaticPods } from "../placement/static-pods.ts";
 
-export interface DesiredFile {
+export interface DesiredFile extends Ownership {
   /** Absolute host path. */
   path: string;
   content: Buffer;
-  uid: number;
-  gid: number;
-  mode: number;
   secret: boolean;
   /** The bundle asset it comes from, or what rendered it ("kubelet.service"). */
   source: string;
@@ -28,11 +27,8 @@ export interface DesiredFile {
   systemDepth: number;
 }
 
-export interface DesiredDirectory {
+export interface DesiredDirectory extends Ownership {
   path: string;
-  uid: number;
-  gid: number;
-  mode: number;
   /** Owner and mode are enforced on an existing directory (managed), or only used to create it. */
   enforced: boolean;
   systemDepth: number;
@@ -44,7 +40,6 @@ export interface DesiredState {
   directories: DesiredDirectory[];
   /** Assets outside the placement table, skipped because of --allow-unknown. */
   skippedAssets: string[];
-  readers: Map<string, PkiReader>;
 }
 
 /** A file rendered by the agent itself (kubelet.service, kubelet.yaml, the install record). */
@@ -63,12 +58,9 @@ export interface DesiredInput {
   allowUnknown: boolean;
 }
 
-/** The agent's record of what it installed, kept by the same transaction as the files. */
-export const INSTALL_RECORD = "/var/lib/typhoon-agent/installed.json";
-
 export function computeDesiredState(input: DesiredInput): DesiredState {
   const placed = placeAssets(input.assets, input.allowUnknown);
-  const staticPods = placed.files.filter((file) => file.placement.rule.directory === "/etc/kubernetes/manifests");
+  const staticPods = placed.files.filter((file) => file.placement.rule.directory === STATIC_POD_DIRECTORY);
   const { readers, references } = analyzeStaticPods(staticPods.map((file) => ({ asset: file.placement.asset, content: file.content })));
   if (input.assets !== undefined) refuseIncompleteBundle(placed.files, staticPods.length, references);
 
@@ -80,8 +72,7 @@ export function computeDesiredState(input: DesiredInput): DesiredState {
     files.push({
       path: rendered.path,
       content: Buffer.from(rendered.content),
-      uid: 0,
-      gid: 0,
+      ...ROOT,
       mode: rendered.mode,
       secret: false,
       source: rendered.source,
@@ -91,14 +82,13 @@ export function computeDesiredState(input: DesiredInput): DesiredState {
   files.push({
     path: INSTALL_RECORD,
     content: Buffer.from(`${JSON.stringify({ files: files.map((file) => file.path).sort() }, null, 1)}\n`),
-    uid: 0,
-    gid: 0,
+    ...ROOT,
     mode: 0o600,
     secret: false,
     source: "install record",
     systemDepth: SYSTEM_DEPTH,
   });
-  return { files, directories: directoriesFor(files, input.identities), skippedAssets: placed.skipped, readers };
+  return { files, directories: directoriesFor(files, input.identities), skippedAssets: placed.skipped };
 }
 
 interface PlacedAsset {
@@ -176,13 +166,13 @@ function directoriesFor(files: readonly DesiredFile[], identities: Identities): 
 function directoryPolicy(path: string, depth: number, identities: Identities): DesiredDirectory {
   const managed = MANAGED_DIRECTORIES.find((directory) => directory.path === path);
   if (managed !== undefined) {
-    const owner = managed.owner === "etcd" ? identities.etcd : { uid: 0, gid: 0 };
+    const owner = managed.owner === "etcd" ? identities.etcd : ROOT;
     return { path, ...owner, mode: managed.mode, enforced: true, systemDepth: SYSTEM_DEPTH };
   }
   if (managedDirectoryOf(path) !== undefined) {
-    return { path, uid: 0, gid: 0, mode: NESTED_DIRECTORY_MODE, enforced: true, systemDepth: SYSTEM_DEPTH };
+    return { path, ...ROOT, mode: NESTED_DIRECTORY_MODE, enforced: true, systemDepth: SYSTEM_DEPTH };
   }
-  return { path, uid: 0, gid: 0, mode: 0o755, enforced: false, systemDepth: depth };
+  return { path, ...ROOT, mode: 0o755, enforced: false, systemDepth: depth };
 }
 
 /** Files outside the managed directories sit in system directories: every parent may be a link. */

@@ -4,14 +4,12 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { AgentError, ExitCode, fromSystemError } from "../errors.ts";
+import { ownershipOf, sameOwnership, type Ownership } from "../fsio/ownership.ts";
 import { statIfExists } from "../fsio/read-only.ts";
 import type { HostRoot } from "../hostfs/host-root.ts";
 import type { DesiredDirectory, DesiredFile, DesiredState } from "./desired-state.ts";
 
-export interface CurrentState {
-  uid: number;
-  gid: number;
-  mode: number;
+export interface CurrentState extends Ownership {
   size: number;
   mtimeMs: number;
 }
@@ -77,7 +75,7 @@ function planDirectory(host: HostRoot, desired: DesiredDirectory): DirectoryStep
   const realPath = host.directory(desired.path, desired.systemDepth);
   const current = inspect(realPath);
   if (current === undefined) return { action: "create", desired, realPath, current };
-  const drifted = desired.enforced && !sameOwnerAndMode(current.stat, desired);
+  const drifted = desired.enforced && !sameOwnership(current.state, desired);
   return { action: drifted ? "repair" : "unchanged", desired, realPath, current: current.state };
 }
 
@@ -93,7 +91,7 @@ function planFile(host: HostRoot, desired: DesiredFile): FileStep {
   }
   const action: FileAction = !sameContent(realPath, current.stat, desired.content)
     ? "replace"
-    : sameOwnerAndMode(current.stat, desired)
+    : sameOwnership(current.state, desired)
       ? "unchanged"
       : "repair";
   return { action, desired, realPath, current: current.state };
@@ -111,11 +109,7 @@ function planRemoval(host: HostRoot, candidate: RemovalCandidate): RemovalStep[]
 function inspect(realPath: string): { stat: fs.Stats; state: CurrentState } | undefined {
   const stat = statIfExists(realPath);
   if (stat === undefined) return undefined;
-  return { stat, state: { uid: stat.uid, gid: stat.gid, mode: stat.mode & 0o7777, size: stat.size, mtimeMs: stat.mtimeMs } };
-}
-
-function sameOwnerAndMode(stat: fs.Stats, desired: { uid: number; gid: number; mode: number }): boolean {
-  return stat.uid === desired.uid && stat.gid === desired.gid && (stat.mode & 0o7777) === desired.mode;
+  return { stat, state: { ...ownershipOf(stat), size: stat.size, mtimeMs: stat.mtimeMs } };
 }
 
 function sameContent(realPath: string, stat: fs.Stats, content: Buffer): boolean {

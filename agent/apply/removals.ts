@@ -4,11 +4,11 @@
 
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { listOrEmpty } from "../fsio/read-only.ts";
 import type { HostRoot } from "../hostfs/host-root.ts";
-import { INSTALL_RECORD } from "./desired-state.ts";
+import { INSTALL_RECORD, STATIC_POD_DIRECTORY } from "../paths.ts";
 import { SYSTEM_DEPTH, managedDirectoryOf } from "../placement/policy.ts";
 import type { RemovalCandidate } from "./plan.ts";
-
 
 const LEGACY_PATHS: ReadonlyArray<{ path: string; why: string }> = [
   { path: "/etc/kubernetes/bootstrap-secrets", why: "2019 layout: the control-plane secrets now live in /etc/kubernetes/pki" },
@@ -18,7 +18,7 @@ const LEGACY_PATHS: ReadonlyArray<{ path: string; why: string }> = [
 ];
 
 const LEGACY_PATTERNS: ReadonlyArray<{ directory: string; matches: (name: string) => boolean; why: string }> = [
-  { directory: "/etc/kubernetes/manifests", matches: (name) => name.includes("checkpoint"), why: "pod-checkpointer manifest: would run beside the static control plane" },
+  { directory: STATIC_POD_DIRECTORY, matches: (name) => name.includes("checkpoint"), why: "pod-checkpointer manifest: would run beside the static control plane" },
   { directory: "/opt/bootstrap", matches: (name) => name.includes("bootkube"), why: "bootkube leftover: bootstrapping is bootstrap.service now" },
 ];
 
@@ -27,9 +27,9 @@ export function legacyLeftovers(host: HostRoot): RemovalCandidate[] {
   for (const pattern of LEGACY_PATTERNS) {
     let names: string[];
     try {
-      names = fs.readdirSync(host.directory(pattern.directory, SYSTEM_DEPTH));
+      names = listOrEmpty(host.directory(pattern.directory, SYSTEM_DEPTH));
     } catch {
-      continue;
+      continue; // a link where the directory belongs: nothing of an old layout to find there
     }
     for (const name of names.sort()) {
       if (pattern.matches(name)) found.push({ path: path.posix.join(pattern.directory, name), why: pattern.why, legacy: true });

@@ -17,6 +17,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { AgentError, ExitCode, fromSystemError } from "../errors.ts";
+import type { Ownership } from "../fsio/ownership.ts";
+import { listOrEmpty } from "../fsio/read-only.ts";
 import { writeAll } from "../fsio/write-all.ts";
 import type { HostRoot } from "../hostfs/host-root.ts";
 import { fsyncPath, syncFilesystems } from "./durability.ts";
@@ -25,12 +27,6 @@ import type { Plan } from "./plan.ts";
 const RECORD_FILE = "state.json";
 const RECORD_VERSION = 1;
 const TEMP_PATTERN = /^\.typhoon-agent\.[0-9A-Za-z.-]+\.\d+\.(tmp|orig)$/;
-
-interface Ownership {
-  uid: number;
-  gid: number;
-  mode: number;
-}
 
 type WriteShape = { kind: "write"; target: string; temp: string; undo: string | undefined; mtimeMs?: number } & Ownership;
 
@@ -359,13 +355,7 @@ export function pendingRecovery(host: HostRoot, stateDirectory: string): Recover
 export function removeStrayFiles(directories: Iterable<string>): string[] {
   const removed: string[] = [];
   for (const directory of directories) {
-    let entries: string[];
-    try {
-      entries = fs.readdirSync(directory);
-    } catch {
-      continue;
-    }
-    for (const entry of entries) {
+    for (const entry of listOrEmpty(directory)) {
       if (!TEMP_PATTERN.test(entry)) continue;
       const stray = path.join(directory, entry);
       fs.rmSync(stray, { recursive: true, force: true });

@@ -27,3 +27,12 @@ export function withReadOnlyFile<T>(file: string, use: (fd: number) => T): T {
     fs.closeSync(fd);
   }
 }
+
+/** The names in `directory`; none when it cannot be listed (missing, not a directory, gone meanwhile). */
+export function listOrEmpty(directory: string): string[] {
+  try {
+    return fs.readdirSync(directory);
+  } catch {
+    return [];
+  }
+}

@@ -4,19 +4,15 @@
 
 import * as fs from "node:fs";
 import { AgentError, ExitCode } from "../errors.ts";
+import { ROOT, type Owner } from "../fsio/ownership.ts";
 import type { HostRoot } from "./host-root.ts";
 
 const PASSWD_FILES = ["/etc/passwd", "/usr/lib/passwd"];
 const GROUP_FILES = ["/etc/group", "/usr/lib/group"];
 
-export interface Account {
-  uid: number;
-  gid: number;
-}
-
 export class Accounts {
   private readonly host: HostRoot;
-  private users: Map<string, Account> | undefined;
+  private users: Map<string, Owner> | undefined;
   private groups: Map<string, number> | undefined;
 
   constructor(host: HostRoot) {
@@ -24,12 +20,12 @@ export class Accounts {
   }
 
   /** uid and primary gid of `name`; exit 67 naming the files searched when it is missing. */
-  user(name: string): Account {
+  user(name: string): Owner {
     this.users ??= readTable(
       this.host,
       PASSWD_FILES,
       (fields) => (fields.length >= 4 ? { uid: Number(fields[2]), gid: Number(fields[3]) } : undefined),
-      { uid: 0, gid: 0 },
+      ROOT,
     );
     const account = this.users.get(name);
     if (account === undefined || !Number.isInteger(account.uid) || !Number.isInteger(account.gid)) {

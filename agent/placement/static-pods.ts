@@ -6,21 +6,20 @@
 import * as path from "node:path";
 import { load } from "js-yaml";
 import { BundleError } from "../errors.ts";
+import type { Owner } from "../fsio/ownership.ts";
+import { isObject, type JsonObject as Json } from "../json.ts";
+import { PKI_DIRECTORY } from "../paths.ts";
+import { isPublicMaterial } from "./policy.ts";
 
-export const PKI_DIRECTORY = "/etc/kubernetes/pki";
-const PKI_FILE_REFERENCE = /\/etc\/kubernetes\/pki\/[A-Za-z0-9._/-]+/g;
-
-/** Certificates and public keys: world-readable, so any number of pods may share one. */
-export const isPublicMaterial = (name: string): boolean => name.endsWith(".crt") || name.endsWith(".pub");
+/** A pki file named anywhere in a string (PKI_DIRECTORY holds no regular-expression syntax). */
+const PKI_FILE_REFERENCE = new RegExp(`${PKI_DIRECTORY}/[A-Za-z0-9._/-]+`, "g");
 
 export interface StaticPodSource {
   asset: string;
   content: Uint8Array;
 }
 
-export interface PkiReader {
-  uid: number;
-  gid: number;
+export interface PkiReader extends Owner {
   /** The pods (by asset) whose containers read the file. */
   pods: string[];
 }
@@ -81,8 +80,6 @@ export function analyzeStaticPods(manifests: readonly StaticPodSource[]): Static
   }
   return { readers, references };
 }
-
-type Json = Record<string, unknown>;
 
 function parsePod(manifest: StaticPodSource): Json {
   const invalid = (reason: string): BundleError =>
@@ -148,8 +145,4 @@ function containersOf(pod: Json, asset: string): Container[] {
 
 function stringList(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((item): item is string => typeof item === "string") : [];
-}
-
-function isObject(value: unknown): value is Json {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

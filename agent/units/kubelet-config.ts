@@ -5,9 +5,9 @@
 import { dump } from "js-yaml";
 import { nodeTaints } from "../config/labels.ts";
 import type { AgentConfig } from "../config/types.ts";
+import { STATIC_POD_DIRECTORY } from "../paths.ts";
 
 export const KUBELET_CONFIG_PATH = "/etc/kubernetes/kubelet.yaml";
-export const STATIC_POD_PATH = "/etc/kubernetes/manifests";
 export const VOLUME_PLUGIN_DIR = "/var/lib/kubelet/volumeplugins";
 /** Extracted from the bootstrap kubeconfig by kubelet.service before the kubelet starts. */
 export const CLIENT_CA_FILE = "/etc/kubernetes/ca.crt";
@@ -45,7 +45,7 @@ function kubeletConfiguration(config: AgentConfig): Record<string, unknown> {
     // Graceful node shutdown, within the 45 s logind inhibitor delay the node's Ignition config sets.
     shutdownGracePeriod: "45s",
     shutdownGracePeriodCriticalPods: "30s",
-    staticPodPath: STATIC_POD_PATH,
+    staticPodPath: STATIC_POD_DIRECTORY,
     // Where kube-controller-manager looks for FlexVolume drivers too.
     volumePluginDir: VOLUME_PLUGIN_DIR,
   };

@@ -10,7 +10,8 @@
 import type { AgentConfig, Runtime } from "../config/types.ts";
 import { nodeLabels } from "../config/labels.ts";
 import { KUBELET_MOUNTS, type KubeletMount } from "./mounts.ts";
-import { CLIENT_CA_FILE, KUBELET_CONFIG_PATH, RENDERED_HEADER, STATIC_POD_PATH, VOLUME_PLUGIN_DIR } from "./kubelet-config.ts";
+import { STATIC_POD_DIRECTORY } from "../paths.ts";
+import { CLIENT_CA_FILE, KUBELET_CONFIG_PATH, RENDERED_HEADER, VOLUME_PLUGIN_DIR } from "./kubelet-config.ts";
 import { execDirective, renderUnit, type CommandLines } from "./systemd.ts";
 
 export const KUBELET_SERVICE_PATH = "/etc/systemd/system/kubelet.service";
@@ -141,7 +142,7 @@ export function kubeletFlags(config: AgentConfig): string[] {
  * where /etc/kubernetes is read-only.
  */
 function hostDirectoriesToCreate(): string[] {
-  const directories = [...KUBELET_MOUNTS.filter((mount) => mount.createOnHost).map((mount) => mount.host), STATIC_POD_PATH, VOLUME_PLUGIN_DIR];
+  const directories = [...KUBELET_MOUNTS.filter((mount) => mount.createOnHost).map((mount) => mount.host), STATIC_POD_DIRECTORY, VOLUME_PLUGIN_DIR];
   return [...new Set(directories)].sort();
 }
 

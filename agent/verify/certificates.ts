@@ -2,7 +2,7 @@
 // kubeadm's certificate list: what `verify` checks is read from here, never spelled out in
 // the checks. Paths are where the placement table installs the bundle's TLS assets.
 
-import { PKI_DIRECTORY } from "../placement/static-pods.ts";
+import { PKI_DIRECTORY } from "../paths.ts";
 
 const ETCD_DIRECTORY = "/etc/ssl/etcd/etcd";
 

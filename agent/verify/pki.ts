@@ -5,6 +5,7 @@
 
 import { X509Certificate, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import { load } from "js-yaml";
+import { isObject } from "../json.ts";
 import { CERTIFICATES, KEY_PAIRS, KUBECONFIGS } from "./certificates.ts";
 import type { CertificateRow, Finding } from "./findings.ts";
 
@@ -182,8 +183,4 @@ function oneLine(name: string | undefined): string {
 
 function reason(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

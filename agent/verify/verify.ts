@@ -4,11 +4,13 @@
 // Every finding also goes to the journal, so a daily timer warns months before an outage.
 
 import * as fs from "node:fs";
-import { INSTALL_RECORD } from "../apply/desired-state.ts";
+
 import { AgentError, ExitCode, fromSystemError } from "../errors.ts";
 import { withReadOnlyFile } from "../fsio/read-only.ts";
 import { Accounts } from "../hostfs/accounts.ts";
+import { ROOT } from "../fsio/ownership.ts";
 import type { HostRoot } from "../hostfs/host-root.ts";
+import { ETCD_TLS_DIRECTORY, INSTALL_RECORD } from "../paths.ts";
 import { SYSTEM_DEPTH } from "../placement/policy.ts";
 import type { Reporter } from "../report/events.ts";
 import { checkFiles, type ExpectedNodeFile } from "./files.ts";
@@ -47,8 +49,8 @@ export function runVerify(request: VerifyRequest, reporter: Reporter): VerifyRep
   const { host } = request;
   const installed = readInstallRecord(host);
   const accounts = new Accounts(host);
-  const etcdFiles = installed.some((file) => file.startsWith("/etc/ssl/etcd/"));
-  const identities = { etcd: etcdFiles ? accounts.user(request.etcdUser) : { uid: 0, gid: 0 } };
+  const etcdFiles = installed.some((file) => file.startsWith(`${ETCD_TLS_DIRECTORY}/`));
+  const identities = { etcd: etcdFiles ? accounts.user(request.etcdUser) : ROOT };
   const contents = new Map<string, Buffer | undefined>();
   const read = (hostPath: string): Buffer | undefined => {
     if (!contents.has(hostPath)) contents.set(hostPath, readInstalled(host, hostPath));
