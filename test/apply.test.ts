@@ -317,6 +317,46 @@ describe("symlinked system directories stay inside the root", () => {
   });
 });
 
+describe("host paths as the operator knows them, whatever the links", () => {
+  rootTest("with /opt -> var/opt, plan, apply, the backup and rollback all say /opt/...", async () => {
+    const root = makeHost();
+    fs.mkdirSync(`${root}/var/opt`, { recursive: true });
+    fs.symlinkSync("var/opt", `${root}/opt`);
+    await writeSampleBundle(`${root}/home/core/assets`, { networking: "cilium" });
+    expect((await applyIn(root)).report.exitCode).toBe(0);
+    await writeSampleBundle(`${root}/home/core/assets`, { networking: "flannel" });
+    const planned = await applyIn(root, { dryRun: true });
+    const { report } = await applyIn(root);
+    expect(report.exitCode, report.error).toBe(0);
+    for (const run of [planned.report, report]) {
+      const paths = run.actions.map((action) => action.path);
+      expect(paths.filter((file) => file.startsWith("/var/opt"))).toEqual([]);
+      expect(paths).toContain("/opt/bootstrap/assets/manifests/network/deployment.yaml");
+    }
+    expect(planned.report.actions.map((action) => `${action.action} ${action.path}`)).toEqual(report.actions.map((action) => `${action.action} ${action.path}`));
+    const tar = await execa("tar", ["-tf", path.join(root, report.backup!)]);
+    expect(tar.stdout.split("\n").filter((name) => name.startsWith("var/opt"))).toEqual([]);
+    expect(tar.stdout).toContain("opt/bootstrap/assets/manifests/network/deployment.yaml");
+    const undo = await runRollback(new HostRoot(root), new EventRecorder(), { lockWaitSeconds: 1, settleKubelet: false });
+    expect([...undo.restored, ...undo.removed].filter((file) => file.startsWith("/var/opt"))).toEqual([]);
+    expect(undo.restored).toContain("/opt/bootstrap/assets/manifests/network/deployment.yaml");
+    expect(fs.readFileSync(`${root}/var/opt/bootstrap/assets/manifests/network/deployment.yaml`, "utf8")).toContain("cilium");
+  });
+
+  rootTest("a legacy leftover below a linked /opt is reported as /opt/...", async () => {
+    const root = makeHost();
+    fs.mkdirSync(`${root}/var/opt/bootstrap`, { recursive: true });
+    fs.symlinkSync("var/opt", `${root}/opt`);
+    fs.writeFileSync(`${root}/var/opt/bootstrap/bootkube-start`, "old\n");
+    await writeSampleBundle(`${root}/home/core/assets`);
+    const { report, recorder } = await applyIn(root);
+    expect(report.exitCode, report.error).toBe(0);
+    expect(report.actions.filter((action) => action.action === "remove").map((action) => action.path)).toEqual(["/opt/bootstrap/bootkube-start"]);
+    expect(recorder.named("legacyMigrated").map((entry) => entry.fields.TYPHOON_PATH)).toEqual(["/opt/bootstrap/bootkube-start"]);
+    expect(fs.existsSync(`${root}/var/opt/bootstrap/bootkube-start`)).toBe(false);
+  });
+});
+
 describe("migrations and removals", () => {
   rootTest("legacy bootkube and pod-checkpointer leftovers move into the backup and go", async () => {
     const root = makeHost();

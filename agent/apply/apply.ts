@@ -9,9 +9,8 @@ import * as path from "node:path";
 import type { AgentConfig, Runtime } from "../config/types.ts";
 import { AgentError, BundleError, ExitCode, fromSystemError } from "../errors.ts";
 import { Accounts } from "../hostfs/accounts.ts";
-import type { HostRoot } from "../hostfs/host-root.ts";
-import { PKI_DIRECTORY, STATE_DIRECTORY } from "../paths.ts";
-import { SYSTEM_DEPTH } from "../placement/policy.ts";
+import { realParent, type HostRoot, type RealPath } from "../hostfs/host-root.ts";
+import { BACKUP_DIRECTORY, LOCK_FILE, PKI_DIRECTORY, RESULT_FILE, STATE_DIRECTORY } from "../paths.ts";
 import type { EventFields, EventName, Reporter } from "../report/events.ts";
 import { formatMode } from "../report/format.ts";
 import { openBundleInput } from "../unpack/input.ts";
@@ -136,9 +135,8 @@ export function refusedApply(host: HostRoot, dryRun: boolean, error: AgentError,
   report.durationMs = roundMs(performance.now());
   if (!dryRun) {
     try {
-      const stateDirectory = host.directory(STATE_DIRECTORY, SYSTEM_DEPTH);
-      ensureStateDirectory(stateDirectory);
-      writeResult(stateDirectory, report);
+      ensureStateDirectory(host);
+      writeResult(host, report);
     } catch {
       // The refusal is reported already; a host where even the state directory fails has a second problem.
     }
@@ -153,13 +151,13 @@ export async function runApply(request: ApplyRequest, reporter: Reporter): Promi
   const emit = emitterFor(request.dryRun, reporter);
   emit("applyStarted", `typhoon-agent apply started (${config.role}, ${request.runtime}${request.bundle === undefined ? "" : `, bundle ${request.bundle}`})`);
 
-  let stateDirectory: string | undefined;
+  let stateDirectory: RealPath | undefined;
   let lock: HeldLock | undefined;
   try {
-    stateDirectory = host.directory(STATE_DIRECTORY, SYSTEM_DEPTH);
+    stateDirectory = host.directory(STATE_DIRECTORY);
     // The agent's own directory exists from the start of an apply, so even a refused bundle
     // leaves its result.json; the managed tree is untouched until the transaction.
-    const createdEarly = request.dryRun ? new Set<string>() : ensureStateDirectory(stateDirectory);
+    const createdEarly = request.dryRun ? new Set<RealPath>() : ensureStateDirectory(host);
     if (request.bundle !== undefined && request.bundle !== "-") {
       const { waitedMs, writers } = waitForWriters(request.bundle, request.lockWaitSeconds);
       if (writers.length > 0) report.warnings.push(`waited ${waitedMs} ms for ${writers.map(describeWriter).join(", ")} to finish writing the bundle`);
@@ -179,23 +177,23 @@ export async function runApply(request: ApplyRequest, reporter: Reporter): Promi
     for (const skipped of desired.skippedAssets) report.warnings.push(`asset ${skipped} has no place in the placement table; skipped (--allow-unknown)`);
 
     if (request.dryRun) {
-      const pending = pendingRecovery(host, stateDirectory);
+      const pending = pendingRecovery(host);
       if (pending !== undefined) {
         report.warnings.push(`an interrupted transaction (${pending.id}) will be ${pending.outcome} first by the next apply; this plan starts from the tree as it is now`);
       }
     } else {
-      lock = acquireLock(path.join(stateDirectory, "lock"), request.lockWaitSeconds);
+      lock = acquireLock(host.file(LOCK_FILE), request.lockWaitSeconds);
       const recovered = recoverAndReport(host, stateDirectory, reporter);
       if (recovered !== undefined) {
         report.recovered = recovered;
         report.warnings.push(`an interrupted transaction (${recovered.id}) was ${recovered.outcome} first`);
       }
-      removeStrayFiles(new Set(desired.directories.map((directory) => host.directory(directory.path, directory.systemDepth))));
+      removeStrayFiles(new Set(desired.directories.map((directory) => host.directory(directory.path))));
     }
 
     const wanted = new Set(desired.files.map((file) => file.path));
     const plan = buildPlan(host, desired, [...legacyLeftovers(host), ...staleFiles(host, wanted)]);
-    report.actions = describePlan(host, plan, accounts, createdEarly);
+    report.actions = describePlan(plan, accounts, createdEarly);
 
     if (request.dryRun) {
       report.outcome = "planned";
@@ -203,13 +201,13 @@ export async function runApply(request: ApplyRequest, reporter: Reporter): Promi
       report.outcome = "unchanged";
     } else {
       const id = newTransactionId();
-      const backup = await writeBackup(host, path.join(stateDirectory!, "backups"), id, plan);
+      const backup = await writeBackup(host, id, plan);
       report.transaction = id;
       const warning = await runTransaction(request, stateDirectory, id, plan, backup, reporter);
       // Named only once it is kept: a rolled-back transaction deletes its backup.
       report.backup = host.display(backup);
       if (warning !== undefined) report.warnings.push(warning);
-      pruneBackups(path.join(stateDirectory, "backups"));
+      pruneBackups(host.directory(BACKUP_DIRECTORY));
       report.outcome = "applied";
     }
     if (!request.dryRun) {
@@ -238,12 +236,12 @@ export async function runApply(request: ApplyRequest, reporter: Reporter): Promi
       ...bundleField(report),
     });
   }
-  if (!request.dryRun && stateDirectory !== undefined) writeResult(stateDirectory, report);
+  if (!request.dryRun && stateDirectory !== undefined) writeResult(host, report);
   return report;
 }
 
 /** Finishes a transaction a dead process left behind (apply and rollback both), and says so. */
-export function recoverAndReport(host: HostRoot, stateDirectory: string, reporter: Reporter): Recovery | undefined {
+export function recoverAndReport(host: HostRoot, stateDirectory: RealPath, reporter: Reporter): Recovery | undefined {
   const recovered = recoverInterrupted(host, stateDirectory);
   if (recovered !== undefined) {
     reporter.emit("applyRecovered", `typhoon-agent found transaction ${recovered.id} interrupted and ${recovered.outcome} it`, { TYPHOON_ACTION: recovered.outcome });
@@ -256,10 +254,11 @@ function bundleField(report: ApplyReport): EventFields {
 }
 
 /** Creates the state directory and its missing parents; returns the real paths it created. */
-function ensureStateDirectory(stateDirectory: string): Set<string> {
-  const created = new Set<string>();
+function ensureStateDirectory(host: HostRoot): Set<RealPath> {
+  const stateDirectory = host.directory(STATE_DIRECTORY);
+  const created = new Set<RealPath>();
   try {
-    for (let directory = stateDirectory; !fs.existsSync(directory); directory = path.dirname(directory)) created.add(directory);
+    for (let directory = stateDirectory; !fs.existsSync(directory); directory = realParent(directory)) created.add(directory);
     fs.mkdirSync(path.dirname(stateDirectory), { recursive: true, mode: 0o755 });
     fs.mkdirSync(stateDirectory, { recursive: true, mode: 0o700 });
   } catch (error) {
@@ -285,7 +284,7 @@ function readBundle(source: string, expectSha256: string | undefined): BundleAss
   }
 }
 
-async function runTransaction(request: ApplyRequest, stateDirectory: string, id: string, plan: Plan, backup: string, reporter: Reporter): Promise<string | undefined> {
+async function runTransaction(request: ApplyRequest, stateDirectory: RealPath, id: string, plan: Plan, backup: RealPath, reporter: Reporter): Promise<string | undefined> {
   let signal: string | undefined;
   const onSignal = (received: string): void => {
     signal = received;
@@ -344,7 +343,7 @@ function selinuxLabeling(host: HostRoot, plan: Plan): { label?: (temps: readonly
  * before planning (its own state directory and missing parents): created by this run,
  * so reported as `plan` reported them, not as unchanged.
  */
-function describePlan(host: HostRoot, plan: Plan, accounts: Accounts, createdEarly: ReadonlySet<string>): ReportedAction[] {
+function describePlan(plan: Plan, accounts: Accounts, createdEarly: ReadonlySet<RealPath>): ReportedAction[] {
   const owner = (uid: number, gid: number): string => accounts.ownerName(uid, gid);
   const previous = (current: { uid: number; gid: number; mode: number } | undefined, action: string): ReportedAction["previous"] =>
     current === undefined || action === "unchanged" ? undefined : { owner: owner(current.uid, current.gid), mode: formatMode(current.mode) };
@@ -380,7 +379,7 @@ function describePlan(host: HostRoot, plan: Plan, accounts: Accounts, createdEar
   for (const step of plan.removals) {
     actions.push({
       action: "remove",
-      path: host.display(step.realPath),
+      path: step.path,
       kind: step.kind,
       why: step.why,
       legacy: step.legacy,
@@ -438,10 +437,10 @@ function consumeBundle(request: ApplyRequest, report: ApplyReport): void {
 }
 
 /** /var/lib/typhoon-agent/result.json, like Ignition's result file: written atomically, 0600. */
-function writeResult(stateDirectory: string, report: ApplyReport): void {
-  if (!fs.existsSync(stateDirectory)) return;
-  const file = path.join(stateDirectory, "result.json");
+function writeResult(host: HostRoot, report: ApplyReport): void {
   try {
+    if (!fs.existsSync(host.directory(STATE_DIRECTORY))) return;
+    const file = host.file(RESULT_FILE);
     fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(report, null, 2)}\n`, { mode: 0o600 });
     fs.renameSync(`${file}.tmp`, file);
   } catch {

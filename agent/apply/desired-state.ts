@@ -7,7 +7,6 @@ import { INSTALL_RECORD, STATIC_POD_DIRECTORY } from "../paths.ts";
 import {
   MANAGED_DIRECTORIES,
   NESTED_DIRECTORY_MODE,
-  SYSTEM_DEPTH,
   fileAccess,
   holdsSecretMaterial,
   managedDirectoryOf,
@@ -23,15 +22,12 @@ export interface DesiredFile extends Ownership {
   secret: boolean;
   /** The bundle asset it comes from, or what rendered it ("kubelet.service"). */
   source: string;
-  /** Leading path components that may be symlinks (see HostRoot.directory). */
-  systemDepth: number;
 }
 
 export interface DesiredDirectory extends Ownership {
   path: string;
   /** Owner and mode are enforced on an existing directory (managed), or only used to create it. */
   enforced: boolean;
-  systemDepth: number;
 }
 
 export interface DesiredState {
@@ -66,7 +62,7 @@ export function computeDesiredState(input: DesiredInput): DesiredState {
 
   const files: DesiredFile[] = placed.files.map(({ placement, content }) => {
     const access = fileAccess(placement, readers, input.identities);
-    return { path: placement.path, content, ...access, secret: access.secret || holdsSecretMaterial(content), source: placement.asset, systemDepth: SYSTEM_DEPTH };
+    return { path: placement.path, content, ...access, secret: access.secret || holdsSecretMaterial(content), source: placement.asset };
   });
   for (const rendered of input.rendered) {
     files.push({
@@ -76,7 +72,6 @@ export function computeDesiredState(input: DesiredInput): DesiredState {
       mode: rendered.mode,
       secret: false,
       source: rendered.source,
-      systemDepth: systemDepthOf(rendered.path),
     });
   }
   files.push({
@@ -86,7 +81,6 @@ export function computeDesiredState(input: DesiredInput): DesiredState {
     mode: 0o600,
     secret: false,
     source: "install record",
-    systemDepth: SYSTEM_DEPTH,
   });
   return { files, directories: directoriesFor(files, input.identities), skippedAssets: placed.skipped };
 }
@@ -157,25 +151,20 @@ function directoriesFor(files: readonly DesiredFile[], identities: Identities): 
     for (let depth = 1; depth <= parts.length; depth++) {
       const path = `/${parts.slice(0, depth).join("/")}`;
       if (directories.has(path)) continue;
-      directories.set(path, directoryPolicy(path, depth, identities));
+      directories.set(path, directoryPolicy(path, identities));
     }
   }
   return [...directories.values()].sort((a, b) => a.path.split("/").length - b.path.split("/").length || a.path.localeCompare(b.path));
 }
 
-function directoryPolicy(path: string, depth: number, identities: Identities): DesiredDirectory {
+function directoryPolicy(path: string, identities: Identities): DesiredDirectory {
   const managed = MANAGED_DIRECTORIES.find((directory) => directory.path === path);
   if (managed !== undefined) {
     const owner = managed.owner === "etcd" ? identities.etcd : ROOT;
-    return { path, ...owner, mode: managed.mode, enforced: true, systemDepth: SYSTEM_DEPTH };
+    return { path, ...owner, mode: managed.mode, enforced: true };
   }
   if (managedDirectoryOf(path) !== undefined) {
-    return { path, ...ROOT, mode: NESTED_DIRECTORY_MODE, enforced: true, systemDepth: SYSTEM_DEPTH };
+    return { path, ...ROOT, mode: NESTED_DIRECTORY_MODE, enforced: true };
   }
-  return { path, ...ROOT, mode: 0o755, enforced: false, systemDepth: depth };
-}
-
-/** Files outside the managed directories sit in system directories: every parent may be a link. */
-function systemDepthOf(hostPath: string): number {
-  return managedDirectoryOf(hostPath) === undefined ? hostPath.split("/").length - 2 : SYSTEM_DEPTH;
+  return { path, ...ROOT, mode: 0o755, enforced: false };
 }

@@ -2,11 +2,10 @@
 // with what is on the host. Reading only; `plan` and `apply --dry-run` stop here.
 
 import * as fs from "node:fs";
-import * as path from "node:path";
 import { AgentError, ExitCode, fromSystemError } from "../errors.ts";
 import { ownershipOf, sameOwnership, type Ownership } from "../fsio/ownership.ts";
 import { statIfExists } from "../fsio/read-only.ts";
-import type { HostRoot } from "../hostfs/host-root.ts";
+import type { HostRoot, RealPath } from "../hostfs/host-root.ts";
 import type { DesiredDirectory, DesiredFile, DesiredState } from "./desired-state.ts";
 
 export interface CurrentState extends Ownership {
@@ -20,14 +19,14 @@ export type DirectoryAction = "create" | "repair" | "unchanged";
 export interface FileStep {
   action: FileAction;
   desired: DesiredFile;
-  realPath: string;
+  realPath: RealPath;
   current: CurrentState | undefined;
 }
 
 export interface DirectoryStep {
   action: DirectoryAction;
   desired: DesiredDirectory;
-  realPath: string;
+  realPath: RealPath;
   current: CurrentState | undefined;
 }
 
@@ -41,7 +40,7 @@ export interface RemovalCandidate {
 
 export interface RemovalStep extends RemovalCandidate {
   action: "remove";
-  realPath: string;
+  realPath: RealPath;
   kind: "file" | "directory" | "symlink";
   current: CurrentState;
 }
@@ -72,7 +71,7 @@ export function isNoop(plan: Plan): boolean {
 }
 
 function planDirectory(host: HostRoot, desired: DesiredDirectory): DirectoryStep {
-  const realPath = host.directory(desired.path, desired.systemDepth);
+  const realPath = host.directory(desired.path);
   const current = inspect(realPath);
   if (current === undefined) return { action: "create", desired, realPath, current };
   const drifted = desired.enforced && !sameOwnership(current.state, desired);
@@ -80,7 +79,7 @@ function planDirectory(host: HostRoot, desired: DesiredDirectory): DirectoryStep
 }
 
 function planFile(host: HostRoot, desired: DesiredFile): FileStep {
-  const realPath = host.file(desired.path, desired.systemDepth);
+  const realPath = host.file(desired.path);
   const current = inspect(realPath);
   if (current === undefined) return { action: "create", desired, realPath, current };
   if (current.stat.isSymbolicLink()) {
@@ -98,8 +97,7 @@ function planFile(host: HostRoot, desired: DesiredFile): FileStep {
 }
 
 function planRemoval(host: HostRoot, candidate: RemovalCandidate): RemovalStep[] {
-  const parent = path.dirname(candidate.path);
-  const realPath = path.join(host.directory(parent, parent.split("/").length - 1), path.basename(candidate.path));
+  const realPath = host.file(candidate.path);
   const current = inspect(realPath);
   if (current === undefined) return [];
   const kind = current.stat.isSymbolicLink() ? "symlink" : current.stat.isDirectory() ? "directory" : "file";

@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { listOrEmpty } from "../fsio/read-only.ts";
 import type { HostRoot } from "../hostfs/host-root.ts";
 import { INSTALL_RECORD, STATIC_POD_DIRECTORY } from "../paths.ts";
-import { SYSTEM_DEPTH, managedDirectoryOf } from "../placement/policy.ts";
+import { managedDirectoryOf } from "../placement/policy.ts";
 import type { RemovalCandidate } from "./plan.ts";
 
 const LEGACY_PATHS: ReadonlyArray<{ path: string; why: string }> = [
@@ -27,7 +27,7 @@ export function legacyLeftovers(host: HostRoot): RemovalCandidate[] {
   for (const pattern of LEGACY_PATTERNS) {
     let names: string[];
     try {
-      names = listOrEmpty(host.directory(pattern.directory, SYSTEM_DEPTH));
+      names = listOrEmpty(host.directory(pattern.directory));
     } catch {
       continue; // a link where the directory belongs: nothing of an old layout to find there
     }
@@ -50,7 +50,7 @@ export function staleFiles(host: HostRoot, wanted: ReadonlySet<string>): Removal
 
 function previouslyInstalled(host: HostRoot): string[] {
   try {
-    const record = JSON.parse(fs.readFileSync(host.file(INSTALL_RECORD, SYSTEM_DEPTH), "utf8")) as { files?: unknown };
+    const record = JSON.parse(fs.readFileSync(host.file(INSTALL_RECORD), "utf8")) as { files?: unknown };
     return Array.isArray(record.files) ? record.files.filter((file): file is string => typeof file === "string" && file.startsWith("/")) : [];
   } catch {
     return []; // first apply, or a record from elsewhere: nothing is stale

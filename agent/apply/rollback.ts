@@ -8,11 +8,10 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { AgentError, ExitCode } from "../errors.ts";
-import type { HostRoot } from "../hostfs/host-root.ts";
-import { SYSTEM_DEPTH } from "../placement/policy.ts";
+import { realChild, realParent, type HostPath, type HostRoot, type RealPath } from "../hostfs/host-root.ts";
 import type { Reporter } from "../report/events.ts";
 import { KUBELET_SERVICE_PATH } from "../units/kubelet-service.ts";
-import { STATE_DIRECTORY } from "../paths.ts";
+import { BACKUP_DIRECTORY, LOCK_FILE, STATE_DIRECTORY } from "../paths.ts";
 import { recoverAndReport } from "./apply.ts";
 import { newTransactionId, newestBackup, readBackup, type Backup } from "./backup.ts";
 import { KUBELET_FILES, settleKubelet, type KubeletChange } from "./kubelet.ts";
@@ -36,20 +35,18 @@ export interface RollbackOptions {
 
 export async function runRollback(host: HostRoot, reporter: Reporter, options: RollbackOptions): Promise<RollbackReport> {
   const started = performance.now();
-  const stateDirectory = host.directory(STATE_DIRECTORY, SYSTEM_DEPTH);
-  if (!fs.existsSync(stateDirectory)) throw noBackup(host);
-  const lock = acquireLock(path.join(stateDirectory, "lock"), options.lockWaitSeconds);
+  const stateDirectory = host.directory(STATE_DIRECTORY);
+  if (!fs.existsSync(stateDirectory)) throw noBackup();
+  const lock = acquireLock(host.file(LOCK_FILE), options.lockWaitSeconds);
   try {
     recoverAndReport(host, stateDirectory, reporter);
-    const file = newestBackup(path.join(stateDirectory, "backups"));
-    if (file === undefined) throw noBackup(host);
+    const file = newestBackup(host.directory(BACKUP_DIRECTORY));
+    if (file === undefined) throw noBackup();
     const backup = await readBackup(file);
     const id = newTransactionId();
-    const steps = restoreSteps(host, backup, id);
+    const { steps, restored, removed } = restoreSteps(host, backup, id);
     await new Transaction({ host, stateDirectory, id, steps, hooks: { throwIfCancelled: () => {} }, command: "rollback" }).run();
     fs.rmSync(file);
-    const restored = steps.flatMap((step) => (step.kind === "write" || step.kind === "mkdir" || step.kind === "chmod" ? [host.display(step.target)] : []));
-    const removed = steps.flatMap((step) => (step.kind === "remove" ? [host.display(step.target)] : []));
     reporter.emit("rolledBack", `typhoon-agent rollback restored ${path.basename(file)}: ${restored.length} restored, ${removed.length} removed`, {
       TYPHOON_PATH: host.display(file),
       TYPHOON_ACTION: "rollback",
@@ -67,25 +64,27 @@ export async function runRollback(host: HostRoot, reporter: Reporter, options: R
   }
 }
 
-function kubeletChange(restored: readonly string[], removed: readonly string[]): KubeletChange {
+function kubeletChange(restored: readonly HostPath[], removed: readonly HostPath[]): KubeletChange {
   if (removed.includes(KUBELET_SERVICE_PATH)) return "removed";
   return [...restored, ...removed].some((file) => KUBELET_FILES.includes(file)) ? "changed" : "unchanged";
 }
 
-function noBackup(host: HostRoot): AgentError {
-  return new AgentError(ExitCode.noInput, `no backup to roll back to under ${host.display(host.directory(`${STATE_DIRECTORY}/backups`, SYSTEM_DEPTH))}`);
+function noBackup(): AgentError {
+  return new AgentError(ExitCode.noInput, `no backup to roll back to under ${BACKUP_DIRECTORY}`);
 }
 
-/** The steps that turn the host back into the tree the backup was taken from. */
-function restoreSteps(host: HostRoot, backup: Backup, id: string): Step[] {
-  const real = (relative: string): string => host.file(relative, SYSTEM_DEPTH);
+/** The steps that turn the host back into the tree the backup was taken from, and the host paths they restore and remove. */
+function restoreSteps(host: HostRoot, backup: Backup, id: string): { steps: Step[]; restored: HostPath[]; removed: HostPath[] } {
   const steps: Step[] = [];
+  const restored: HostPath[] = [];
+  const removed: HostPath[] = [];
   let index = 0;
-  const sibling = (target: string, suffix: "tmp" | "orig"): string => path.join(path.dirname(target), `.typhoon-agent.${id}.${++index}.${suffix}`);
+  const sibling = (target: RealPath, suffix: "tmp" | "orig"): RealPath => realChild(realParent(target), `.typhoon-agent.${id}.${++index}.${suffix}`);
 
   const directories = backup.entries.filter((entry) => entry.type === "directory").sort((a, b) => a.path.length - b.path.length);
   for (const entry of directories) {
-    const target = real(entry.path);
+    restored.push(entry.path);
+    const target = host.directory(entry.path);
     const ownership = { uid: entry.uid, gid: entry.gid, mode: entry.mode };
     const current = statOrUndefined(target);
     if (current === undefined) steps.push({ kind: "mkdir", target, ...ownership });
@@ -93,7 +92,8 @@ function restoreSteps(host: HostRoot, backup: Backup, id: string): Step[] {
   }
   for (const entry of backup.entries) {
     if (entry.type !== "file") continue;
-    const target = real(entry.path);
+    restored.push(entry.path);
+    const target = host.file(entry.path);
     const exists = statOrUndefined(target) !== undefined;
     steps.push({
       kind: "write",
@@ -109,25 +109,27 @@ function restoreSteps(host: HostRoot, backup: Backup, id: string): Step[] {
   }
   const created = new Set([...backup.manifest.createdFiles, ...backup.manifest.createdDirectories]);
   for (const file of backup.manifest.createdFiles) {
-    const target = real(file);
-    if (statOrUndefined(target) !== undefined) steps.push({ kind: "remove", target, undo: sibling(target, "orig") });
+    const target = host.file(file);
+    if (statOrUndefined(target) === undefined) continue;
+    removed.push(file);
+    steps.push({ kind: "remove", target, undo: sibling(target, "orig") });
   }
   // A directory the apply created goes too, unless something else has been put in it since.
   for (const directory of [...backup.manifest.createdDirectories].sort((a, b) => b.length - a.length)) {
-    const target = real(directory);
-    if (statOrUndefined(target) !== undefined && onlyHolds(target, directory, created)) {
-      steps.push({ kind: "remove", target, undo: sibling(target, "orig") });
-    }
+    const target = host.file(directory);
+    if (statOrUndefined(target) === undefined || !onlyHolds(target, directory, created)) continue;
+    removed.push(directory);
+    steps.push({ kind: "remove", target, undo: sibling(target, "orig") });
   }
-  return steps;
+  return { steps, restored, removed };
 }
 
-function onlyHolds(realDirectory: string, relative: string, created: ReadonlySet<string>): boolean {
+function onlyHolds(realDirectory: RealPath, hostDirectory: HostPath, created: ReadonlySet<HostPath>): boolean {
   return fs.readdirSync(realDirectory).every((name) => {
-    const child = `${relative}/${name}`;
+    const child = `${hostDirectory}/${name}`;
     if (!created.has(child)) return false;
-    const stat = fs.lstatSync(path.join(realDirectory, name));
-    return !stat.isDirectory() || onlyHolds(path.join(realDirectory, name), child, created);
+    const real = realChild(realDirectory, name);
+    return !fs.lstatSync(real).isDirectory() || onlyHolds(real, child, created);
   });
 }
 

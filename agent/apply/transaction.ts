@@ -20,47 +20,46 @@ import { AgentError, ExitCode, fromSystemError } from "../errors.ts";
 import type { Ownership } from "../fsio/ownership.ts";
 import { listOrEmpty } from "../fsio/read-only.ts";
 import { writeAll } from "../fsio/write-all.ts";
-import type { HostRoot } from "../hostfs/host-root.ts";
+import { realChild, realParent, type HostPath, type HostRoot, type RealPath } from "../hostfs/host-root.ts";
+import { TRANSACTION_RECORD } from "../paths.ts";
 import { fsyncPath, syncFilesystems } from "./durability.ts";
 import type { Plan } from "./plan.ts";
 
-const RECORD_FILE = "state.json";
 const RECORD_VERSION = 1;
 const TEMP_PATTERN = /^\.typhoon-agent\.[0-9A-Za-z.-]+\.\d+\.(tmp|orig)$/;
 
-type WriteShape = { kind: "write"; target: string; temp: string; undo: string | undefined; mtimeMs?: number } & Ownership;
+type WriteShape<P> = { kind: "write"; target: P; temp: P; undo: P | undefined; mtimeMs?: number } & Ownership;
 
-/** A step as the record keeps it: no file contents. */
-export type RecordedStep =
-  | ({ kind: "mkdir"; target: string } & Ownership)
-  | WriteShape
-  | { kind: "remove"; target: string; undo: string }
-  | ({ kind: "chmod"; target: string; previous: Ownership } & Ownership);
+/** A step without file contents, on real paths (`P`), or on host paths as the record keeps it. */
+export type RecordedStep<P extends string = RealPath> =
+  | ({ kind: "mkdir"; target: P } & Ownership)
+  | WriteShape<P>
+  | { kind: "remove"; target: P; undo: P }
+  | ({ kind: "chmod"; target: P; previous: Ownership } & Ownership);
 
-export type Step = Exclude<RecordedStep, WriteShape> | (WriteShape & { content: Buffer });
+export type Step = Exclude<RecordedStep, WriteShape<RealPath>> | (WriteShape<RealPath> & { content: Buffer });
 
 interface TransactionRecord {
   version: number;
   id: string;
   phase: "prepare" | "commit";
   startedAt: string;
-  backup: string | undefined;
-  /** Paths relative to the root. */
-  steps: RecordedStep[];
+  backup: HostPath | undefined;
+  steps: Array<RecordedStep<HostPath>>;
 }
 
 export interface TransactionHooks {
   /** Checked between steps: throws when SIGTERM or SIGINT arrived. */
   throwIfCancelled(): void;
   /** Labels temp files before they become visible (SELinux); absent when not needed. */
-  label?: (realPaths: readonly string[]) => void;
+  label?: (realPaths: readonly RealPath[]) => void;
 }
 
 /** Turns a plan into the ordered steps of a transaction with id `id`. */
 export function stepsOf(plan: Plan, id: string): Step[] {
   const steps: Step[] = [];
   let index = 0;
-  const sibling = (target: string, suffix: "tmp" | "orig"): string => path.join(path.dirname(target), `.typhoon-agent.${id}.${index}.${suffix}`);
+  const sibling = (target: RealPath, suffix: "tmp" | "orig"): RealPath => realChild(realParent(target), `.typhoon-agent.${id}.${index}.${suffix}`);
   for (const directory of plan.directories) {
     if (directory.action === "create") {
       const { uid, gid, mode } = directory.desired;
@@ -98,11 +97,11 @@ export function stepsOf(plan: Plan, id: string): Step[] {
 
 export class Transaction {
   private readonly host: HostRoot;
-  private readonly stateDirectory: string;
+  private readonly stateDirectory: RealPath;
   private readonly id: string;
   private readonly steps: readonly Step[];
   private readonly hooks: TransactionHooks;
-  private readonly backup: string | undefined;
+  private readonly backup: RealPath | undefined;
   /** What the transaction carries out, for its error messages: "apply" or "rollback". */
   private readonly command: string;
   private prepared = 0;
@@ -110,7 +109,7 @@ export class Transaction {
   private phase: "idle" | "prepare" | "commit" = "idle";
   private readonly startedAt = new Date().toISOString();
 
-  constructor(options: { host: HostRoot; stateDirectory: string; id: string; steps: readonly Step[]; hooks: TransactionHooks; backup?: string; command?: string }) {
+  constructor(options: { host: HostRoot; stateDirectory: RealPath; id: string; steps: readonly Step[]; hooks: TransactionHooks; backup?: RealPath; command?: string }) {
     this.command = options.command ?? "apply";
     this.host = options.host;
     this.stateDirectory = options.stateDirectory;
@@ -155,7 +154,7 @@ export class Transaction {
     }
     this.phase = "idle";
     try {
-      finish(this.host, this.stateDirectory, this.steps);
+      finish(this.host, this.steps);
       return undefined;
     } catch (error) {
       return `installed, but cleaning up failed (${error instanceof Error ? error.message : String(error)}); the next apply finishes it`;
@@ -195,12 +194,12 @@ export class Transaction {
       for (let i = this.prepared - 1; i >= 0; i--) undoPreparedStep(this.steps[i]!);
       // Every path is as it was: the record, which would finish the transaction, must go
       // before anything else can fail.
-      removeRecord(this.stateDirectory);
+      removeRecord(this.host);
     } catch (rollbackError) {
       return new AgentError(
         ExitCode.ioError,
         `${this.command} failed (${reason}) and undoing it failed too (${message(rollbackError)})`,
-        `the next typhoon-agent apply completes the interrupted transaction from ${path.join(this.host.display(this.stateDirectory), RECORD_FILE)}`,
+        `the next typhoon-agent apply completes the interrupted transaction from ${TRANSACTION_RECORD}`,
         file,
       );
     }
@@ -305,14 +304,14 @@ function undoPreparedStep(step: RecordedStep): void {
 }
 
 /** Drops what only existed to undo the transaction. */
-function finish(host: HostRoot, stateDirectory: string, steps: readonly RecordedStep[]): void {
+function finish(host: HostRoot, steps: readonly RecordedStep[]): void {
   for (const step of steps) {
     if ((step.kind === "write" && step.undo !== undefined) || step.kind === "remove") {
       const undo = step.undo!;
       attempt("remove", host.display(undo), () => fs.rmSync(undo, { recursive: true, force: true }));
     }
   }
-  removeRecord(stateDirectory);
+  removeRecord(host);
 }
 
 export interface Recovery {
@@ -325,14 +324,14 @@ export interface Recovery {
  * Finishes a transaction a dead process left behind (see the top of this file). Returns
  * undefined when there was none.
  */
-export function recoverInterrupted(host: HostRoot, stateDirectory: string): Recovery | undefined {
-  const record = readRecord(host, stateDirectory);
+export function recoverInterrupted(host: HostRoot, stateDirectory: RealPath): Recovery | undefined {
+  const record = readRecord(host);
   if (record === undefined) return undefined;
   const steps = record.steps.map((step) => realStep(host, step));
   if (record.phase === "prepare") {
     for (const step of [...steps].reverse()) undoPreparedStep(step);
-    if (record.backup !== undefined) fs.rmSync(host.root + record.backup, { force: true });
-    removeRecord(stateDirectory);
+    if (record.backup !== undefined) fs.rmSync(host.file(record.backup), { force: true });
+    removeRecord(host);
     return { id: record.id, outcome: "rolled back" };
   }
   for (const step of steps) {
@@ -341,23 +340,23 @@ export function recoverInterrupted(host: HostRoot, stateDirectory: string): Reco
     if (step.kind === "chmod" && fs.existsSync(step.target)) commitStep(step);
   }
   syncFilesystems([stateDirectory, ...steps.map((step) => path.dirname(step.target)).filter((directory) => fs.existsSync(directory))]);
-  finish(host, stateDirectory, steps);
+  finish(host, steps);
   return { id: record.id, outcome: "completed" };
 }
 
 /** What recoverInterrupted would do, without doing it (plan changes nothing). */
-export function pendingRecovery(host: HostRoot, stateDirectory: string): Recovery | undefined {
-  const record = readRecord(host, stateDirectory);
+export function pendingRecovery(host: HostRoot): Recovery | undefined {
+  const record = readRecord(host);
   return record === undefined ? undefined : { id: record.id, outcome: record.phase === "prepare" ? "rolled back" : "completed" };
 }
 
 /** Removes temp and undo files no record accounts for (a record lost before its first flush). */
-export function removeStrayFiles(directories: Iterable<string>): string[] {
-  const removed: string[] = [];
+export function removeStrayFiles(directories: Iterable<RealPath>): RealPath[] {
+  const removed: RealPath[] = [];
   for (const directory of directories) {
     for (const entry of listOrEmpty(directory)) {
       if (!TEMP_PATTERN.test(entry)) continue;
-      const stray = path.join(directory, entry);
+      const stray = realChild(directory, entry);
       fs.rmSync(stray, { recursive: true, force: true });
       removed.push(stray);
     }
@@ -365,28 +364,30 @@ export function removeStrayFiles(directories: Iterable<string>): string[] {
   return removed;
 }
 
-/** The step as the record keeps it: without content, paths relative to the root. */
-function recordStep(host: HostRoot, step: Step): RecordedStep {
-  return mapPaths(step.kind === "write" ? withoutContent(step) : step, (real) => host.display(real));
+/** The step as the record keeps it: without content, on host paths. */
+function recordStep(host: HostRoot, step: Step): RecordedStep<HostPath> {
+  return mapPaths(step.kind === "write" ? withoutContent(step) : step, (real) => host.display(real), (real) => host.display(real));
 }
 
-function realStep(host: HostRoot, step: RecordedStep): RecordedStep {
-  return mapPaths(step, (relative) => (host.isRealRoot ? relative : host.root + relative));
+/** A recorded step back on real paths, through the path layer like any other host path. */
+function realStep(host: HostRoot, step: RecordedStep<HostPath>): RecordedStep {
+  return mapPaths(step, (file) => host.file(file), (directory) => host.directory(directory));
 }
 
-function withoutContent(step: WriteShape & { content: Buffer }): WriteShape {
+function withoutContent(step: WriteShape<RealPath> & { content: Buffer }): WriteShape<RealPath> {
   const { content: _content, ...rest } = step;
   return rest;
 }
 
-function mapPaths(step: RecordedStep, map: (file: string) => string): RecordedStep {
+/** `file` maps what a step names by its entry (a file, or a directory it removes), `directory` what it works inside. */
+function mapPaths<From extends string, To extends string>(step: RecordedStep<From>, file: (path: From) => To, directory: (path: From) => To): RecordedStep<To> {
   switch (step.kind) {
     case "write":
-      return { ...step, target: map(step.target), temp: map(step.temp), undo: step.undo === undefined ? undefined : map(step.undo) };
+      return { ...step, target: file(step.target), temp: file(step.temp), undo: step.undo === undefined ? undefined : file(step.undo) };
     case "remove":
-      return { ...step, target: map(step.target), undo: map(step.undo) };
+      return { ...step, target: file(step.target), undo: file(step.undo) };
     default:
-      return { ...step, target: map(step.target) };
+      return { ...step, target: directory(step.target) };
   }
 }
 
@@ -394,8 +395,8 @@ function mapPaths(step: RecordedStep, map: (file: string) => string): RecordedSt
  * Writes the record via a temp file and rename. A durable write first flushes the
  * filesystems of `flushAlso` (and the record's own), then makes the rename durable.
  */
-function writeRecord(host: HostRoot, stateDirectory: string, record: TransactionRecord, durable: boolean, flushAlso: readonly string[] = []): void {
-  const file = path.join(stateDirectory, RECORD_FILE);
+function writeRecord(host: HostRoot, stateDirectory: RealPath, record: TransactionRecord, durable: boolean, flushAlso: readonly string[] = []): void {
+  const file = host.file(TRANSACTION_RECORD);
   const temp = `${file}.tmp`;
   attempt("write", host.display(file), () => {
     fs.writeFileSync(temp, `${JSON.stringify(record, null, 1)}\n`, { mode: 0o600 });
@@ -406,8 +407,8 @@ function writeRecord(host: HostRoot, stateDirectory: string, record: Transaction
   });
 }
 
-function readRecord(host: HostRoot, stateDirectory: string): TransactionRecord | undefined {
-  const file = path.join(stateDirectory, RECORD_FILE);
+function readRecord(host: HostRoot): TransactionRecord | undefined {
+  const file = host.file(TRANSACTION_RECORD);
   let text: string;
   try {
     text = fs.readFileSync(file, "utf8");
@@ -427,9 +428,10 @@ function readRecord(host: HostRoot, stateDirectory: string): TransactionRecord |
   return record;
 }
 
-function removeRecord(stateDirectory: string): void {
-  fs.rmSync(path.join(stateDirectory, RECORD_FILE), { force: true });
-  fs.rmSync(path.join(stateDirectory, `${RECORD_FILE}.tmp`), { force: true });
+function removeRecord(host: HostRoot): void {
+  const file = host.file(TRANSACTION_RECORD);
+  fs.rmSync(file, { force: true });
+  fs.rmSync(`${file}.tmp`, { force: true });
 }
 
 function attempt(action: string, target: string, operation: () => void): void {

@@ -72,7 +72,7 @@ function readTable<T>(host: HostRoot, files: readonly string[], parse: (fields: 
   for (const file of files) {
     let text: string;
     try {
-      text = fs.readFileSync(host.file(file, 0), "utf8");
+      text = fs.readFileSync(host.readable(file), "utf8");
     } catch {
       continue; // /usr/lib/passwd exists only on some hosts
     }

@@ -75,10 +75,17 @@ export const MANAGED_DIRECTORIES: readonly ManagedDirectory[] = [
 export const NESTED_DIRECTORY_MODE = 0o700;
 
 /**
- * Components of a host path that may be symlinks (resolved inside the root): those above
- * the directories the agent manages. /opt on Fedora CoreOS is a link to var/opt.
+ * How many leading components of `hostPath` are system directories, which may be symlinks
+ * (resolved inside the root; /opt on Fedora CoreOS is a link to var/opt): those above the
+ * outermost managed directory the path is or lies in, and all of them outside the managed
+ * directories. A managed directory and everything below it is never a link.
  */
-export const SYSTEM_DEPTH = 2;
+export function systemComponentCount(hostPath: string): number {
+  const depths = MANAGED_DIRECTORIES.filter((directory) => hostPath === directory.path || hostPath.startsWith(`${directory.path}/`)).map(
+    (directory) => directory.path.split("/").length - 2,
+  );
+  return depths.length === 0 ? Number.POSITIVE_INFINITY : Math.min(...depths);
+}
 
 export interface Placement {
   asset: string;

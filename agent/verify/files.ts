@@ -10,7 +10,7 @@ import type { Accounts } from "../hostfs/accounts.ts";
 import { ROOT, type Ownership } from "../fsio/ownership.ts";
 import type { HostRoot } from "../hostfs/host-root.ts";
 import { STATIC_POD_DIRECTORY } from "../paths.ts";
-import { MANAGED_DIRECTORIES, NESTED_DIRECTORY_MODE, SYSTEM_DEPTH, fileAccess, managedDirectoryOf, ruleOfInstalledPath, type Identities } from "../placement/policy.ts";
+import { MANAGED_DIRECTORIES, NESTED_DIRECTORY_MODE, fileAccess, managedDirectoryOf, ruleOfInstalledPath, type Identities } from "../placement/policy.ts";
 import { analyzeStaticPods, type StaticPodAnalysis } from "../placement/static-pods.ts";
 import { formatMode } from "../report/format.ts";
 import type { Finding } from "./findings.ts";
@@ -107,7 +107,7 @@ function directoriesOf(installed: readonly string[], identities: Identities): Ar
 function checkEntry(input: FileCheckInput, hostPath: string, kind: "file" | "directory", expected: Ownership | undefined, findings: Finding[]): boolean {
   let stat: fs.Stats;
   try {
-    const real = kind === "file" ? input.host.file(hostPath, SYSTEM_DEPTH) : input.host.directory(hostPath, SYSTEM_DEPTH);
+    const real = kind === "file" ? input.host.file(hostPath) : input.host.directory(hostPath);
     stat = fs.lstatSync(real);
   } catch (error) {
     if (error instanceof AgentError) {

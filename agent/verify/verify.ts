@@ -11,7 +11,6 @@ import { Accounts } from "../hostfs/accounts.ts";
 import { ROOT } from "../fsio/ownership.ts";
 import type { HostRoot } from "../hostfs/host-root.ts";
 import { ETCD_TLS_DIRECTORY, INSTALL_RECORD } from "../paths.ts";
-import { SYSTEM_DEPTH } from "../placement/policy.ts";
 import type { Reporter } from "../report/events.ts";
 import { checkFiles, type ExpectedNodeFile } from "./files.ts";
 import type { CertificateRow, Finding } from "./findings.ts";
@@ -112,7 +111,7 @@ function readInstallRecord(host: HostRoot): string[] {
 function readInstalled(host: HostRoot, hostPath: string): Buffer | undefined {
   let real: string;
   try {
-    real = host.file(hostPath, SYSTEM_DEPTH);
+    real = host.file(hostPath);
     if (!fs.lstatSync(real).isFile()) return undefined;
   } catch (error) {
     if (error instanceof AgentError || (error as NodeJS.ErrnoException).code === "ENOENT" || (error as NodeJS.ErrnoException).code === "ENOTDIR") return undefined;
