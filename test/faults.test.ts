@@ -119,6 +119,37 @@ describe("signals", () => {
   }
 });
 
+describe("signals during a rollback", () => {
+  // rollback runs the same transaction as apply, signals included: it is undone, or done, never half.
+  faultTest("SIGTERM at each rename of a rollback leaves the tree before or after it", async () => {
+    const syscalls = "rename,renameat,renameat2";
+    const before = copyTree(fixture.installed, path.join(fixture.work, "rollback-before"));
+    await agentApply(before, fixture.bundle);
+    const after = copyTree(before, path.join(fixture.work, "rollback-after"));
+    const done = await execa(AGENT, ["rollback", "--root", after, "--no-start"], { reject: false, env: ENV });
+    expect(done.exitCode, done.stderr).toBe(0);
+    const log = path.join(fixture.work, "rollback.log");
+    const counted = copyTree(before, path.join(fixture.work, "rollback-count"));
+    execSync(`strace -qq -o ${log} -e trace=${syscalls} ${AGENT} rollback --root ${counted} --no-start 2>/dev/null`, { env: { ...process.env, ...ENV } });
+    const calls = fs.readFileSync(log, "utf8").split("\n").filter((line) => /^\w+\(/.test(line)).length;
+    const outcomes: string[] = [];
+    for (const n of sample(calls, 8, seededRandom(seed ^ hash("rollback")))) {
+      const root = copyTree(before, path.join(fixture.work, `rollback-${n}`));
+      const run = await execa("strace", ["-qq", "-o", "/dev/null", "-e", `trace=${syscalls}`, "-e", `inject=${syscalls}:signal=SIGTERM:when=${n}`, AGENT, "rollback", "--root", root, "--no-start"], {
+        reject: false,
+        env: ENV,
+      });
+      outcomes.push(`${n}:${run.exitCode}`);
+      const expected = run.exitCode === 0 ? after : before;
+      expect(managedTree(root), `SIGTERM at rename ${n}: exit ${run.exitCode} (${run.stderr.split("\n").at(-2)})`).toEqual(managedTree(expected));
+      expect(tempFiles(root), `SIGTERM at rename ${n}`).toEqual([]);
+      if (run.exitCode === 1) expect(run.stderr, `SIGTERM at rename ${n}`).toContain("rollback failed and was rolled back: interrupted by SIGTERM");
+    }
+    console.log(`rollback SIGTERM: exit codes per rename ${outcomes.join(" ")}`);
+    expect(outcomes.some((outcome) => outcome.endsWith(":1")), "no signal landed inside the rollback's transaction").toBe(true);
+  }, 60_000);
+});
+
 describe("kill -9 and a full disk", () => {
   faultTest("kill -9 at random moments: each file old or new, no secret ever exposed, re-apply converges", async () => {
     const random = seededRandom(seed);

@@ -3,26 +3,27 @@
 // the transaction (transaction.ts), and every outcome ends up in one ApplyReport, which
 // the command prints, logs and records in /var/lib/typhoon-agent/result.json.
 
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { AgentConfig, Runtime } from "../config/types.ts";
 import { AgentError, BundleError, ExitCode, fromSystemError } from "../errors.ts";
 import { Accounts } from "../hostfs/accounts.ts";
 import { realParent, type HostRoot, type RealPath } from "../hostfs/host-root.ts";
-import { BACKUP_DIRECTORY, LOCK_FILE, PKI_DIRECTORY, RESULT_FILE, STATE_DIRECTORY } from "../paths.ts";
+import { LOCK_FILE, RESULT_FILE, STATE_DIRECTORY } from "../paths.ts";
 import type { EventFields, EventName, Reporter } from "../report/events.ts";
 import { formatMode } from "../report/format.ts";
 import { openBundleInput } from "../unpack/input.ts";
 import { readBundleAssets, type BundleAssets } from "../unpack/read-assets.ts";
-import { newTransactionId, pruneBackups, writeBackup } from "./backup.ts";
+import { newTransactionId } from "../transaction/names.ts";
+import { pendingRecovery, recoverInterrupted, removeStrayFiles, type Recovery } from "../transaction/record.ts";
+import { writeBackup } from "./backup.ts";
+import { commitPlan } from "./commit.ts";
 import { computeDesiredState, type RenderedFile } from "./desired-state.ts";
 import { acquireLock, type HeldLock } from "./lock.ts";
 import { buildPlan, isNoop, type Plan } from "./plan.ts";
 import { legacyLeftovers, staleFiles } from "./removals.ts";
 import { describe as describeWriter, waitForWriters } from "./bundle-writers.ts";
 import { KUBELET_FILES, settleKubelet } from "./kubelet.ts";
-import { Transaction, pendingRecovery, recoverInterrupted, removeStrayFiles, stepsOf, type Recovery } from "./transaction.ts";
 
 export interface ApplyRequest {
   host: HostRoot;
@@ -183,7 +184,7 @@ export async function runApply(request: ApplyRequest, reporter: Reporter): Promi
       }
     } else {
       lock = acquireLock(host.file(LOCK_FILE), request.lockWaitSeconds);
-      const recovered = recoverAndReport(host, stateDirectory, reporter);
+      const recovered = recoverAndReport(host, reporter);
       if (recovered !== undefined) {
         report.recovered = recovered;
         report.warnings.push(`an interrupted transaction (${recovered.id}) was ${recovered.outcome} first`);
@@ -203,11 +204,10 @@ export async function runApply(request: ApplyRequest, reporter: Reporter): Promi
       const id = newTransactionId();
       const backup = await writeBackup(host, id, plan);
       report.transaction = id;
-      const warning = await runTransaction(request, stateDirectory, id, plan, backup, reporter);
+      const warning = await commitPlan(host, id, plan, backup, reporter);
       // Named only once it is kept: a rolled-back transaction deletes its backup.
       report.backup = host.display(backup);
       if (warning !== undefined) report.warnings.push(warning);
-      pruneBackups(host.directory(BACKUP_DIRECTORY));
       report.outcome = "applied";
     }
     if (!request.dryRun) {
@@ -241,8 +241,8 @@ export async function runApply(request: ApplyRequest, reporter: Reporter): Promi
 }
 
 /** Finishes a transaction a dead process left behind (apply and rollback both), and says so. */
-export function recoverAndReport(host: HostRoot, stateDirectory: RealPath, reporter: Reporter): Recovery | undefined {
-  const recovered = recoverInterrupted(host, stateDirectory);
+export function recoverAndReport(host: HostRoot, reporter: Reporter): Recovery | undefined {
+  const recovered = recoverInterrupted(host);
   if (recovered !== undefined) {
     reporter.emit("applyRecovered", `typhoon-agent found transaction ${recovered.id} interrupted and ${recovered.outcome} it`, { TYPHOON_ACTION: recovered.outcome });
   }
@@ -282,60 +282,6 @@ function readBundle(source: string, expectSha256: string | undefined): BundleAss
   } finally {
     input.close();
   }
-}
-
-async function runTransaction(request: ApplyRequest, stateDirectory: RealPath, id: string, plan: Plan, backup: RealPath, reporter: Reporter): Promise<string | undefined> {
-  let signal: string | undefined;
-  const onSignal = (received: string): void => {
-    signal = received;
-  };
-  const signals = ["SIGTERM", "SIGINT", "SIGHUP"] as const;
-  for (const name of signals) process.on(name, onSignal);
-  const transaction = new Transaction({
-    host: request.host,
-    stateDirectory,
-    id,
-    steps: stepsOf(plan, id),
-    backup,
-    hooks: {
-      throwIfCancelled: () => {
-        if (signal !== undefined) throw new AgentError(ExitCode.failed, `interrupted by ${signal}`);
-      },
-      ...selinuxLabeling(request.host, plan),
-    },
-  });
-  try {
-    return await transaction.run();
-  } catch (error) {
-    // Rolled back: nothing happened that the backup would undo. A rollback that failed
-    // keeps it, since the next apply finishes the transaction from its record.
-    if (error instanceof AgentError && error.exitCode === ExitCode.failed) {
-      fs.rmSync(backup, { force: true });
-      // The "apply failed" entry that follows says why; this one says the host is whole again.
-      reporter.emit("rolledBack", `typhoon-agent rolled back transaction ${id}: every path is as it was before the apply`, { TYPHOON_ACTION: "rolled back" });
-    }
-    throw error;
-  } finally {
-    for (const name of signals) process.off(name, onSignal);
-  }
-}
-
-/**
- * With SELinux enforcing on the real host, the pki tree gets the label upstream's
- * `chcon -R -u system_u -t container_file_t` gave it, on the temp files, so every file
- * is labeled before it appears. Never under --root: the label is the host's business.
- */
-function selinuxLabeling(host: HostRoot, plan: Plan): { label?: (temps: readonly string[]) => void } {
-  if (!host.isRealRoot || !fs.existsSync("/sys/fs/selinux/enforce")) return {};
-  const pki = plan.directories.find((step) => step.desired.path === PKI_DIRECTORY)?.realPath;
-  return {
-    label: (temps) => {
-      const targets = [...(pki === undefined ? [] : [pki]), ...temps.filter((temp) => pki !== undefined && temp.startsWith(`${pki}/`))];
-      if (targets.length === 0) return;
-      const result = spawnSync("chcon", ["-u", "system_u", "-t", "container_file_t", ...targets], { encoding: "utf8" });
-      if (result.status !== 0) throw new AgentError(ExitCode.ioError, `chcon failed: ${(result.stderr || String(result.error)).trim()}`);
-    },
-  };
 }
 
 /**

@@ -8,15 +8,19 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { AgentError, ExitCode } from "../errors.ts";
-import { realChild, realParent, type HostPath, type HostRoot, type RealPath } from "../hostfs/host-root.ts";
+import { realChild, type HostPath, type HostRoot, type RealPath } from "../hostfs/host-root.ts";
 import type { Reporter } from "../report/events.ts";
 import { KUBELET_SERVICE_PATH } from "../units/kubelet-service.ts";
 import { BACKUP_DIRECTORY, LOCK_FILE, STATE_DIRECTORY } from "../paths.ts";
 import { recoverAndReport } from "./apply.ts";
-import { newTransactionId, newestBackup, readBackup, type Backup } from "./backup.ts";
+import { newTransactionId, SiblingNames } from "../transaction/names.ts";
+import { chmodStep, mkdirStep, removeStep, writeStep, type Step } from "../transaction/steps.ts";
+import { runTransaction } from "../transaction/transaction.ts";
+import { ownershipOf } from "../fsio/ownership.ts";
+import { statIfExists } from "../fsio/read-only.ts";
+import { newestBackup, readBackup, type Backup } from "./backup.ts";
 import { KUBELET_FILES, settleKubelet, type KubeletChange } from "./kubelet.ts";
 import { acquireLock } from "./lock.ts";
-import { Transaction, type Step } from "./transaction.ts";
 
 export interface RollbackReport {
   backup: string;
@@ -39,13 +43,13 @@ export async function runRollback(host: HostRoot, reporter: Reporter, options: R
   if (!fs.existsSync(stateDirectory)) throw noBackup();
   const lock = acquireLock(host.file(LOCK_FILE), options.lockWaitSeconds);
   try {
-    recoverAndReport(host, stateDirectory, reporter);
+    recoverAndReport(host, reporter);
     const file = newestBackup(host.directory(BACKUP_DIRECTORY));
     if (file === undefined) throw noBackup();
     const backup = await readBackup(file);
     const id = newTransactionId();
     const { steps, restored, removed } = restoreSteps(host, backup, id);
-    await new Transaction({ host, stateDirectory, id, steps, hooks: { throwIfCancelled: () => {} }, command: "rollback" }).run();
+    await runTransaction({ host, id, steps, command: "rollback" });
     fs.rmSync(file);
     reporter.emit("rolledBack", `typhoon-agent rollback restored ${path.basename(file)}: ${restored.length} restored, ${removed.length} removed`, {
       TYPHOON_PATH: host.display(file),
@@ -75,51 +79,36 @@ function noBackup(): AgentError {
 
 /** The steps that turn the host back into the tree the backup was taken from, and the host paths they restore and remove. */
 function restoreSteps(host: HostRoot, backup: Backup, id: string): { steps: Step[]; restored: HostPath[]; removed: HostPath[] } {
+  const names = new SiblingNames(id);
   const steps: Step[] = [];
   const restored: HostPath[] = [];
   const removed: HostPath[] = [];
-  let index = 0;
-  const sibling = (target: RealPath, suffix: "tmp" | "orig"): RealPath => realChild(realParent(target), `.typhoon-agent.${id}.${++index}.${suffix}`);
-
   const directories = backup.entries.filter((entry) => entry.type === "directory").sort((a, b) => a.path.length - b.path.length);
   for (const entry of directories) {
     restored.push(entry.path);
     const target = host.directory(entry.path);
-    const ownership = { uid: entry.uid, gid: entry.gid, mode: entry.mode };
-    const current = statOrUndefined(target);
-    if (current === undefined) steps.push({ kind: "mkdir", target, ...ownership });
-    else steps.push({ kind: "chmod", target, ...ownership, previous: { uid: current.uid, gid: current.gid, mode: current.mode & 0o7777 } });
+    const current = statIfExists(target);
+    steps.push(current === undefined ? mkdirStep(target, entry) : chmodStep(target, entry, ownershipOf(current)));
   }
   for (const entry of backup.entries) {
     if (entry.type !== "file") continue;
     restored.push(entry.path);
     const target = host.file(entry.path);
-    const exists = statOrUndefined(target) !== undefined;
-    steps.push({
-      kind: "write",
-      target,
-      temp: sibling(target, "tmp"),
-      undo: exists ? sibling(target, "orig") : undefined,
-      content: entry.content,
-      uid: entry.uid,
-      gid: entry.gid,
-      mode: entry.mode,
-      mtimeMs: entry.mtime.getTime(),
-    });
+    steps.push(writeStep(names, target, entry.content, entry, { replacing: statIfExists(target) !== undefined, mtimeMs: entry.mtime.getTime() }));
   }
-  const created = new Set([...backup.manifest.createdFiles, ...backup.manifest.createdDirectories]);
+  const remove = (entry: HostPath, target: RealPath): void => {
+    removed.push(entry);
+    steps.push(removeStep(names, target));
+  };
   for (const file of backup.manifest.createdFiles) {
     const target = host.file(file);
-    if (statOrUndefined(target) === undefined) continue;
-    removed.push(file);
-    steps.push({ kind: "remove", target, undo: sibling(target, "orig") });
+    if (statIfExists(target) !== undefined) remove(file, target);
   }
   // A directory the apply created goes too, unless something else has been put in it since.
+  const created = new Set([...backup.manifest.createdFiles, ...backup.manifest.createdDirectories]);
   for (const directory of [...backup.manifest.createdDirectories].sort((a, b) => b.length - a.length)) {
     const target = host.file(directory);
-    if (statOrUndefined(target) === undefined || !onlyHolds(target, directory, created)) continue;
-    removed.push(directory);
-    steps.push({ kind: "remove", target, undo: sibling(target, "orig") });
+    if (statIfExists(target) !== undefined && onlyHolds(target, directory, created)) remove(directory, target);
   }
   return { steps, restored, removed };
 }
@@ -131,12 +120,4 @@ function onlyHolds(realDirectory: RealPath, hostDirectory: HostPath, created: Re
     const real = realChild(realDirectory, name);
     return !fs.lstatSync(real).isDirectory() || onlyHolds(real, child, created);
   });
-}
-
-function statOrUndefined(target: string): fs.Stats | undefined {
-  try {
-    return fs.lstatSync(target);
-  } catch {
-    return undefined;
-  }
 }

@@ -1,0 +1,146 @@
+// The four kinds of step a transaction is made of, how each is built, and what each does in
+// the prepare and commit phases and to take it back (transaction.ts runs them; record.ts
+// keeps them, without content, for recovery).
+//
+//   mkdir   prepare: create the directory with its owner and mode.
+//   write   prepare: write the temp file; hard-link the old file to its undo name.
+//           commit: rename the temp over the target.
+//   remove  commit: rename the entry to its undo name.
+//   chmod   commit: set a directory's owner and mode (undo restores `previous`).
+
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { attempt } from "../errors.ts";
+import type { Ownership } from "../fsio/ownership.ts";
+import { writeAll } from "../fsio/write-all.ts";
+import type { RealPath } from "../hostfs/host-root.ts";
+import type { SiblingNames } from "./names.ts";
+
+type WriteShape<P> = { kind: "write"; target: P; temp: P; undo: P | undefined; mtimeMs?: number } & Ownership;
+
+/** A step without file contents, on real paths (`P`), or on host paths as the record keeps it. */
+export type RecordedStep<P extends string = RealPath> =
+  | ({ kind: "mkdir"; target: P } & Ownership)
+  | WriteShape<P>
+  | { kind: "remove"; target: P; undo: P }
+  | ({ kind: "chmod"; target: P; previous: Ownership } & Ownership);
+
+export type Step = Exclude<RecordedStep, WriteShape<RealPath>> | (WriteShape<RealPath> & { content: Buffer });
+
+export function mkdirStep(target: RealPath, ownership: Ownership): Step {
+  const { uid, gid, mode } = ownership;
+  return { kind: "mkdir", target, uid, gid, mode };
+}
+
+/** Writes `content` as `target`; `replacing` keeps the old file under an undo name. */
+export function writeStep(names: SiblingNames, target: RealPath, content: Buffer, ownership: Ownership, options: { replacing: boolean; mtimeMs?: number }): Step {
+  const { temp, undo } = names.next(target);
+  const { uid, gid, mode } = ownership;
+  return { kind: "write", target, temp, undo: options.replacing ? undo : undefined, content, uid, gid, mode, ...(options.mtimeMs === undefined ? {} : { mtimeMs: options.mtimeMs }) };
+}
+
+/** Moves `target` (a file or a whole directory) to an undo name; finishing the transaction deletes it. */
+export function removeStep(names: SiblingNames, target: RealPath): Step {
+  return { kind: "remove", target, undo: names.next(target).undo };
+}
+
+export function chmodStep(target: RealPath, ownership: Ownership, previous: Ownership): Step {
+  const { uid, gid, mode } = ownership;
+  return { kind: "chmod", target, uid, gid, mode, previous: { uid: previous.uid, gid: previous.gid, mode: previous.mode } };
+}
+
+export function prepareStep(step: Step): void {
+  switch (step.kind) {
+    case "mkdir":
+      attempt("create directory", step.target, () => {
+        fs.mkdirSync(step.target, { mode: step.mode });
+        fs.chownSync(step.target, step.uid, step.gid);
+        fs.chmodSync(step.target, step.mode);
+      });
+      return;
+    case "write":
+      writeTemp(step);
+      if (step.undo !== undefined) attempt("link", step.target, () => fs.linkSync(step.target, step.undo!));
+      return;
+    case "remove":
+    case "chmod":
+      return;
+  }
+}
+
+/**
+ * The new file is created exclusively, never through a link, with at most its final
+ * permissions (umask only removes bits), given to its owner, then set to its exact mode,
+ * all before the first byte of content: a secret is never readable by anyone else.
+ */
+function writeTemp(step: Extract<Step, { kind: "write" }>): void {
+  // Named by its target: the temp file's name means nothing to an operator.
+  attempt("write", step.target, () => {
+    const fd = fs.openSync(step.temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, step.mode);
+    try {
+      fs.fchownSync(fd, step.uid, step.gid);
+      fs.fchmodSync(fd, step.mode);
+      writeAll(fd, step.content);
+      if (step.mtimeMs !== undefined) fs.futimesSync(fd, new Date(), new Date(step.mtimeMs));
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+}
+
+export function commitStep(step: RecordedStep): void {
+  switch (step.kind) {
+    case "mkdir":
+      return;
+    case "write":
+      attempt("rename into place", step.target, () => fs.renameSync(step.temp, step.target));
+      return;
+    case "remove":
+      attempt("move aside", step.target, () => fs.renameSync(step.target, step.undo));
+      return;
+    case "chmod":
+      attempt("set owner and mode of", step.target, () => {
+        fs.chownSync(step.target, step.uid, step.gid);
+        fs.chmodSync(step.target, step.mode);
+      });
+      return;
+  }
+}
+
+export function undoCommittedStep(step: RecordedStep): void {
+  switch (step.kind) {
+    case "mkdir":
+      return;
+    case "write":
+      if (step.undo === undefined) fs.rmSync(step.target, { force: true });
+      else fs.renameSync(step.undo, step.target);
+      return;
+    case "remove":
+      fs.renameSync(step.undo, step.target);
+      return;
+    case "chmod":
+      fs.chownSync(step.target, step.previous.uid, step.previous.gid);
+      fs.chmodSync(step.target, step.previous.mode);
+      return;
+  }
+}
+
+export function undoPreparedStep(step: RecordedStep): void {
+  switch (step.kind) {
+    case "mkdir":
+      if (fs.existsSync(step.target) && fs.readdirSync(step.target).length === 0) fs.rmdirSync(step.target);
+      return;
+    case "write":
+      fs.rmSync(step.temp, { force: true });
+      if (step.undo !== undefined && fs.existsSync(step.undo)) fs.rmSync(step.undo, { force: true });
+      return;
+    case "remove":
+    case "chmod":
+      return;
+  }
+}
+
+/** The directory a step changes: its own for mkdir and chmod, the parent of its entry otherwise. */
+export function directoryOf(step: RecordedStep): string {
+  return step.kind === "mkdir" || step.kind === "chmod" ? step.target : path.dirname(step.target);
+}
