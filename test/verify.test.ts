@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { load, dump } from "js-yaml";
 import { beforeAll, describe, expect, test } from "vitest";
 import { EVENTS } from "../agent/report/events.ts";
-import type { VerifyReport } from "../agent/verify/verify.ts";
+import type { VerifyResult } from "../agent/verify/verify.ts";
 import { issue, newKeyPair, type IssuedCert, type KeyPair } from "../scripts/pki.ts";
 import { AGENT, runAgent } from "./helpers/agent-binary.ts";
 import { makeHost, writeSampleBundle } from "./helpers/host.ts";
@@ -39,12 +39,12 @@ function node(): string {
   return root;
 }
 
-async function verify(root: string, ...flags: string[]): Promise<{ exitCode: number; report: VerifyReport; stderr: string }> {
+async function verify(root: string, ...flags: string[]): Promise<{ exitCode: number; report: VerifyResult; stderr: string }> {
   const result = await runAgent(["verify", "--root", root, "--json", ...flags], QUIET);
-  return { exitCode: result.exitCode ?? -1, report: JSON.parse(result.stdout as string) as VerifyReport, stderr: result.stderr as string };
+  return { exitCode: result.exitCode ?? -1, report: JSON.parse(result.stdout as string) as VerifyResult, stderr: result.stderr as string };
 }
 
-const findingsAt = (report: VerifyReport, file: string): string[] => report.findings.filter((finding) => finding.path === file).map((finding) => `${finding.severity} ${finding.check}`);
+const findingsAt = (report: VerifyResult, file: string): string[] => report.findings.filter((finding) => finding.path === file).map((finding) => `${finding.severity} ${finding.check}`);
 
 function installedCa(root: string, name: "ca" | "aggregation-ca"): IssuedCert {
   const key = fs.readFileSync(`${root}/${PKI}/${name}.key`.replace("aggregation-ca.key", "ca.key"), "utf8");

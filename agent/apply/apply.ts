@@ -1,6 +1,6 @@
 // `apply` and `plan`: parse → validate → plan → apply → report. Everything that can be
 // wrong with the inputs is found before the host is touched; the only writes happen in
-// the transaction (transaction.ts), and every outcome ends up in one ApplyReport, which
+// the transaction (transaction.ts), and every outcome ends up in one ApplyResult, which
 // the command prints, logs and records in /var/lib/typhoon-agent/result.json.
 
 import * as fs from "node:fs";
@@ -10,7 +10,7 @@ import { AgentError, BundleError, ExitCode, fromSystemError } from "../errors.ts
 import { Accounts } from "../hostfs/accounts.ts";
 import { realParent, type HostRoot, type RealPath } from "../hostfs/host-root.ts";
 import { LOCK_FILE, RESULT_FILE, STATE_DIRECTORY } from "../paths.ts";
-import type { EventFields, EventName, Reporter } from "../report/events.ts";
+import type { EventFields, EventName, EventLog } from "../report/events.ts";
 import { formatMode } from "../report/format.ts";
 import { openBundleInput } from "../unpack/input.ts";
 import { readBundleAssets, type BundleAssets } from "../unpack/read-assets.ts";
@@ -22,8 +22,9 @@ import { computeDesiredState, type RenderedFile } from "./desired-state.ts";
 import { acquireLock, type HeldLock } from "./lock.ts";
 import { buildPlan, isNoop, type Plan } from "./plan.ts";
 import { legacyLeftovers, staleFiles } from "./removals.ts";
-import { describe as describeWriter, waitForWriters } from "./bundle-writers.ts";
-import { KUBELET_FILES, settleKubelet } from "./kubelet.ts";
+import { describeWriter, waitForWriters } from "./bundle-writers.ts";
+import { NODE_FILE_PATHS } from "../units/node-files.ts";
+import { settleKubelet } from "./kubelet.ts";
 
 export interface ApplyRequest {
   host: HostRoot;
@@ -61,7 +62,7 @@ export interface ReportedAction {
   legacy?: boolean;
 }
 
-export interface ApplyReport {
+export interface ApplyResult {
   command: "apply" | "plan";
   outcome: "applied" | "unchanged" | "planned" | "failed";
   exitCode: number;
@@ -87,13 +88,13 @@ export interface ApplyReport {
 type Emit = (event: EventName, message: string, fields?: EventFields) => void;
 
 /** plan reports nothing to the journal: it changes nothing. */
-function emitterFor(dryRun: boolean, reporter: Reporter): Emit {
+function emitterFor(dryRun: boolean, events: EventLog): Emit {
   return (event, message, fields = {}) => {
-    if (!dryRun) reporter.emit(event, message, fields);
+    if (!dryRun) events.emit(event, message, fields);
   };
 }
 
-function newReport(host: HostRoot, dryRun: boolean, startedAt: Date): ApplyReport {
+function newReport(host: HostRoot, dryRun: boolean, startedAt: Date): ApplyResult {
   return {
     command: dryRun ? "plan" : "apply",
     outcome: "failed",
@@ -108,17 +109,17 @@ function newReport(host: HostRoot, dryRun: boolean, startedAt: Date): ApplyRepor
   };
 }
 
-function recordFailure(report: ApplyReport, error: unknown, host: HostRoot, emit: Emit): void {
+function recordFailure(result: ApplyResult, error: unknown, host: HostRoot, emit: Emit): void {
   const failure = error instanceof AgentError ? error : fromSystemError(error, "apply", host.root);
-  report.outcome = "failed";
-  report.exitCode = failure.exitCode;
-  report.error = failure.message;
-  if (failure.hint !== undefined) report.hint = failure.hint;
+  result.outcome = "failed";
+  result.exitCode = failure.exitCode;
+  result.error = failure.message;
+  if (failure.hint !== undefined) result.hint = failure.hint;
   emit("applyFailed", `typhoon-agent apply failed: ${failure.message}`, {
     TYPHOON_EXIT_CODE: failure.exitCode,
     TYPHOON_ERROR: failure.message,
     ...(failure.path === undefined ? {} : { TYPHOON_PATH: failure.path }),
-    ...bundleField(report),
+    ...bundleField(result),
   });
 }
 
@@ -129,27 +130,27 @@ const roundMs = (ms: number): number => Math.round(ms * 10) / 10;
  * given to a worker): reported like any failed apply, to the journal and in result.json,
  * so the operator finds it where the other runs are. The run began when the process did.
  */
-export function refusedApply(host: HostRoot, dryRun: boolean, error: AgentError, reporter: Reporter): ApplyReport {
-  const report = newReport(host, dryRun, new Date(performance.timeOrigin));
-  recordFailure(report, error, host, emitterFor(dryRun, reporter));
-  report.finishedAt = new Date().toISOString();
-  report.durationMs = roundMs(performance.now());
+export function refusedApply(host: HostRoot, dryRun: boolean, error: AgentError, events: EventLog): ApplyResult {
+  const result = newReport(host, dryRun, new Date(performance.timeOrigin));
+  recordFailure(result, error, host, emitterFor(dryRun, events));
+  result.finishedAt = new Date().toISOString();
+  result.durationMs = roundMs(performance.now());
   if (!dryRun) {
     try {
       ensureStateDirectory(host);
-      writeResult(host, report);
+      writeResult(host, result);
     } catch {
       // The refusal is reported already; a host where even the state directory fails has a second problem.
     }
   }
-  return report;
+  return result;
 }
 
-export async function runApply(request: ApplyRequest, reporter: Reporter): Promise<ApplyReport> {
+export async function runApply(request: ApplyRequest, events: EventLog): Promise<ApplyResult> {
   const { host, config } = request;
   const started = performance.now();
-  const report: ApplyReport = { ...newReport(host, request.dryRun, new Date()), role: config.role, runtime: request.runtime };
-  const emit = emitterFor(request.dryRun, reporter);
+  const result: ApplyResult = { ...newReport(host, request.dryRun, new Date()), role: config.role, runtime: request.runtime };
+  const emit = emitterFor(request.dryRun, events);
   emit("applyStarted", `typhoon-agent apply started (${config.role}, ${request.runtime}${request.bundle === undefined ? "" : `, bundle ${request.bundle}`})`);
 
   let stateDirectory: RealPath | undefined;
@@ -161,10 +162,10 @@ export async function runApply(request: ApplyRequest, reporter: Reporter): Promi
     const createdEarly = request.dryRun ? new Set<RealPath>() : ensureStateDirectory(host);
     if (request.bundle !== undefined && request.bundle !== "-") {
       const { waitedMs, writers } = waitForWriters(request.bundle, request.lockWaitSeconds);
-      if (writers.length > 0) report.warnings.push(`waited ${waitedMs} ms for ${writers.map(describeWriter).join(", ")} to finish writing the bundle`);
+      if (writers.length > 0) result.warnings.push(`waited ${waitedMs} ms for ${writers.map(describeWriter).join(", ")} to finish writing the bundle`);
     }
     const bundle = request.bundle === undefined ? undefined : readBundle(request.bundle, request.expectSha256);
-    if (bundle !== undefined) report.bundle = { path: request.bundle!, sha256: bundle.sha256, bytes: bundle.bytes, assets: bundle.assets.size };
+    if (bundle !== undefined) result.bundle = { path: request.bundle!, sha256: bundle.sha256, bytes: bundle.bytes, assets: bundle.assets.size };
 
     const accounts = new Accounts(host);
     const desired = computeDesiredState({
@@ -174,83 +175,83 @@ export async function runApply(request: ApplyRequest, reporter: Reporter): Promi
       identities: { etcd: bundle === undefined ? { uid: 0, gid: 0 } : accounts.user(config.etcd_user) },
       allowUnknown: request.allowUnknown,
     });
-    report.skippedAssets = desired.skippedAssets;
-    for (const skipped of desired.skippedAssets) report.warnings.push(`asset ${skipped} has no place in the placement table; skipped (--allow-unknown)`);
+    result.skippedAssets = desired.skippedAssets;
+    for (const skipped of desired.skippedAssets) result.warnings.push(`asset ${skipped} has no place in the placement table; skipped (--allow-unknown)`);
 
     if (request.dryRun) {
       const pending = pendingRecovery(host);
       if (pending !== undefined) {
-        report.warnings.push(`an interrupted transaction (${pending.id}) will be ${pending.outcome} first by the next apply; this plan starts from the tree as it is now`);
+        result.warnings.push(`an interrupted transaction (${pending.id}) will be ${pending.outcome} first by the next apply; this plan starts from the tree as it is now`);
       }
     } else {
       lock = acquireLock(host.file(LOCK_FILE), request.lockWaitSeconds);
-      const recovered = recoverAndReport(host, reporter);
+      const recovered = recoverAndLog(host, events);
       if (recovered !== undefined) {
-        report.recovered = recovered;
-        report.warnings.push(`an interrupted transaction (${recovered.id}) was ${recovered.outcome} first`);
+        result.recovered = recovered;
+        result.warnings.push(`an interrupted transaction (${recovered.id}) was ${recovered.outcome} first`);
       }
       removeStrayFiles(new Set(desired.directories.map((directory) => host.directory(directory.path))));
     }
 
     const wanted = new Set(desired.files.map((file) => file.path));
     const plan = buildPlan(host, desired, [...legacyLeftovers(host), ...staleFiles(host, wanted)]);
-    report.actions = describePlan(plan, accounts, createdEarly);
+    result.actions = describePlan(plan, accounts, createdEarly);
 
     if (request.dryRun) {
-      report.outcome = "planned";
+      result.outcome = "planned";
     } else if (isNoop(plan)) {
-      report.outcome = "unchanged";
+      result.outcome = "unchanged";
     } else {
       const id = newTransactionId();
       const backup = await writeBackup(host, id, plan);
-      report.transaction = id;
-      const warning = await commitPlan(host, id, plan, backup, reporter);
+      result.transaction = id;
+      const warning = await commitPlan(host, id, plan, backup, events);
       // Named only once it is kept: a rolled-back transaction deletes its backup.
-      report.backup = host.display(backup);
-      if (warning !== undefined) report.warnings.push(warning);
-      report.outcome = "applied";
+      result.backup = host.display(backup);
+      if (warning !== undefined) result.warnings.push(warning);
+      result.outcome = "applied";
     }
     if (!request.dryRun) {
-      for (const action of report.actions) emitAction(emit, action);
-      consumeBundle(request, report);
+      for (const action of result.actions) emitAction(emit, action);
+      consumeBundle(request, result);
       if (request.startKubelet) {
         // A kubelet already running from a replaced unit or configuration must restart to read it.
-        const changed = report.actions.some((action) => KUBELET_FILES.includes(action.path) && action.action === "replace");
-        report.kubelet = await settleKubelet("apply", changed ? "changed" : "unchanged");
-        emit("kubeletStarted", `kubelet.service: ${report.kubelet}`);
+        const changed = result.actions.some((action) => NODE_FILE_PATHS.includes(action.path) && action.action === "replace");
+        result.kubelet = await settleKubelet("apply", changed ? "changed" : "unchanged");
+        emit("kubeletStarted", `kubelet.service: ${result.kubelet}`);
       }
     }
-    report.exitCode = ExitCode.ok;
+    result.exitCode = ExitCode.ok;
   } catch (error) {
-    recordFailure(report, error, host, emit);
+    recordFailure(result, error, host, emit);
   } finally {
     lock?.release();
-    report.finishedAt = new Date().toISOString();
-    report.durationMs = roundMs(performance.now() - started);
+    result.finishedAt = new Date().toISOString();
+    result.durationMs = roundMs(performance.now() - started);
   }
-  if (report.outcome !== "failed") {
-    const counts = countActions(report.actions);
-    emit("applyDone", `typhoon-agent apply ${report.outcome}: ${counts}`, {
-      TYPHOON_DURATION_MS: report.durationMs,
-      TYPHOON_EXIT_CODE: report.exitCode,
-      ...bundleField(report),
+  if (result.outcome !== "failed") {
+    const counts = countActions(result.actions);
+    emit("applyDone", `typhoon-agent apply ${result.outcome}: ${counts}`, {
+      TYPHOON_DURATION_MS: result.durationMs,
+      TYPHOON_EXIT_CODE: result.exitCode,
+      ...bundleField(result),
     });
   }
-  if (!request.dryRun && stateDirectory !== undefined) writeResult(host, report);
-  return report;
+  if (!request.dryRun && stateDirectory !== undefined) writeResult(host, result);
+  return result;
 }
 
 /** Finishes a transaction a dead process left behind (apply and rollback both), and says so. */
-export function recoverAndReport(host: HostRoot, reporter: Reporter): Recovery | undefined {
+export function recoverAndLog(host: HostRoot, events: EventLog): Recovery | undefined {
   const recovered = recoverInterrupted(host);
   if (recovered !== undefined) {
-    reporter.emit("applyRecovered", `typhoon-agent found transaction ${recovered.id} interrupted and ${recovered.outcome} it`, { TYPHOON_ACTION: recovered.outcome });
+    events.emit("applyRecovered", `typhoon-agent found transaction ${recovered.id} interrupted and ${recovered.outcome} it`, { TYPHOON_ACTION: recovered.outcome });
   }
   return recovered;
 }
 
-function bundleField(report: ApplyReport): EventFields {
-  return report.bundle === undefined ? {} : { TYPHOON_BUNDLE_SHA256: report.bundle.sha256 };
+function bundleField(result: ApplyResult): EventFields {
+  return result.bundle === undefined ? {} : { TYPHOON_BUNDLE_SHA256: result.bundle.sha256 };
 }
 
 /** Creates the state directory and its missing parents; returns the real paths it created. */
@@ -372,22 +373,22 @@ export function countActions(actions: readonly ReportedAction[]): string {
  * The bundle holds every secret of the cluster: once installed, it goes. Only a regular
  * file: a bundle read from a pipe or a device (`<(...)`, /dev/stdin) names no copy to remove.
  */
-function consumeBundle(request: ApplyRequest, report: ApplyReport): void {
+function consumeBundle(request: ApplyRequest, result: ApplyResult): void {
   if (request.bundle === undefined || request.bundle === "-" || request.keepBundle) return;
   try {
     if (!fs.lstatSync(request.bundle).isFile()) return;
     fs.rmSync(request.bundle);
   } catch (error) {
-    report.warnings.push(`could not remove the bundle ${request.bundle}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    result.warnings.push(`could not remove the bundle ${request.bundle}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
   }
 }
 
 /** /var/lib/typhoon-agent/result.json, like Ignition's result file: written atomically, 0600. */
-function writeResult(host: HostRoot, report: ApplyReport): void {
+function writeResult(host: HostRoot, result: ApplyResult): void {
   try {
     if (!fs.existsSync(host.directory(STATE_DIRECTORY))) return;
     const file = host.file(RESULT_FILE);
-    fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(report, null, 2)}\n`, { mode: 0o600 });
+    fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(result, null, 2)}\n`, { mode: 0o600 });
     fs.renameSync(`${file}.tmp`, file);
   } catch {
     // The outcome was already reported; a full disk must not turn success into failure.

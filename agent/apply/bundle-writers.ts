@@ -31,7 +31,7 @@ export function waitForWriters(file: string, waitSeconds: number): { waitedMs: n
     if (performance.now() - started >= waitSeconds * 1000) {
       throw new AgentError(
         ExitCode.busy,
-        `the bundle ${file} is still open for writing by ${writers.map(describe).join(", ")} after ${waitSeconds} s`,
+        `the bundle ${file} is still open for writing by ${writers.map(describeWriter).join(", ")} after ${waitSeconds} s`,
         "wait for the upload to finish (typhoon-agent.path starts the apply again), or raise --lock-wait",
       );
     }
@@ -39,7 +39,7 @@ export function waitForWriters(file: string, waitSeconds: number): { waitedMs: n
   }
 }
 
-export function describe(writer: Writer): string {
+export function describeWriter(writer: Writer): string {
   return `${writer.command} (pid ${writer.pid})`;
 }
 

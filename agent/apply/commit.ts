@@ -3,7 +3,7 @@
 import * as fs from "node:fs";
 import type { HostRoot, RealPath } from "../hostfs/host-root.ts";
 import { BACKUP_DIRECTORY } from "../paths.ts";
-import type { Reporter } from "../report/events.ts";
+import type { EventLog } from "../report/events.ts";
 import { SiblingNames } from "../transaction/names.ts";
 import { chmodStep, mkdirStep, removeStep, writeStep, type Step } from "../transaction/steps.ts";
 import { RolledBackError, runTransaction } from "../transaction/transaction.ts";
@@ -30,7 +30,7 @@ export function stepsOf(plan: Plan, names: SiblingNames): Step[] {
  * Carries out `plan` as transaction `id`, whose backup `backup` is already written; keeps
  * the newest backups. Resolves with the clean-up's warning, if any.
  */
-export async function commitPlan(host: HostRoot, id: string, plan: Plan, backup: RealPath, reporter: Reporter): Promise<string | undefined> {
+export async function commitPlan(host: HostRoot, id: string, plan: Plan, backup: RealPath, events: EventLog): Promise<string | undefined> {
   let warning: string | undefined;
   try {
     warning = await runTransaction({ host, id, steps: stepsOf(plan, new SiblingNames(id)), backup, command: "apply" });
@@ -40,7 +40,7 @@ export async function commitPlan(host: HostRoot, id: string, plan: Plan, backup:
     if (error instanceof RolledBackError) {
       fs.rmSync(backup, { force: true });
       // The "apply failed" entry that follows says why; this one says the host is whole again.
-      reporter.emit("rolledBack", `typhoon-agent rolled back transaction ${id}: every path is as it was before the apply`, { TYPHOON_ACTION: "rolled back" });
+      events.emit("rolledBack", `typhoon-agent rolled back transaction ${id}: every path is as it was before the apply`, { TYPHOON_ACTION: "rolled back" });
     }
     throw error;
   }

@@ -9,20 +9,21 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { AgentError, ExitCode } from "../errors.ts";
 import { realChild, type HostPath, type HostRoot, type RealPath } from "../hostfs/host-root.ts";
-import type { Reporter } from "../report/events.ts";
+import type { EventLog } from "../report/events.ts";
 import { KUBELET_SERVICE_PATH } from "../units/kubelet-service.ts";
 import { BACKUP_DIRECTORY, LOCK_FILE, STATE_DIRECTORY } from "../paths.ts";
-import { recoverAndReport } from "./apply.ts";
+import { recoverAndLog } from "./apply.ts";
 import { newTransactionId, SiblingNames } from "../transaction/names.ts";
 import { chmodStep, mkdirStep, removeStep, writeStep, type Step } from "../transaction/steps.ts";
 import { runTransaction } from "../transaction/transaction.ts";
 import { ownershipOf } from "../fsio/ownership.ts";
 import { statIfExists } from "../fsio/read-only.ts";
 import { newestBackup, readBackup, type Backup } from "./backup.ts";
-import { KUBELET_FILES, settleKubelet, type KubeletChange } from "./kubelet.ts";
+import { NODE_FILE_PATHS } from "../units/node-files.ts";
+import { settleKubelet, type KubeletChange } from "./kubelet.ts";
 import { acquireLock } from "./lock.ts";
 
-export interface RollbackReport {
+export interface RollbackResult {
   backup: string;
   restored: string[];
   removed: string[];
@@ -37,13 +38,13 @@ export interface RollbackOptions {
   settleKubelet: boolean;
 }
 
-export async function runRollback(host: HostRoot, reporter: Reporter, options: RollbackOptions): Promise<RollbackReport> {
+export async function runRollback(host: HostRoot, events: EventLog, options: RollbackOptions): Promise<RollbackResult> {
   const started = performance.now();
   const stateDirectory = host.directory(STATE_DIRECTORY);
   if (!fs.existsSync(stateDirectory)) throw noBackup();
   const lock = acquireLock(host.file(LOCK_FILE), options.lockWaitSeconds);
   try {
-    recoverAndReport(host, reporter);
+    recoverAndLog(host, events);
     const file = newestBackup(host.directory(BACKUP_DIRECTORY));
     if (file === undefined) throw noBackup();
     const backup = await readBackup(file);
@@ -51,18 +52,18 @@ export async function runRollback(host: HostRoot, reporter: Reporter, options: R
     const { steps, restored, removed } = restoreSteps(host, backup, id);
     await runTransaction({ host, id, steps, command: "rollback" });
     fs.rmSync(file);
-    reporter.emit("rolledBack", `typhoon-agent rollback restored ${path.basename(file)}: ${restored.length} restored, ${removed.length} removed`, {
+    events.emit("rolledBack", `typhoon-agent rollback restored ${path.basename(file)}: ${restored.length} restored, ${removed.length} removed`, {
       TYPHOON_PATH: host.display(file),
       TYPHOON_ACTION: "rollback",
     });
-    const report: RollbackReport = { backup: host.display(file), restored, removed, durationMs: 0 };
+    const result: RollbackResult = { backup: host.display(file), restored, removed, durationMs: 0 };
     const change = kubeletChange(restored, removed);
     if (options.settleKubelet && change !== "unchanged") {
-      report.kubelet = await settleKubelet("rollback", change);
-      reporter.emit("kubeletStarted", `kubelet.service: ${report.kubelet}`);
+      result.kubelet = await settleKubelet("rollback", change);
+      events.emit("kubeletStarted", `kubelet.service: ${result.kubelet}`);
     }
-    report.durationMs = Math.round(performance.now() - started);
-    return report;
+    result.durationMs = Math.round(performance.now() - started);
+    return result;
   } finally {
     lock.release();
   }
@@ -70,7 +71,7 @@ export async function runRollback(host: HostRoot, reporter: Reporter, options: R
 
 function kubeletChange(restored: readonly HostPath[], removed: readonly HostPath[]): KubeletChange {
   if (removed.includes(KUBELET_SERVICE_PATH)) return "removed";
-  return [...restored, ...removed].some((file) => KUBELET_FILES.includes(file)) ? "changed" : "unchanged";
+  return [...restored, ...removed].some((file) => NODE_FILE_PATHS.includes(file)) ? "changed" : "unchanged";
 }
 
 function noBackup(): AgentError {

@@ -1,14 +1,14 @@
 // `typhoon-agent apply` and `typhoon-agent plan` (= apply --dry-run): the CLI side of
 // agent/apply. Turns flags and the config file into an ApplyRequest, runs it, prints the
-// outcome (a table, a summary line, or JSON) and exits with the report's code.
+// outcome (a table, a summary line, or JSON) and exits with the result's code.
 
 import type { Argv, CommandModule } from "yargs";
-import type { ApplyReport } from "../apply/apply.ts";
+import type { ApplyResult } from "../apply/apply.ts";
 import { configOptions, flagsFromArgs, type ConfigArgs } from "../config/options.ts";
 import { AgentError, UsageError, exitCodeHelp } from "../errors.ts";
 import { seconds, sha256Digest } from "./option-checks.ts";
 import { print, say } from "../report/console.ts";
-import type { Reporter } from "../report/events.ts";
+import type { EventLog } from "../report/events.ts";
 
 interface ApplyArgs extends ConfigArgs {
   bundle: string | undefined;
@@ -22,7 +22,7 @@ interface ApplyArgs extends ConfigArgs {
   verbose: boolean;
 }
 
-const SILENT: Reporter = { emit() {} };
+const SILENT: EventLog = { emit() {} };
 
 function builder(yargs: Argv<object>, dryRun: boolean): Argv<ApplyArgs> {
   const declared = configOptions(
@@ -41,7 +41,7 @@ function builder(yargs: Argv<object>, dryRun: boolean): Argv<ApplyArgs> {
 
 async function handler(args: ApplyArgs): Promise<void> {
   // Loaded on use: every command pays the start-up cost of what it imports.
-  const [{ runApply, refusedApply }, { loadConfig }, { HostRoot }, { createJournalReporter }, { nodeFilesFor }] = await Promise.all([
+  const [{ runApply, refusedApply }, { loadConfig }, { HostRoot }, { createJournal }, { nodeFilesFor }] = await Promise.all([
     import("../apply/apply.ts"),
     import("../config/load.ts"),
     import("../hostfs/host-root.ts"),
@@ -49,8 +49,8 @@ async function handler(args: ApplyArgs): Promise<void> {
     import("../units/node-files.ts"),
   ]);
   const host = new HostRoot(args.root);
-  const reporter = args["dry-run"] ? SILENT : createJournalReporter();
-  let report: ApplyReport;
+  const events = args["dry-run"] ? SILENT : createJournal();
+  let result: ApplyResult;
   try {
     const { config } = loadConfig({ root: host.root, configPath: args.config, flags: flagsFromArgs(args) });
     if (config.role === "worker" && args.bundle !== undefined) {
@@ -60,7 +60,7 @@ async function handler(args: ApplyArgs): Promise<void> {
       throw new UsageError("a controller needs the asset bundle", "typhoon-agent apply /home/core/assets (or set role: worker)");
     }
     const { runtime, rendered } = nodeFilesFor(config, host.root);
-    report = await runApply(
+    result = await runApply(
       {
         host,
         bundle: args.bundle,
@@ -74,26 +74,26 @@ async function handler(args: ApplyArgs): Promise<void> {
         expectSha256: args["expect-sha256"],
         lockWaitSeconds: args["lock-wait"],
       },
-      reporter,
+      events,
     );
   } catch (error) {
     if (!(error instanceof AgentError)) throw error;
-    report = refusedApply(host, args["dry-run"], error, reporter);
+    result = refusedApply(host, args["dry-run"], error, events);
   }
-  await show(report, args);
-  if (report.exitCode !== 0) throw new AgentError(report.exitCode as AgentError["exitCode"], report.error ?? "apply failed", report.hint);
+  await show(result, args);
+  if (result.exitCode !== 0) throw new AgentError(result.exitCode as AgentError["exitCode"], result.error ?? "apply failed", result.hint);
 }
 
-async function show(report: ApplyReport, args: ApplyArgs): Promise<void> {
+async function show(result: ApplyResult, args: ApplyArgs): Promise<void> {
   if (args.json) {
-    print(JSON.stringify(report, null, 2));
+    print(JSON.stringify(result, null, 2));
     return;
   }
-  for (const warning of report.warnings) say(`warning: ${warning}`);
-  if (report.outcome === "failed") return;
+  for (const warning of result.warnings) say(`warning: ${warning}`);
+  if (result.outcome === "failed") return;
   const { formatPlanTable, summaryLine } = await import("../report/plan-table.ts");
-  if (report.outcome === "planned") print(formatPlanTable(report, { showUnchanged: args.verbose }));
-  else say(summaryLine(report) + (report.backup === undefined ? "" : `; backup ${report.backup}`));
+  if (result.outcome === "planned") print(formatPlanTable(result, { showUnchanged: args.verbose }));
+  else say(summaryLine(result) + (result.backup === undefined ? "" : `; backup ${result.backup}`));
 }
 
 export const applyCommand: CommandModule<object, ApplyArgs> = {
@@ -103,7 +103,7 @@ export const applyCommand: CommandModule<object, ApplyArgs> = {
     builder(yargs, false)
       .example("$0 apply /home/core/assets", "what typhoon-agent.service runs on a controller at first boot")
       .example("$0 apply --role worker", "a worker: kubelet.service and kubelet.yaml only")
-      .example("$0 apply assets --root /tmp/node --no-start --json", "install into a scratch tree, report as JSON")
+      .example("$0 apply assets --root /tmp/node --no-start --json", "install into a scratch tree, result as JSON")
       .epilogue(exitCodeHelp()),
   handler,
 };

@@ -32,7 +32,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
   handler: async (args) => {
     // As another user every 0400 key would look unreadable, which verify cannot tell from drift.
     if (process.getuid?.() !== 0) throw new AgentError(ExitCode.noPermission, "verify reads private keys owned by root, etcd and nobody", "run it as root: sudo typhoon-agent verify");
-    const [{ runVerify }, { formatVerifyReport, summaryLine }, { loadConfig }, { HostRoot }, { createJournalReporter }, { nodeFilesFor, NODE_FILE_MODE, NODE_FILE_PATHS }, { DEFAULT_CONFIG_PATH, defaultConfig }] =
+    const [{ runVerify }, { formatVerifyResult, summaryLine }, { loadConfig }, { HostRoot }, { createJournal }, { nodeFilesFor, NODE_FILE_MODE, NODE_FILE_PATHS }, { DEFAULT_CONFIG_PATH, defaultConfig }] =
       await Promise.all([
         import("../verify/verify.ts"),
         import("../verify/report.ts"),
@@ -57,8 +57,8 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
         configProblem: { path: args.config ?? DEFAULT_CONFIG_PATH, message: error.message },
       };
     }
-    const report = runVerify({ host, ...request, warnDays: args["warn-days"], now: new Date() }, createJournalReporter());
-    print(args.json ? JSON.stringify(report, null, 2) : formatVerifyReport(report));
-    if (report.exitCode !== ExitCode.ok) throw new AgentError(ExitCode.failed, summaryLine(report), "typhoon-agent plan shows what an apply would repair");
+    const result = runVerify({ host, ...request, warnDays: args["warn-days"], now: new Date() }, createJournal());
+    print(args.json ? JSON.stringify(result, null, 2) : formatVerifyResult(result));
+    if (result.exitCode !== ExitCode.ok) throw new AgentError(ExitCode.failed, summaryLine(result), "typhoon-agent plan shows what an apply would repair");
   },
 };

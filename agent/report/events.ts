@@ -159,6 +159,6 @@ export type EventFields = Partial<Record<TyphoonField, string | number>>;
  * Where events go. Commands receive one and never know whether it is the journal, the
  * stderr fallback or a test recorder. Implementations never throw and never block.
  */
-export interface Reporter {
+export interface EventLog {
   emit(event: EventName, message: string, fields?: EventFields, priority?: Priority): void;
 }

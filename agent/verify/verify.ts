@@ -11,7 +11,7 @@ import { Accounts } from "../hostfs/accounts.ts";
 import { ROOT } from "../fsio/ownership.ts";
 import type { HostRoot } from "../hostfs/host-root.ts";
 import { ETCD_TLS_DIRECTORY, INSTALL_RECORD } from "../paths.ts";
-import type { Reporter } from "../report/events.ts";
+import type { EventLog } from "../report/events.ts";
 import { checkFiles, type ExpectedNodeFile } from "./files.ts";
 import type { CertificateRow, Finding } from "./findings.ts";
 import { checkPki } from "./pki.ts";
@@ -32,7 +32,7 @@ export interface VerifyRequest {
   configProblem?: { path: string; message: string };
 }
 
-export interface VerifyReport {
+export interface VerifyResult {
   command: "verify";
   root: string;
   checkedAt: string;
@@ -44,7 +44,7 @@ export interface VerifyReport {
   findings: Finding[];
 }
 
-export function runVerify(request: VerifyRequest, reporter: Reporter): VerifyReport {
+export function runVerify(request: VerifyRequest, events: EventLog): VerifyResult {
   const { host } = request;
   const installed = readInstallRecord(host);
   const accounts = new Accounts(host);
@@ -62,9 +62,9 @@ export function runVerify(request: VerifyRequest, reporter: Reporter): VerifyRep
   const configFindings: Finding[] =
     request.configProblem === undefined ? [] : [{ severity: "error", check: "config", path: request.configProblem.path, message: request.configProblem.message }];
   const findings = [...configFindings, ...fileFindings, ...pki.findings];
-  for (const finding of findings) reportFinding(reporter, finding);
+  for (const finding of findings) logFinding(events, finding);
   const exitCode = findings.some((finding) => finding.severity === "error") ? ExitCode.failed : ExitCode.ok;
-  const report: VerifyReport = {
+  const result: VerifyResult = {
     command: "verify",
     root: host.root,
     checkedAt: request.now.toISOString(),
@@ -75,11 +75,11 @@ export function runVerify(request: VerifyRequest, reporter: Reporter): VerifyRep
     findings,
   };
   const soonest = [...pki.certificates].sort((a, b) => a.daysLeft - b.daysLeft)[0];
-  reporter.emit("verifyDone", `typhoon-agent ${summaryLine(report)}`, {
+  events.emit("verifyDone", `typhoon-agent ${summaryLine(result)}`, {
     TYPHOON_EXIT_CODE: exitCode,
     ...(soonest === undefined ? {} : { TYPHOON_CERT: soonest.name, TYPHOON_DAYS_LEFT: soonest.daysLeft }),
   });
-  return report;
+  return result;
 }
 
 function readInstallRecord(host: HostRoot): string[] {
@@ -125,11 +125,11 @@ function readInstalled(host: HostRoot, hostPath: string): Buffer | undefined {
   }
 }
 
-function reportFinding(reporter: Reporter, finding: Finding): void {
+function logFinding(events: EventLog, finding: Finding): void {
   const priority = finding.severity === "error" ? 3 : 4;
   const message = `${finding.path} ${finding.message}`;
   if (finding.certificate !== undefined) {
-    reporter.emit(
+    events.emit(
       "certificateExpiring",
       message,
       {
@@ -141,6 +141,6 @@ function reportFinding(reporter: Reporter, finding: Finding): void {
       priority,
     );
   } else {
-    reporter.emit("checkFailed", message, { TYPHOON_PATH: finding.path, TYPHOON_CHECK: finding.check, TYPHOON_ERROR: finding.message }, priority);
+    events.emit("checkFailed", message, { TYPHOON_PATH: finding.path, TYPHOON_CHECK: finding.check, TYPHOON_ERROR: finding.message }, priority);
   }
 }

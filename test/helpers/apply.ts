@@ -1,11 +1,11 @@
 // runApply in-process against a scratch host, with an event recorder: for the tests that
 // look at the transaction's inner workings. The CLI tests run the compiled binary.
 
-import { runApply, type ApplyReport, type ApplyRequest } from "../../agent/apply/apply.ts";
+import { runApply, type ApplyResult, type ApplyRequest } from "../../agent/apply/apply.ts";
 import { defaultConfig } from "../../agent/config/keys.ts";
 import type { AgentConfig } from "../../agent/config/types.ts";
 import { HostRoot } from "../../agent/hostfs/host-root.ts";
-import type { EventFields, EventName, Priority, Reporter } from "../../agent/report/events.ts";
+import type { EventFields, EventName, Priority, EventLog } from "../../agent/report/events.ts";
 
 export interface RecordedEvent {
   event: EventName;
@@ -14,7 +14,7 @@ export interface RecordedEvent {
   priority: Priority | undefined;
 }
 
-export class EventRecorder implements Reporter {
+export class EventRecorder implements EventLog {
   readonly events: RecordedEvent[] = [];
   emit(event: EventName, message: string, fields: EventFields = {}, priority?: Priority): void {
     this.events.push({ event, message, fields, priority });
@@ -28,7 +28,7 @@ export const TEST_CONFIG: AgentConfig = { ...defaultConfig(), runtime: "podman" 
 
 export const KUBELET_UNIT = "[Unit]\nDescription=test kubelet\n[Service]\nExecStart=/bin/true\n";
 
-export async function applyIn(root: string, overrides: Partial<ApplyRequest> = {}): Promise<{ report: ApplyReport; recorder: EventRecorder }> {
+export async function applyIn(root: string, overrides: Partial<ApplyRequest> = {}): Promise<{ report: ApplyResult; recorder: EventRecorder }> {
   const recorder = new EventRecorder();
   const report = await runApply(
     {
