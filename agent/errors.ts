@@ -51,8 +51,9 @@ export function exitCodeHelp(): string {
   return ["Exit codes:", ...lines].join("\n");
 }
 
-/** Where in an apply (or a rollback's transaction) an error happened; result.json's `phase`. */
-export type Phase = "inputs" | "plan" | "backup" | "prepare" | "commit" | "finish" | "after-commit";
+/** Where in an apply (or a rollback's transaction) an error happened, in order; result.json's `phase`. */
+export const PHASES = ["inputs", "plan", "backup", "prepare", "commit", "finish", "after-commit"] as const;
+export type Phase = (typeof PHASES)[number];
 
 export class AgentError extends Error {
   readonly exitCode: ExitCodeValue;

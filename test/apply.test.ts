@@ -6,10 +6,11 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { execa } from "execa";
 import { beforeAll, describe, expect, test } from "vitest";
+import { runApply } from "../agent/apply/apply.ts";
 import { runRollback } from "../agent/apply/rollback.ts";
 import { HostRoot } from "../agent/hostfs/host-root.ts";
 import { terraformBundle } from "../scripts/make-bundle.ts";
-import { applyIn, EventRecorder } from "./helpers/apply.ts";
+import { applyIn, applyRequest, EventRecorder } from "./helpers/apply.ts";
 import { ETCD_UID, NOBODY_UID, makeHost, sampleAssets, writeSampleBundle } from "./helpers/host.ts";
 import { snapshotIgnoringRunRecord, snapshotTree } from "./helpers/tree.ts";
 
@@ -269,6 +270,42 @@ describe("refusals leave the host exactly as it was", () => {
       expect(snapshotIgnoringRunRecord(root, before)).toEqual(before);
     });
   }
+
+  rootTest("each refusal names the phase it happened in, in the result and the journal", async () => {
+    const cases: Array<[string, (root: string) => void, string]> = [
+      ["a bad bundle", (root) => fs.writeFileSync(`${root}/home/core/assets`, "##### /etc/passwd\nx\n"), "inputs"],
+      ["a symlinked managed directory", (root) => {
+        fs.mkdirSync(`${root}/etc/kubernetes`, { recursive: true });
+        fs.symlinkSync("/tmp", `${root}/etc/kubernetes/pki`);
+      }, "plan"],
+    ];
+    for (const [title, arrange, phase] of cases) {
+      const root = makeHost();
+      await writeSampleBundle(`${root}/home/core/assets`);
+      arrange(root);
+      const { report, recorder } = await applyIn(root);
+      expect({ title, phase: report.phase as string | undefined }).toEqual({ title, phase });
+      expect({ title, phase: recorder.named("applyFailed")[0]?.fields.TYPHOON_PHASE }).toEqual({ title, phase });
+      expect(JSON.parse(fs.readFileSync(`${root}/var/lib/typhoon-agent/result.json`, "utf8")).phase).toBe(phase);
+    }
+  });
+
+  rootTest("a bug is an internal error (exit 70) that keeps its cause, not an I/O error, and nothing is touched", async () => {
+    const root = makeHost();
+    await writeSampleBundle(`${root}/home/core/assets`);
+    const before = snapshotTree(root);
+    const recorder = new EventRecorder();
+    // Content that is neither a string nor a Buffer: a programming error, as a TypeError.
+    const rendered = [{ path: "/etc/systemd/system/kubelet.service", content: undefined as unknown as string, mode: 0o644, source: "kubelet.service" }];
+    const { result, failure } = await runApply({ ...applyRequest(root), rendered }, recorder);
+    expect(result.exitCode).toBe(70);
+    expect(result.error).toMatch(/^internal error: /);
+    expect(result.hint).toMatch(/bug in typhoon-agent/);
+    expect(result.phase).toBe("inputs");
+    expect(failure?.cause).toBeInstanceOf(TypeError);
+    expect(recorder.named("applyFailed")[0]?.fields).toMatchObject({ TYPHOON_EXIT_CODE: 70, TYPHOON_PHASE: "inputs" });
+    expect(snapshotIgnoringRunRecord(root, before)).toEqual(before);
+  });
 
   rootTest("--allow-unknown skips what it cannot place, and says so", async () => {
     const root = makeHost();

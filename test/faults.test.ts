@@ -12,6 +12,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { PHASES } from "../agent/errors.ts";
 import { AGENT } from "./helpers/agent-binary.ts";
 import { makeHost, writeSampleBundle } from "./helpers/host.ts";
 import { runSeed, seededRandom } from "./helpers/random.ts";
@@ -223,6 +224,7 @@ function checkOutcome(root: string, run: { exitCode?: number | undefined; stderr
   } else if (handled && !/undoing it failed too/.test(run.stderr)) {
     expect(managedTree(root), `${what}: exit ${run.exitCode} must leave the old tree (${run.stderr.split("\n").at(-2)})`).toEqual(fixture.oldTree);
     expect(tempFiles(root), what).toEqual([]);
+    expect(PHASES, `${what}: the phase it failed in`).toContain(JSON.parse(fs.readFileSync(`${root}/var/lib/typhoon-agent/result.json`, "utf8")).phase);
   } else {
     // The runtime itself died, or undoing the transaction failed too (its record stays for
     // the next apply): each file old or new.

@@ -13,7 +13,7 @@ import { ownershipOf, type Ownership } from "../fsio/ownership.ts";
 import { listOrEmpty } from "../fsio/read-only.ts";
 import { realChild, type HostPath, type HostRoot, type RealPath } from "../hostfs/host-root.ts";
 import { BACKUP_DIRECTORY } from "../paths.ts";
-import type { Plan } from "./plan.ts";
+import type { Plan } from "../plan/plan.ts";
 
 export const KEEP_BACKUPS = 5;
 const MANIFEST_NAME = "typhoon-agent-backup.json";

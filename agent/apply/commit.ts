@@ -1,14 +1,13 @@
-// The commit of an apply: the plan as transaction steps, its backup, and the transaction.
+// The commit of an apply: the plan as the steps of one transaction (transaction/), carried out.
 
 import * as fs from "node:fs";
 import type { HostRoot, RealPath } from "../hostfs/host-root.ts";
-import { BACKUP_DIRECTORY } from "../paths.ts";
+import type { Plan } from "../plan/plan.ts";
+import { logRolledBack } from "../report/apply-journal.ts";
 import type { EventLog } from "../report/events.ts";
 import { SiblingNames } from "../transaction/names.ts";
 import { chmodStep, mkdirStep, removeStep, writeStep, type Step } from "../transaction/steps.ts";
 import { RolledBackError, runTransaction } from "../transaction/transaction.ts";
-import { pruneBackups } from "./backup.ts";
-import type { Plan } from "./plan.ts";
 
 /** The plan as the ordered steps of transaction `names`: directories, files, removals, then repaired directory modes. */
 export function stepsOf(plan: Plan, names: SiblingNames): Step[] {
@@ -26,24 +25,17 @@ export function stepsOf(plan: Plan, names: SiblingNames): Step[] {
   return steps;
 }
 
-/**
- * Carries out `plan` as transaction `id`, whose backup `backup` is already written; keeps
- * the newest backups. Resolves with the clean-up's warning, if any.
- */
+/** Carries out `plan` as transaction `id`, whose backup `backup` is already written; resolves with the clean-up's warning, if any. */
 export async function commitPlan(host: HostRoot, id: string, plan: Plan, backup: RealPath, events: EventLog): Promise<string | undefined> {
-  let warning: string | undefined;
   try {
-    warning = await runTransaction({ host, id, steps: stepsOf(plan, new SiblingNames(id)), backup, command: "apply" });
+    return await runTransaction({ host, id, steps: stepsOf(plan, new SiblingNames(id)), backup, command: "apply" });
   } catch (error) {
     // Rolled back: nothing happened that the backup would undo. A rollback that failed
     // keeps it, since the next apply finishes the transaction from its record.
     if (error instanceof RolledBackError) {
       fs.rmSync(backup, { force: true });
-      // The "apply failed" entry that follows says why; this one says the host is whole again.
-      events.emit("rolledBack", `typhoon-agent rolled back transaction ${id}: every path is as it was before the apply`, { TYPHOON_ACTION: "rolled back" });
+      logRolledBack(events, id);
     }
     throw error;
   }
-  pruneBackups(host.directory(BACKUP_DIRECTORY));
-  return warning;
 }

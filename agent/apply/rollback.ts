@@ -1,7 +1,7 @@
 // `typhoon-agent rollback`: restores the newest backup, i.e. undoes the last apply. Files
 // the apply replaced or removed come back from the backup with their content, owner, mode
 // and mtime; files and directories it created are removed; directory modes it repaired are
-// restored. The restore is itself a transaction (transaction.ts), so it is all or nothing,
+// restored. The restore is itself a transaction (transaction/), so it is all or nothing,
 // and the backup is consumed: the next rollback undoes the apply before. On the real host a
 // restored kubelet.service or kubelet.yaml also restarts a running kubelet (kubelet.ts).
 
@@ -12,7 +12,8 @@ import { realChild, type HostPath, type HostRoot, type RealPath } from "../hostf
 import type { EventLog } from "../report/events.ts";
 import { KUBELET_SERVICE_PATH } from "../units/kubelet-service.ts";
 import { BACKUP_DIRECTORY, LOCK_FILE, STATE_DIRECTORY } from "../paths.ts";
-import { recoverAndLog } from "./apply.ts";
+import { logKubelet, logRestored } from "../report/apply-journal.ts";
+import { recoverAndLog } from "./state.ts";
 import { newTransactionId, SiblingNames } from "../transaction/names.ts";
 import { chmodStep, mkdirStep, removeStep, writeStep, type Step } from "../transaction/steps.ts";
 import { runTransaction } from "../transaction/transaction.ts";
@@ -52,15 +53,12 @@ export async function runRollback(host: HostRoot, events: EventLog, options: Rol
     const { steps, restored, removed } = restoreSteps(host, backup, id);
     await runTransaction({ host, id, steps, command: "rollback" });
     fs.rmSync(file);
-    events.emit("rolledBack", `typhoon-agent rollback restored ${path.basename(file)}: ${restored.length} restored, ${removed.length} removed`, {
-      TYPHOON_PATH: host.display(file),
-      TYPHOON_ACTION: "rollback",
-    });
+    logRestored(events, host.display(file), path.basename(file), { restored: restored.length, removed: removed.length });
     const result: RollbackResult = { backup: host.display(file), restored, removed, durationMs: 0 };
     const change = kubeletChange(restored, removed);
     if (options.settleKubelet && change !== "unchanged") {
       result.kubelet = await settleKubelet("rollback", change);
-      events.emit("kubeletStarted", `kubelet.service: ${result.kubelet}`);
+      logKubelet(events, result.kubelet);
     }
     result.durationMs = Math.round(performance.now() - started);
     return result;

@@ -3,7 +3,8 @@
 // outcome (a table, a summary line, or JSON) and exits with the result's code.
 
 import type { Argv, CommandModule } from "yargs";
-import type { ApplyResult } from "../apply/apply.ts";
+import type { ApplyOutcome } from "../apply/apply.ts";
+import type { ApplyResult } from "../report/apply-result.ts";
 import { configOptions, flagsFromArgs, type ConfigArgs } from "../config/options.ts";
 import { AgentError, UsageError, exitCodeHelp } from "../errors.ts";
 import { seconds, sha256Digest } from "./option-checks.ts";
@@ -50,7 +51,7 @@ async function handler(args: ApplyArgs): Promise<void> {
   ]);
   const host = new HostRoot(args.root);
   const events = args["dry-run"] ? SILENT : createJournal();
-  let result: ApplyResult;
+  let outcome: ApplyOutcome;
   try {
     const { config } = loadConfig({ root: host.root, configPath: args.config, flags: flagsFromArgs(args) });
     if (config.role === "worker" && args.bundle !== undefined) {
@@ -60,7 +61,7 @@ async function handler(args: ApplyArgs): Promise<void> {
       throw new UsageError("a controller needs the asset bundle", "typhoon-agent apply /home/core/assets (or set role: worker)");
     }
     const { runtime, rendered } = nodeFilesFor(config, host.root);
-    result = await runApply(
+    outcome = await runApply(
       {
         host,
         bundle: args.bundle,
@@ -78,10 +79,10 @@ async function handler(args: ApplyArgs): Promise<void> {
     );
   } catch (error) {
     if (!(error instanceof AgentError)) throw error;
-    result = refusedApply(host, args["dry-run"], error, events);
+    outcome = { result: refusedApply(host, args["dry-run"], error, events), failure: error };
   }
-  await show(result, args);
-  if (result.exitCode !== 0) throw new AgentError(result.exitCode as AgentError["exitCode"], result.error ?? "apply failed", result.hint);
+  await show(outcome.result, args);
+  if (outcome.failure !== undefined) throw outcome.failure;
 }
 
 async function show(result: ApplyResult, args: ApplyArgs): Promise<void> {
@@ -103,7 +104,7 @@ export const applyCommand: CommandModule<object, ApplyArgs> = {
     builder(yargs, false)
       .example("$0 apply /home/core/assets", "what typhoon-agent.service runs on a controller at first boot")
       .example("$0 apply --role worker", "a worker: kubelet.service and kubelet.yaml only")
-      .example("$0 apply assets --root /tmp/node --no-start --json", "install into a scratch tree, result as JSON")
+      .example("$0 apply assets --root /tmp/node --no-start --json", "install into a scratch tree, report as JSON")
       .epilogue(exitCodeHelp()),
   handler,
 };

@@ -6,7 +6,7 @@
 // @FIELD@ is replaced by that field of the entry, so an event using it must carry the field;
 // a line starting with spaces (a command) is kept as it is, never wrapped.
 
-import { ExitCode, exitCodeList } from "../errors.ts";
+import { ExitCode, PHASES, exitCodeList } from "../errors.ts";
 
 export const EVENTS = {
   applyStarted: {
@@ -66,7 +66,7 @@ export const EVENTS = {
     priority: 3,
     title: "apply failed",
     explanation:
-      `typhoon-agent could not install the bundle. TYPHOON_ERROR says why, TYPHOON_PATH names the file involved when there is one, and TYPHOON_EXIT_CODE is the agent's exit status (sysexits: ${exitCodeList([ExitCode.badBundle, ExitCode.noInput, ExitCode.noUser, ExitCode.internal, ExitCode.cannotCreate, ExitCode.ioError, ExitCode.busy, ExitCode.badConfig])}). Whatever it had already written was restored from the backup, and a "rolled back" entry says so.`,
+      `typhoon-agent could not install the bundle. TYPHOON_ERROR says why, TYPHOON_PATH names the file involved when there is one, TYPHOON_PHASE the phase of the apply it failed in (${PHASES.join(", ")}; absent when the configuration was refused), and TYPHOON_EXIT_CODE is the agent's exit status (sysexits: ${exitCodeList([ExitCode.badBundle, ExitCode.noInput, ExitCode.noUser, ExitCode.internal, ExitCode.cannotCreate, ExitCode.ioError, ExitCode.busy, ExitCode.badConfig])}). Whatever it had already written was restored from the backup, and a "rolled back" entry says so.`,
     action:
       "Fix the cause named in TYPHOON_ERROR (a full or read-only disk, a missing user such as etcd, a symlink where a managed path should be, a malformed bundle) and run typhoon-agent apply again: it converges from whatever state the host is in. The entries of this boot:\n    journalctl -b SYSLOG_IDENTIFIER=typhoon-agent",
   },
@@ -151,7 +151,8 @@ export type TyphoonField =
   | "TYPHOON_NOT_AFTER"
   | "TYPHOON_DAYS_LEFT"
   | "TYPHOON_CHECK"
-  | "TYPHOON_ERROR";
+  | "TYPHOON_ERROR"
+  | "TYPHOON_PHASE";
 
 export type EventFields = Partial<Record<TyphoonField, string | number>>;
 

@@ -2,8 +2,7 @@
 // size), what changes first, unchanged paths folded into a count unless asked for.
 // Contents are never shown; a secret is marked as one.
 
-import type { ApplyResult, ReportedAction } from "../apply/apply.ts";
-import { countActions } from "../apply/apply.ts";
+import { countActions, type ApplyResult, type ReportedAction } from "./apply-result.ts";
 import { formatBytes, formatColumns } from "./format.ts";
 
 const ORDER = ["remove", "replace", "repair", "create", "unchanged"] as const;

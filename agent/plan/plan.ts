@@ -1,5 +1,6 @@
 // The plan: what the apply would do to every path, decided by comparing the desired state
-// with what is on the host. Reading only; `plan` and `apply --dry-run` stop here.
+// (and what older applies and layouts left behind, removals.ts) with what is on the host.
+// Reading only; `plan` and `apply --dry-run` stop here.
 
 import * as fs from "node:fs";
 import { AgentError, ExitCode, fromSystemError } from "../errors.ts";
@@ -7,6 +8,7 @@ import { ownershipOf, sameOwnership, type Ownership } from "../fsio/ownership.ts
 import { statIfExists } from "../fsio/read-only.ts";
 import type { HostRoot, RealPath } from "../hostfs/host-root.ts";
 import type { DesiredDirectory, DesiredFile, DesiredState } from "./desired-state.ts";
+import { legacyLeftovers, staleFiles, type RemovalCandidate } from "./removals.ts";
 
 export interface CurrentState extends Ownership {
   size: number;
@@ -30,14 +32,6 @@ export interface DirectoryStep {
   current: CurrentState | undefined;
 }
 
-export interface RemovalCandidate {
-  /** Absolute host path. */
-  path: string;
-  why: string;
-  /** A leftover of an older layout (reported as migrated) rather than a file no longer in the bundle. */
-  legacy: boolean;
-}
-
 export interface RemovalStep extends RemovalCandidate {
   action: "remove";
   realPath: RealPath;
@@ -49,16 +43,14 @@ export interface Plan {
   directories: DirectoryStep[];
   files: FileStep[];
   removals: RemovalStep[];
-  skippedAssets: string[];
 }
 
-export function buildPlan(host: HostRoot, desired: DesiredState, removals: readonly RemovalCandidate[]): Plan {
-  return {
-    directories: desired.directories.map((directory) => planDirectory(host, directory)),
-    files: desired.files.map((file) => planFile(host, file)),
-    removals: removals.flatMap((candidate) => planRemoval(host, candidate)),
-    skippedAssets: desired.skippedAssets,
-  };
+export function buildPlan(host: HostRoot, desired: DesiredState): Plan {
+  const directories = desired.directories.map((directory) => planDirectory(host, directory));
+  const files = desired.files.map((file) => planFile(host, file));
+  const wanted = new Set(desired.files.map((file) => file.path));
+  const removals = [...legacyLeftovers(host), ...staleFiles(host, wanted)].flatMap((candidate) => planRemoval(host, candidate));
+  return { directories, files, removals };
 }
 
 /** True when the apply would change nothing on the host. */

@@ -8,7 +8,14 @@ import { listOrEmpty } from "../fsio/read-only.ts";
 import type { HostRoot } from "../hostfs/host-root.ts";
 import { INSTALL_RECORD, STATIC_POD_DIRECTORY } from "../paths.ts";
 import { managedDirectoryOf } from "../placement/policy.ts";
-import type { RemovalCandidate } from "./plan.ts";
+
+export interface RemovalCandidate {
+  /** Absolute host path. */
+  path: string;
+  why: string;
+  /** A leftover of an older layout (reported as migrated) rather than a file no longer in the bundle. */
+  legacy: boolean;
+}
 
 const LEGACY_PATHS: ReadonlyArray<{ path: string; why: string }> = [
   { path: "/etc/kubernetes/bootstrap-secrets", why: "2019 layout: the control-plane secrets now live in /etc/kubernetes/pki" },
