@@ -9,7 +9,8 @@ import * as path from "node:path";
 import { load, dump } from "js-yaml";
 import { beforeAll, describe, expect, test } from "vitest";
 import { EVENTS } from "../agent/report/events.ts";
-import type { VerifyResult } from "../agent/verify/verify.ts";
+import { CERTIFICATE_LIST, installedCertificates } from "../agent/verify/certificates.ts";
+import type { VerifyResult } from "../agent/verify/findings.ts";
 import { issue, newKeyPair, type IssuedCert, type KeyPair } from "../scripts/pki.ts";
 import { AGENT, runAgent } from "./helpers/agent-binary.ts";
 import { makeHost, writeSampleBundle } from "./helpers/host.ts";
@@ -201,6 +202,32 @@ describe("verify on an installed controller", () => {
 const journalUnavailable = !isRoot ? "needs root" : journaldUnavailable();
 if (journalUnavailable !== undefined) console.log(`verify journal test skipped: ${journalUnavailable}`);
 const journalTest = journalUnavailable === undefined ? test : test.skip;
+
+describe("the certificate list", () => {
+  test("names bundle assets; where they are installed comes from the placement table, each CA by its entry", () => {
+    const byName = new Map(CERTIFICATE_LIST.certificates.map((certificate) => [certificate.name, certificate]));
+    expect(byName.get("apiserver")).toEqual({ name: "apiserver", path: "/etc/kubernetes/pki/apiserver.crt", keyPath: "/etc/kubernetes/pki/apiserver.key", ca: { name: "ca", path: "/etc/kubernetes/pki/ca.crt" } });
+    expect(byName.get("etcd-peer")?.ca).toEqual({ name: "etcd-peer-ca", path: "/etc/ssl/etcd/etcd/peer-ca.crt" });
+    expect(CERTIFICATE_LIST.kubeconfigs.map((kubeconfig) => kubeconfig.path)).toContain("/etc/kubernetes/pki/scheduler.conf");
+  });
+
+  test("is checked as a whole: an unplaced asset, a name twice, a CA that is no CA entry are all named", () => {
+    const build = (): unknown =>
+      installedCertificates(
+        [
+          { name: "ca", certificate: "tls/k8s/ca.crt" },
+          { name: "leaf", certificate: "tls/k8s/leaf.crt", ca: "missing-ca" },
+          { name: "leaf", certificate: "elsewhere/leaf.crt", ca: "leaf" },
+        ],
+        [],
+        [{ name: "admin.conf", asset: "auth/admin.conf", ca: "ca" }],
+      );
+    expect(build).toThrow(/elsewhere\/leaf.crt has no place in the placement table/);
+    expect(build).toThrow(/leaf is listed twice/);
+    expect(build).toThrow(/leaf names missing-ca as its CA, which is not a CA of this list/);
+    expect(build).toThrow(/leaf names leaf as its CA/);
+  });
+});
 
 describe("verify in the journal", () => {
   journalTest("expiring, expired and drifted: the certificate-expiring and check-failed entries with their fields", async () => {

@@ -35,7 +35,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     const [{ runVerify }, { formatVerifyResult, summaryLine }, { loadConfig }, { HostRoot }, { createJournal }, { nodeFilesFor, NODE_FILE_MODE, NODE_FILE_PATHS }, { DEFAULT_CONFIG_PATH, defaultConfig }] =
       await Promise.all([
         import("../verify/verify.ts"),
-        import("../verify/report.ts"),
+        import("../report/verify-table.ts"),
         import("../config/load.ts"),
         import("../hostfs/host-root.ts"),
         import("../journal/journal.ts"),

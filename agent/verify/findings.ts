@@ -1,5 +1,6 @@
 // What verify reports: findings (an error fails the run, a warning does not) and one row
-// per certificate for the table. Plain data, so the table, JSON and journal all read it.
+// per certificate for the table, in one VerifyResult. Plain data, so the table, JSON and
+// journal (report/verify-table.ts, report/verify-journal.ts) all read it.
 
 export type Severity = "error" | "warning";
 
@@ -19,7 +20,7 @@ export interface Finding {
 export type CertificateStatus = "ok" | "expiring" | "expired" | "not yet valid";
 
 export interface CertificateRow {
-  /** CERTIFICATES' name, or "<kubeconfig> client" for a kubeconfig's client certificate. */
+  /** The certificate list's name, or "<kubeconfig> client" for a kubeconfig's client certificate. */
   name: string;
   path: string;
   subject: string;
@@ -31,4 +32,16 @@ export interface CertificateRow {
   /** Whole days until notAfter, toward zero (negative once expired a day or more). */
   daysLeft: number;
   status: CertificateStatus;
+}
+
+export interface VerifyResult {
+  command: "verify";
+  root: string;
+  checkedAt: string;
+  warnDays: number;
+  exitCode: number;
+  /** Files in the install record. */
+  files: number;
+  certificates: CertificateRow[];
+  findings: Finding[];
 }

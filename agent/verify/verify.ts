@@ -6,16 +6,16 @@
 import * as fs from "node:fs";
 
 import { AgentError, ExitCode, fromSystemError } from "../errors.ts";
+import { ROOT } from "../fsio/ownership.ts";
 import { withReadOnlyFile } from "../fsio/read-only.ts";
 import { Accounts } from "../hostfs/accounts.ts";
-import { ROOT } from "../fsio/ownership.ts";
 import type { HostRoot } from "../hostfs/host-root.ts";
 import { ETCD_TLS_DIRECTORY, INSTALL_RECORD } from "../paths.ts";
 import type { EventLog } from "../report/events.ts";
+import { logFinding, logVerifyDone } from "../report/verify-journal.ts";
 import { checkFiles, type ExpectedNodeFile } from "./files.ts";
-import type { CertificateRow, Finding } from "./findings.ts";
+import type { Finding, VerifyResult } from "./findings.ts";
 import { checkPki } from "./pki.ts";
-import { summaryLine } from "./report.ts";
 
 export interface VerifyRequest {
   host: HostRoot;
@@ -32,17 +32,6 @@ export interface VerifyRequest {
   configProblem?: { path: string; message: string };
 }
 
-export interface VerifyResult {
-  command: "verify";
-  root: string;
-  checkedAt: string;
-  warnDays: number;
-  exitCode: number;
-  /** Files in the install record. */
-  files: number;
-  certificates: CertificateRow[];
-  findings: Finding[];
-}
 
 export function runVerify(request: VerifyRequest, events: EventLog): VerifyResult {
   const { host } = request;
@@ -74,11 +63,7 @@ export function runVerify(request: VerifyRequest, events: EventLog): VerifyResul
     certificates: pki.certificates,
     findings,
   };
-  const soonest = [...pki.certificates].sort((a, b) => a.daysLeft - b.daysLeft)[0];
-  events.emit("verifyDone", `typhoon-agent ${summaryLine(result)}`, {
-    TYPHOON_EXIT_CODE: exitCode,
-    ...(soonest === undefined ? {} : { TYPHOON_CERT: soonest.name, TYPHOON_DAYS_LEFT: soonest.daysLeft }),
-  });
+  logVerifyDone(events, result);
   return result;
 }
 
@@ -122,25 +107,5 @@ function readInstalled(host: HostRoot, hostPath: string): Buffer | undefined {
   } catch (error) {
     const failure = fromSystemError(error, "read", hostPath);
     throw new AgentError(failure.exitCode, failure.message, "verify reads private keys: run it as root");
-  }
-}
-
-function logFinding(events: EventLog, finding: Finding): void {
-  const priority = finding.severity === "error" ? 3 : 4;
-  const message = `${finding.path} ${finding.message}`;
-  if (finding.certificate !== undefined) {
-    events.emit(
-      "certificateExpiring",
-      message,
-      {
-        TYPHOON_CERT: finding.certificate.name,
-        TYPHOON_PATH: finding.path,
-        TYPHOON_NOT_AFTER: finding.certificate.notAfter,
-        TYPHOON_DAYS_LEFT: finding.certificate.daysLeft,
-      },
-      priority,
-    );
-  } else {
-    events.emit("checkFailed", message, { TYPHOON_PATH: finding.path, TYPHOON_CHECK: finding.check, TYPHOON_ERROR: finding.message }, priority);
   }
 }

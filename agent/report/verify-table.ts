@@ -1,8 +1,8 @@
 // verify's output for people: every certificate with its expiry, like `kubeadm certs
 // check-expiration`, then every finding, then one summary line.
 
-import { formatColumns } from "../report/format.ts";
-import type { VerifyResult } from "./verify.ts";
+import type { VerifyResult } from "../verify/findings.ts";
+import { formatColumns } from "./format.ts";
 
 export function formatVerifyResult(result: VerifyResult): string {
   const lines: string[] = [];
