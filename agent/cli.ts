@@ -16,7 +16,7 @@ import { unpackCommand } from "./commands/unpack.ts";
 import { verifyCommand } from "./commands/verify.ts";
 
 /** Set explicitly: a compiled binary has no package.json for yargs to find. */
-export const VERSION = packageJson.version;
+const VERSION = packageJson.version;
 
 // One paragraph each: yargs wraps help text to the terminal and would keep a hard newline mid-line.
 const DESCRIPTION =

@@ -7,7 +7,7 @@ import { logAction, logKubelet } from "../report/apply-journal.ts";
 import type { ApplyResult } from "../report/apply-result.ts";
 import type { EventLog } from "../report/events.ts";
 import { NODE_FILE_PATHS } from "../units/node-files.ts";
-import type { ApplyRequest } from "./apply.ts";
+import type { ApplyRequest } from "./request.ts";
 import { pruneBackups } from "./backup.ts";
 import { settleKubelet } from "./kubelet.ts";
 

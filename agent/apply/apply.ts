@@ -11,10 +11,8 @@
 // leaves an AgentError that names its phase; the outcome is one ApplyResult, which the
 // command prints, the journal gets and result.json keeps (docs/design.md, "apply and plan").
 
-import type { AgentConfig, Runtime } from "../config/types.ts";
 import { AgentError, ExitCode, InternalError, fromSystemError, inPhase, type Phase } from "../errors.ts";
 import type { HostRoot, RealPath } from "../hostfs/host-root.ts";
-import type { RenderedFile } from "../plan/desired-state.ts";
 import { buildPlan, isNoop, type Plan } from "../plan/plan.ts";
 import { SILENT, logDone, logFailed, logStarted } from "../report/apply-journal.ts";
 import { describePlan, finishResult, newResult, recordFailure, type ApplyResult } from "../report/apply-result.ts";
@@ -25,25 +23,8 @@ import { writeBackup } from "./backup.ts";
 import { commitPlan } from "./commit.ts";
 import { readInputs, type Inputs } from "./inputs.ts";
 import type { HeldLock } from "./lock.ts";
+import type { ApplyRequest } from "./request.ts";
 import { claimStateDirectory, takeOverState, warnPendingRecovery, writeResult } from "./state.ts";
-
-export interface ApplyRequest {
-  host: HostRoot;
-  /** Bundle path as given (never rooted), "-" for standard input; undefined on a worker. */
-  bundle: string | undefined;
-  config: AgentConfig;
-  runtime: Runtime;
-  /** kubelet.service and kubelet.yaml, rendered from the config. */
-  rendered: readonly RenderedFile[];
-  dryRun: boolean;
-  /** Afterwards systemctl daemon-reload and enable --now kubelet.service (restart when its files changed). */
-  startKubelet: boolean;
-  keepBundle: boolean;
-  allowUnknown: boolean;
-  /** Lower-case hex, as the --expect-sha256 check leaves it. */
-  expectSha256: string | undefined;
-  lockWaitSeconds: number;
-}
 
 /** A run's result, and the error it failed with (for -v, which prints an internal error's stack). */
 export interface ApplyOutcome {

@@ -14,15 +14,15 @@ import { listOrEmpty } from "../fsio/read-only.ts";
 import { realChild, type HostPath, type HostRoot, type RealPath } from "../hostfs/host-root.ts";
 import { BACKUP_DIRECTORY } from "../paths.ts";
 import type { Plan } from "../plan/plan.ts";
+import { isTransactionId } from "../transaction/names.ts";
 
-export const KEEP_BACKUPS = 5;
+const KEEP_BACKUPS = 5;
 const MANIFEST_NAME = "typhoon-agent-backup.json";
-const TRANSACTION_ID = /^\d{8}T\d{9}Z$/;
 const BACKUP_SUFFIX = ".tar";
 /** A backup is written under this suffix and renamed once complete. */
 const TEMP_SUFFIX = ".tmp";
 
-export interface BackupManifest {
+interface BackupManifest {
   version: 1;
   transaction: string;
   createdAt: string;
@@ -31,7 +31,7 @@ export interface BackupManifest {
   createdDirectories: string[];
 }
 
-export interface BackupEntry extends Ownership {
+interface BackupEntry extends Ownership {
   /** The host path it was taken from. */
   path: HostPath;
   type: "file" | "directory";
@@ -184,10 +184,5 @@ function listBackups(directory: string): string[] {
 
 /** Names in `directory` that are a transaction id followed by `suffix`. */
 function backupFiles(directory: string, suffix: string): string[] {
-  return listOrEmpty(directory).filter((name) => name.endsWith(suffix) && TRANSACTION_ID.test(name.slice(0, -suffix.length)));
-}
-
-/** A transaction is named by its UTC start, 20261124T181234567Z: sorts by time, needs no escaping. */
-export function newTransactionId(): string {
-  return new Date().toISOString().replace(/[-:.]/g, "");
+  return listOrEmpty(directory).filter((name) => name.endsWith(suffix) && isTransactionId(name.slice(0, -suffix.length)));
 }

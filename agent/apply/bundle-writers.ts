@@ -13,7 +13,7 @@ const POLL_MS = 100;
 const O_ACCMODE = 0o3; // O_WRONLY 1, O_RDWR 2
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
-export interface Writer {
+interface Writer {
   pid: number;
   command: string;
 }

@@ -10,7 +10,7 @@ import { chmodStep, mkdirStep, removeStep, writeStep, type Step } from "../trans
 import { RolledBackError, runTransaction } from "../transaction/transaction.ts";
 
 /** The plan as the ordered steps of transaction `names`: directories, files, removals, then repaired directory modes. */
-export function stepsOf(plan: Plan, names: SiblingNames): Step[] {
+function stepsOf(plan: Plan, names: SiblingNames): Step[] {
   const steps: Step[] = [];
   for (const directory of plan.directories) {
     if (directory.action === "create") steps.push(mkdirStep(directory.realPath, directory.desired));

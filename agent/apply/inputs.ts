@@ -9,7 +9,7 @@ import { computeDesiredState, type DesiredState } from "../plan/desired-state.ts
 import type { ApplyResult } from "../report/apply-result.ts";
 import { openBundleInput } from "../unpack/input.ts";
 import { readBundleAssets, type BundleAssets } from "../unpack/read-assets.ts";
-import type { ApplyRequest } from "./apply.ts";
+import type { ApplyRequest } from "./request.ts";
 import { describeWriter, waitForWriters } from "./bundle-writers.ts";
 
 export interface Inputs {

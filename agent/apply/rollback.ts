@@ -24,7 +24,7 @@ import { NODE_FILE_PATHS } from "../units/node-files.ts";
 import { settleKubelet, type KubeletChange } from "./kubelet.ts";
 import { acquireLock } from "./lock.ts";
 
-export interface RollbackResult {
+interface RollbackResult {
   backup: string;
   restored: string[];
   removed: string[];
@@ -33,7 +33,7 @@ export interface RollbackResult {
   durationMs: number;
 }
 
-export interface RollbackOptions {
+interface RollbackOptions {
   lockWaitSeconds: number;
   /** Reload systemd and restart (or stop) the kubelet when its files changed; never under --root. */
   settleKubelet: boolean;

@@ -14,7 +14,7 @@ import type { AgentConfig } from "./types.ts";
 /** Values from the command line, as typed: validated like the file's. */
 export type ConfigFlags = Partial<Record<ConfigKeyName, string | readonly string[]>>;
 
-export type ConfigOrigin = "default" | "file" | "flag";
+type ConfigOrigin = "default" | "file" | "flag";
 
 export interface LoadedConfig {
   config: AgentConfig;

@@ -16,7 +16,7 @@ import { sendToJournal } from "./native-socket.ts";
 
 const SYSLOG_IDENTIFIER = "typhoon-agent";
 
-export interface JournalOptions {
+interface JournalOptions {
   /**
    * "stderr" never touches the journal socket. Default: "stderr" when the environment has
    * TYPHOON_AGENT_JOURNAL=stderr (for tests, and for hosts where an operator wants the lines

@@ -11,9 +11,9 @@ import { BOOTSTRAP_ASSETS_DIRECTORY, ETCD_CERTIFICATE_DIRECTORY, ETCD_TLS_DIRECT
  * - pki: control-plane TLS and kubeconfigs; each secret readable only by the pod that uses it.
  * - private: root-only files (the kubelet and bootstrap.service run as root).
  */
-export type AccessClass = "etcd" | "pki" | "private";
+type AccessClass = "etcd" | "pki" | "private";
 
-export interface PlacementRule {
+interface PlacementRule {
   /** Asset name patterns: `*` matches within one path segment, `**` any number of segments. */
   assets: readonly string[];
   directory: string;
@@ -23,7 +23,7 @@ export interface PlacementRule {
   why: string;
 }
 
-export const PLACEMENT_RULES: readonly PlacementRule[] = [
+const PLACEMENT_RULES: readonly PlacementRule[] = [
   {
     assets: ["tls/etcd/server*", "tls/etcd/peer*"],
     directory: ETCD_CERTIFICATE_DIRECTORY,
@@ -54,7 +54,7 @@ export const PLACEMENT_RULES: readonly PlacementRule[] = [
   },
 ];
 
-export interface ManagedDirectory {
+interface ManagedDirectory {
   path: string;
   owner: "root" | "etcd";
   mode: number;
@@ -120,7 +120,7 @@ export function managedDirectoryOf(hostPath: string): ManagedDirectory | undefin
   return best;
 }
 
-export interface FileAccess extends Ownership {
+interface FileAccess extends Ownership {
   /** Never printed, logged or diffed; kept from group and others. */
   secret: boolean;
 }

@@ -14,12 +14,12 @@ import { isPublicMaterial } from "./policy.ts";
 /** A pki file named anywhere in a string (PKI_DIRECTORY holds no regular-expression syntax). */
 const PKI_FILE_REFERENCE = new RegExp(`${PKI_DIRECTORY}/[A-Za-z0-9._/-]+`, "g");
 
-export interface StaticPodSource {
+interface StaticPodSource {
   asset: string;
   content: Uint8Array;
 }
 
-export interface PkiReader extends Owner {
+interface PkiReader extends Owner {
   /** The pods (by asset) whose containers read the file. */
   pods: string[];
 }

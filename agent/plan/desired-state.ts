@@ -46,7 +46,7 @@ export interface RenderedFile {
   source: string;
 }
 
-export interface DesiredInput {
+interface DesiredInput {
   /** Bundle assets with the bundle line of their header; undefined on a worker. */
   assets: ReadonlyMap<string, { content: Buffer; line: number }> | undefined;
   rendered: readonly RenderedFile[];

@@ -10,29 +10,29 @@ import type { HostRoot, RealPath } from "../hostfs/host-root.ts";
 import type { DesiredDirectory, DesiredFile, DesiredState } from "./desired-state.ts";
 import { legacyLeftovers, staleFiles, type RemovalCandidate } from "./removals.ts";
 
-export interface CurrentState extends Ownership {
+interface CurrentState extends Ownership {
   size: number;
   mtimeMs: number;
 }
 
-export type FileAction = "create" | "replace" | "repair" | "unchanged";
-export type DirectoryAction = "create" | "repair" | "unchanged";
+type FileAction = "create" | "replace" | "repair" | "unchanged";
+type DirectoryAction = "create" | "repair" | "unchanged";
 
-export interface FileStep {
+interface FileStep {
   action: FileAction;
   desired: DesiredFile;
   realPath: RealPath;
   current: CurrentState | undefined;
 }
 
-export interface DirectoryStep {
+interface DirectoryStep {
   action: DirectoryAction;
   desired: DesiredDirectory;
   realPath: RealPath;
   current: CurrentState | undefined;
 }
 
-export interface RemovalStep extends RemovalCandidate {
+interface RemovalStep extends RemovalCandidate {
   action: "remove";
   realPath: RealPath;
   kind: "file" | "directory" | "symlink";

@@ -12,7 +12,7 @@ import type { Plan } from "../plan/plan.ts";
 import type { Recovery } from "../transaction/record.ts";
 import { formatMode } from "./format.ts";
 
-export type ActionName = "create" | "replace" | "repair" | "unchanged" | "remove";
+type ActionName = "create" | "replace" | "repair" | "unchanged" | "remove";
 
 export interface ReportedAction {
   action: ActionName;

@@ -138,7 +138,7 @@ export type EventName = keyof typeof EVENTS;
 export type Priority = 3 | 4 | 5 | 6 | 7;
 
 /** The structured fields an entry may carry, besides MESSAGE, MESSAGE_ID, PRIORITY. */
-export type TyphoonField =
+type TyphoonField =
   | "TYPHOON_ASSET"
   | "TYPHOON_PATH"
   | "TYPHOON_OWNER"

@@ -24,7 +24,7 @@ import { finish, recordStep, removeRecord, writeRecord, type TransactionRecord }
 import { commitStep, directoryOf, prepareStep, undoCommittedStep, undoPreparedStep, type Step } from "./steps.ts";
 import { UndoLog } from "./undo-log.ts";
 
-export interface TransactionSpec {
+interface TransactionSpec {
   host: HostRoot;
   id: string;
   steps: readonly Step[];

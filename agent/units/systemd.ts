@@ -21,7 +21,7 @@ export function execDirective(directive: string, lines: CommandLines, ignoreFail
   return `${directive}=${ignoreFailure ? "-" : ""}${text}`;
 }
 
-export interface UnitSection {
+interface UnitSection {
   name: string;
   lines: readonly string[];
 }

@@ -18,9 +18,9 @@ import { DIRECTORY_MODE, IncompleteUndoError, moveIntoPlace } from "./move-into-
  * `exact` restores every asset byte for byte; `awk` reproduces what
  * `awk '/#####/ {filename=$2; next} {print > filename}'` writes.
  */
-export type UnpackMode = "exact" | "awk";
+type UnpackMode = "exact" | "awk";
 
-export interface UnpackResult extends ParseSummary {
+interface UnpackResult extends ParseSummary {
   /** Files written, relative to the target directory, in bundle order. */
   files: string[];
 }

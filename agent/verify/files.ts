@@ -15,7 +15,7 @@ import { analyzeStaticPods, type StaticPodAnalysis } from "../placement/static-p
 import { formatMode } from "../report/format.ts";
 import type { Finding } from "./findings.ts";
 
-export interface FileCheckInput {
+interface FileCheckInput {
   host: HostRoot;
   accounts: Accounts;
   /** Host paths from the install record. */

@@ -2,10 +2,10 @@
 // per certificate for the table, in one VerifyResult. Plain data, so the table, JSON and
 // journal (report/verify-table.ts, report/verify-journal.ts) all read it.
 
-export type Severity = "error" | "warning";
+type Severity = "error" | "warning";
 
 /** Which check found it; JSON consumers filter on it. */
-export type CheckName = "config" | "missing" | "symlink" | "owner" | "mode" | "content" | "parse" | "key" | "chain" | "ca" | "validity" | "reference";
+type CheckName = "config" | "missing" | "symlink" | "owner" | "mode" | "content" | "parse" | "key" | "chain" | "ca" | "validity" | "reference";
 
 export interface Finding {
   severity: Severity;
@@ -17,7 +17,7 @@ export interface Finding {
   certificate?: CertificateRow;
 }
 
-export type CertificateStatus = "ok" | "expiring" | "expired" | "not yet valid";
+type CertificateStatus = "ok" | "expiring" | "expired" | "not yet valid";
 
 export interface CertificateRow {
   /** The certificate list's name, or "<kubeconfig> client" for a kubeconfig's client certificate. */

@@ -12,7 +12,7 @@ import type { CertificateRow, Finding } from "./findings.ts";
 
 const DAY_MS = 86_400_000;
 
-export interface PkiInput {
+interface PkiInput {
   /** Content of an installed file, or undefined when it is not there to read (reported elsewhere). */
   read(hostPath: string): Buffer | undefined;
   now: Date;

@@ -1,7 +1,8 @@
 // runApply in-process against a scratch host, with an event recorder: for the tests that
 // look at the transaction's inner workings. The CLI tests run the compiled binary.
 
-import { runApply, type ApplyRequest } from "../../agent/apply/apply.ts";
+import { runApply } from "../../agent/apply/apply.ts";
+import type { ApplyRequest } from "../../agent/apply/request.ts";
 import type { ApplyResult } from "../../agent/report/apply-result.ts";
 import { defaultConfig } from "../../agent/config/keys.ts";
 import type { AgentConfig } from "../../agent/config/types.ts";
