@@ -36,3 +36,13 @@ export function listOrEmpty(directory: string): string[] {
     return [];
   }
 }
+
+/** The text of `file`, or undefined when it does not exist; any other failure names `shownAs`. */
+export function readTextIfExists(file: string, action: string, shownAs: string = file): string | undefined {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw fromSystemError(error, action, shownAs);
+  }
+}

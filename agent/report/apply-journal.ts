@@ -15,13 +15,7 @@ export function logStarted(events: EventLog, result: Pick<ApplyResult, "role" | 
 }
 
 export function logAction(events: EventLog, action: ReportedAction): void {
-  const fields: EventFields = {
-    TYPHOON_PATH: action.path,
-    TYPHOON_ACTION: action.action,
-    ...(action.source === undefined ? {} : { TYPHOON_ASSET: action.source }),
-    ...(action.owner === undefined ? {} : { TYPHOON_OWNER: action.owner }),
-    ...(action.mode === undefined ? {} : { TYPHOON_MODE: action.mode }),
-  };
+  const fields: EventFields = { TYPHOON_PATH: action.path, TYPHOON_ACTION: action.action, TYPHOON_ASSET: action.source, TYPHOON_OWNER: action.owner, TYPHOON_MODE: action.mode };
   switch (action.action) {
     case "create":
     case "replace":
@@ -43,9 +37,9 @@ export function logFailed(events: EventLog, result: ApplyResult, failure: AgentE
   events.emit("applyFailed", `typhoon-agent apply failed: ${failure.message}`, {
     TYPHOON_EXIT_CODE: failure.exitCode,
     TYPHOON_ERROR: failure.message,
-    ...(failure.path === undefined ? {} : { TYPHOON_PATH: failure.path }),
-    ...(failure.phase === undefined ? {} : { TYPHOON_PHASE: failure.phase }),
-    ...bundleField(result),
+    TYPHOON_PATH: failure.path,
+    TYPHOON_PHASE: failure.phase,
+    TYPHOON_BUNDLE_SHA256: result.bundle?.sha256,
   });
 }
 
@@ -53,7 +47,7 @@ export function logDone(events: EventLog, result: ApplyResult): void {
   events.emit("applyDone", `typhoon-agent apply ${result.outcome}: ${countActions(result.actions)}`, {
     TYPHOON_DURATION_MS: result.durationMs,
     TYPHOON_EXIT_CODE: result.exitCode,
-    ...bundleField(result),
+    TYPHOON_BUNDLE_SHA256: result.bundle?.sha256,
   });
 }
 
@@ -74,8 +68,4 @@ export function logRestored(events: EventLog, backup: string, name: string, coun
 
 export function logKubelet(events: EventLog, outcome: string): void {
   events.emit("kubeletStarted", `kubelet.service: ${outcome}`);
-}
-
-function bundleField(result: ApplyResult): EventFields {
-  return result.bundle === undefined ? {} : { TYPHOON_BUNDLE_SHA256: result.bundle.sha256 };
 }

@@ -154,7 +154,8 @@ type TyphoonField =
   | "TYPHOON_ERROR"
   | "TYPHOON_PHASE";
 
-export type EventFields = Partial<Record<TyphoonField, string | number>>;
+/** A field left undefined is not sent. */
+export type EventFields = { [F in TyphoonField]?: string | number | undefined };
 
 /**
  * Where events go. Commands receive one and never know whether it is the journal, the

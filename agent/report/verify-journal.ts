@@ -21,6 +21,7 @@ export function logVerifyDone(events: EventLog, result: VerifyResult): void {
   const soonest = [...result.certificates].sort((a, b) => a.daysLeft - b.daysLeft)[0];
   events.emit("verifyDone", `typhoon-agent ${summaryLine(result)}`, {
     TYPHOON_EXIT_CODE: result.exitCode,
-    ...(soonest === undefined ? {} : { TYPHOON_CERT: soonest.name, TYPHOON_DAYS_LEFT: soonest.daysLeft }),
+    TYPHOON_CERT: soonest?.name,
+    TYPHOON_DAYS_LEFT: soonest?.daysLeft,
   });
 }

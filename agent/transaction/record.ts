@@ -6,9 +6,9 @@
 // Steps are recorded on host paths, without content, and resolved through HostRoot again.
 
 import * as fs from "node:fs";
-import { AgentError, ExitCode, attempt, fromSystemError } from "../errors.ts";
+import { AgentError, ExitCode, attempt } from "../errors.ts";
 import { fsyncPath, syncFilesystems } from "../fsio/durability.ts";
-import { listOrEmpty } from "../fsio/read-only.ts";
+import { listOrEmpty, readTextIfExists } from "../fsio/read-only.ts";
 import { realChild, type HostPath, type HostRoot, type RealPath } from "../hostfs/host-root.ts";
 import { STATE_DIRECTORY, TRANSACTION_RECORD } from "../paths.ts";
 import { isSiblingName } from "./names.ts";
@@ -77,14 +77,8 @@ export function writeRecord(host: HostRoot, record: TransactionRecord, durable: 
 }
 
 function readRecord(host: HostRoot): TransactionRecord | undefined {
-  const file = host.file(TRANSACTION_RECORD);
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw fromSystemError(error, "read", TRANSACTION_RECORD);
-  }
+  const text = readTextIfExists(host.file(TRANSACTION_RECORD), "read", TRANSACTION_RECORD);
+  if (text === undefined) return undefined;
   let record: TransactionRecord;
   try {
     record = JSON.parse(text) as TransactionRecord;

@@ -1,12 +1,6 @@
-// The four kinds of step a transaction is made of, how each is built, and what each does in
-// the prepare and commit phases and to take it back (transaction.ts runs them; record.ts
-// keeps them, without content, for recovery).
-//
-//   mkdir   prepare: create the directory with its owner and mode.
-//   write   prepare: write the temp file; hard-link the old file to its undo name.
-//           commit: rename the temp over the target.
-//   remove  commit: rename the entry to its undo name.
-//   chmod   commit: set a directory's owner and mode (undo restores `previous`).
+// The four kinds of step a transaction is made of (mkdir, write, remove, chmod): how each is
+// built, and in OPERATIONS what each does in the prepare and commit phases and how each is
+// taken back. transaction.ts runs them; record.ts keeps them, without content, for recovery.
 
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -49,24 +43,72 @@ export function chmodStep(target: RealPath, ownership: Ownership, previous: Owne
   return { kind: "chmod", target, uid, gid, mode, previous: { uid: previous.uid, gid: previous.gid, mode: previous.mode } };
 }
 
-export function prepareStep(step: Step): void {
-  switch (step.kind) {
-    case "mkdir":
+/** What each kind of step does in each phase, and to take each phase back. */
+interface Operations<K extends Step["kind"]> {
+  prepare(step: Extract<Step, { kind: K }>): void;
+  commit(step: Extract<RecordedStep, { kind: K }>): void;
+  undoCommitted(step: Extract<RecordedStep, { kind: K }>): void;
+  undoPrepared(step: Extract<RecordedStep, { kind: K }>): void;
+}
+
+const nothing = (): void => {};
+
+const OPERATIONS: { [K in Step["kind"]]: Operations<K> } = {
+  mkdir: {
+    prepare: (step) =>
       attempt("create directory", step.target, () => {
         fs.mkdirSync(step.target, { mode: step.mode });
         fs.chownSync(step.target, step.uid, step.gid);
         fs.chmodSync(step.target, step.mode);
-      });
-      return;
-    case "write":
+      }),
+    commit: nothing,
+    undoCommitted: nothing,
+    undoPrepared: (step) => {
+      if (fs.existsSync(step.target) && fs.readdirSync(step.target).length === 0) fs.rmdirSync(step.target);
+    },
+  },
+  write: {
+    prepare: (step) => {
       writeTemp(step);
       if (step.undo !== undefined) attempt("link", step.target, () => fs.linkSync(step.target, step.undo!));
-      return;
-    case "remove":
-    case "chmod":
-      return;
-  }
+    },
+    commit: (step) => attempt("rename into place", step.target, () => fs.renameSync(step.temp, step.target)),
+    undoCommitted: (step) => (step.undo === undefined ? fs.rmSync(step.target, { force: true }) : fs.renameSync(step.undo, step.target)),
+    undoPrepared: (step) => {
+      fs.rmSync(step.temp, { force: true });
+      if (step.undo !== undefined && fs.existsSync(step.undo)) fs.rmSync(step.undo, { force: true });
+    },
+  },
+  remove: {
+    prepare: nothing,
+    commit: (step) => attempt("move aside", step.target, () => fs.renameSync(step.target, step.undo)),
+    undoCommitted: (step) => fs.renameSync(step.undo, step.target),
+    undoPrepared: nothing,
+  },
+  chmod: {
+    prepare: nothing,
+    commit: (step) =>
+      attempt("set owner and mode of", step.target, () => {
+        fs.chownSync(step.target, step.uid, step.gid);
+        fs.chmodSync(step.target, step.mode);
+      }),
+    undoCommitted: (step) => {
+      fs.chownSync(step.target, step.previous.uid, step.previous.gid);
+      fs.chmodSync(step.target, step.previous.mode);
+    },
+    undoPrepared: nothing,
+  },
+};
+
+/** The operations of `step`'s kind (one cast: TypeScript cannot correlate a union with a mapped type's key). */
+function operationsOf(step: RecordedStep): Operations<RecordedStep["kind"]> {
+  return OPERATIONS[step.kind] as unknown as Operations<RecordedStep["kind"]>;
 }
+
+export const prepareStep = (step: Step): void => operationsOf(step).prepare(step);
+export const commitStep = (step: RecordedStep): void => operationsOf(step).commit(step);
+export const undoCommittedStep = (step: RecordedStep): void => operationsOf(step).undoCommitted(step);
+export const undoPreparedStep = (step: RecordedStep): void => operationsOf(step).undoPrepared(step);
 
 /**
  * The new file is created exclusively, never through a link, with at most its final
@@ -86,58 +128,6 @@ function writeTemp(step: Extract<Step, { kind: "write" }>): void {
       fs.closeSync(fd);
     }
   });
-}
-
-export function commitStep(step: RecordedStep): void {
-  switch (step.kind) {
-    case "mkdir":
-      return;
-    case "write":
-      attempt("rename into place", step.target, () => fs.renameSync(step.temp, step.target));
-      return;
-    case "remove":
-      attempt("move aside", step.target, () => fs.renameSync(step.target, step.undo));
-      return;
-    case "chmod":
-      attempt("set owner and mode of", step.target, () => {
-        fs.chownSync(step.target, step.uid, step.gid);
-        fs.chmodSync(step.target, step.mode);
-      });
-      return;
-  }
-}
-
-export function undoCommittedStep(step: RecordedStep): void {
-  switch (step.kind) {
-    case "mkdir":
-      return;
-    case "write":
-      if (step.undo === undefined) fs.rmSync(step.target, { force: true });
-      else fs.renameSync(step.undo, step.target);
-      return;
-    case "remove":
-      fs.renameSync(step.undo, step.target);
-      return;
-    case "chmod":
-      fs.chownSync(step.target, step.previous.uid, step.previous.gid);
-      fs.chmodSync(step.target, step.previous.mode);
-      return;
-  }
-}
-
-export function undoPreparedStep(step: RecordedStep): void {
-  switch (step.kind) {
-    case "mkdir":
-      if (fs.existsSync(step.target) && fs.readdirSync(step.target).length === 0) fs.rmdirSync(step.target);
-      return;
-    case "write":
-      fs.rmSync(step.temp, { force: true });
-      if (step.undo !== undefined && fs.existsSync(step.undo)) fs.rmSync(step.undo, { force: true });
-      return;
-    case "remove":
-    case "chmod":
-      return;
-  }
 }
 
 /** The directory a step changes: its own for mkdir and chmod, the parent of its entry otherwise. */
