@@ -2,7 +2,7 @@
 // (sysexits.h), points at the input that caused it and keeps the error that caused it, so
 // the CLI can print one precise line and exit without a stack trace. Anything else that
 // escapes a command is a bug: an InternalError, exit 70, its stack printed only under -v.
-// What each exit code means is written once, in EXIT_CODES below (docs/design.md, "Exit codes").
+// What each exit code means is written once, in EXIT_CODES below (docs/design.md, "Errors and exit codes").
 
 export const ExitCode = {
   ok: 0,

@@ -169,7 +169,7 @@ function unitFile(name: string, distro: Distro): Template {
 }
 
 /**
- * /etc/typhoon/agent.yaml (SPEC section 6); the agent's defaults cover the rest. An empty
+ * /etc/typhoon/agent.yaml (README, "Configuration"); the agent's defaults cover the rest. An empty
  * list and null (no cloud provider) are the defaults too.
  */
 function agentConfig(distro: Distro, role: Role): Template {

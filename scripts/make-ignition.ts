@@ -28,7 +28,7 @@ import {
 } from "../packaging/agent-files.ts";
 
 export const PACKAGING = path.resolve(import.meta.dir, "../packaging");
-const IGNITION_SPEC_VERSION = "3.3.0";
+const IGNITION_CONFIG_VERSION = "3.3.0";
 const NODE_VARIABLE_NAMES = Object.keys(NODE_VARIABLES) as NodeVariable[];
 
 /**
@@ -77,7 +77,7 @@ function jsonTemplateText(template: Template): string {
 
 function ignitionConfig(node: NodeFiles): object {
   return {
-    ignition: { version: IGNITION_SPEC_VERSION },
+    ignition: { version: IGNITION_CONFIG_VERSION },
     storage: {
       files: node.files.map((file) => ({
         path: file.path,

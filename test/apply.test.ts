@@ -41,7 +41,7 @@ beforeAll(async () => {
 });
 
 describe("a fresh controller", () => {
-  rootTest("every asset is installed where SPEC section 3 puts it, byte for byte", async () => {
+  rootTest("every asset is installed where the placement table puts it, byte for byte", async () => {
     const root = makeHost();
     await writeSampleBundle(`${root}/home/core/assets`);
     const { report } = await applyIn(root);

@@ -106,3 +106,29 @@ test("every export of agent/ has an importer outside its file (agent, tests, scr
   );
   expect(unused).toEqual([]);
 });
+
+describe("the module maps", () => {
+  const modules = files.map(({ file }) => file);
+
+  test("docs/design.md names every module of agent/, and none that is gone", () => {
+    const design = fs.readFileSync(path.join(REPO, "docs/design.md"), "utf8");
+    const map = design.slice(design.indexOf("## Modules and data flow"));
+    const named = map
+      .split("\n")
+      .filter((line) => line.startsWith("| `agent/"))
+      .flatMap((line) => {
+        const names = [...line.split(" | ")[0]!.matchAll(/`([^`]+)`/g)].map((match) => match[1]!);
+        const folder = path.posix.dirname(names[0]!);
+        return names.map((name) => (name.includes("/") ? name : `${folder}/${name}`));
+      });
+    expect(modules.filter((module) => !named.includes(module))).toEqual([]);
+    expect(named.filter((module) => !modules.includes(module))).toEqual([]);
+  });
+
+  test("the README's layout names every folder of agent/", () => {
+    const readme = fs.readFileSync(path.join(REPO, "README.md"), "utf8");
+    const layout = readme.slice(readme.indexOf("\nLayout, one job per module"), readme.indexOf("\n## Limitations"));
+    const folders = [...new Set(modules.map((module) => (module.split("/").length > 2 ? `${path.posix.dirname(module)}/` : module)))];
+    expect(folders.filter((folder) => !layout.includes(`\`${folder}\``))).toEqual([]);
+  });
+});

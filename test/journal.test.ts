@@ -1,4 +1,4 @@
-// Reporting to the systemd journal (SPEC section 7): the native protocol encoding, the
+// Reporting to the systemd journal (docs/design.md, "The journal"): the native protocol encoding, the
 // stderr fallback, the message catalog, and a real systemd-journald receiving the entries
 // from bun and from a compiled binary.
 

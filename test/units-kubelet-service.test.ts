@@ -1,7 +1,7 @@
 // kubelet.service for podman, docker and rkt, golden-free: each rendered unit is parsed
 // back the way systemd reads it, its ExecStart taken apart the way the runtime reads it,
 // and the mounts and kubelet flags found there are checked against the mounts table and
-// against SPEC section 5's invariants. systemd-analyze verifies every unit.
+// against the README's kubelet.service invariants. systemd-analyze verifies every unit.
 
 import * as fs from "node:fs";
 import { load } from "js-yaml";
@@ -194,7 +194,7 @@ describe.each(RUNTIMES)("kubelet.service for %s", (runtime) => {
     expect(execStart.mounts).toEqual(expected);
   });
 
-  test.each(ROLES)("invariants of SPEC section 5 hold for a %s", (role) => {
+  test.each(ROLES)("the README's kubelet.service invariants hold for a %s", (role) => {
     const { text, execStart, unit, kubeletYaml } = render(runtime, { role, node_labels: ["example.com/rack=r1"], node_taints: ["dedicated=infra:NoExecute"] });
     const etcKubernetes = execStart.mounts.filter((mount) => mount.container === "/etc/kubernetes");
     expect(etcKubernetes).toHaveLength(1);

@@ -1,4 +1,4 @@
-// The one table of agent configuration keys (SPEC section 6). The YAML loader, the command
+// The one table of agent configuration keys (README, "Configuration"). The YAML loader, the command
 // line flags, their --help text and the README table are all derived from it, so a key
 // cannot exist in one place and be missing from another. Kept free of heavy imports: every
 // command's option parsing reads it.

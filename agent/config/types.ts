@@ -1,4 +1,4 @@
-// The agent configuration (/etc/typhoon/agent.yaml, SPEC section 6): what the loader in
+// The agent configuration (/etc/typhoon/agent.yaml; README, "Configuration"): what the loader in
 // this folder produces and every other module reads.
 
 export type Role = "controller" | "worker";

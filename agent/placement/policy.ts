@@ -1,7 +1,7 @@
-// The placement policy (docs/design.md, "Placement") as one declarative table, like kubeadm's list of
-// certificates: where each bundle asset is installed, which directories the agent owns,
-// and who may read what. `apply` installs from it and `verify` checks against it; neither
-// has a copy of these rules.
+// The placement policy (docs/design.md, "Placement") as one declarative table, like
+// kubeadm's list of certificates: where each bundle asset is installed, which directories
+// the agent owns, and who may read what. `apply` installs from it and `verify` checks
+// against it; neither has a copy of these rules.
 
 import { ROOT, type Owner, type Ownership } from "../fsio/ownership.ts";
 import { BOOTSTRAP_ASSETS_DIRECTORY, ETCD_CERTIFICATE_DIRECTORY, ETCD_TLS_DIRECTORY, PKI_DIRECTORY, STATE_DIRECTORY, STATIC_POD_DIRECTORY } from "../paths.ts";

@@ -35,7 +35,7 @@ export function catchSignals(): Interruption {
 }
 
 /**
- * With SELinux enforcing on the real host, the pki tree gets the label upstream's
+ * With SELinux on the real host (selinuxfs mounted), the pki tree gets the label upstream's
  * `chcon -R -u system_u -t container_file_t` gave it, on the temp files, so every file
  * is labeled before it appears. Never under --root: the label is the host's business.
  * Undefined when there is nothing to label.

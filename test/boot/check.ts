@@ -1,6 +1,6 @@
 // Checks what a boot left against test/boot/expectations.ts, and a few rules that hold for
 // every boot: systemd had nothing to say about our units, the journal catalog compiles where
-// it was placed, and no line of a private key reached the journal (SPEC section 7).
+// it was placed, and no line of a private key reached the journal (docs/design.md, "The journal").
 
 import * as fs from "node:fs";
 import * as path from "node:path";

@@ -1,7 +1,7 @@
 // What a node's first boot must leave behind, in one list: the tree (modes, owners,
 // contents, SELinux labels) and the journal, from what Ignition places, what systemd does
 // with it at first boot, and what `typhoon-agent apply` does with the bundle, or without one
-// on a worker (SPEC sections 3, 4 and 7). `boots` limits an expectation to the boots that
+// on a worker (docs/design.md: placement, the transaction, the journal). `boots` limits an expectation to the boots that
 // can meet it.
 
 import { EVENTS } from "../../agent/report/events.ts";
@@ -84,7 +84,7 @@ export function fileExpectations(facts: BootFacts): FileExpectation[] {
     { path: "/var/lib/typhoon-agent/result.json", type: "file" },
     { path: "/var/lib/typhoon-agent/installed.json", type: "file", mode: 0o600, ...ROOT },
     { path: "/etc/kubernetes/pki", type: "absent", boots: ["worker"] },
-    // SPEC section 3: placement and least privilege
+    // placement and least privilege (docs/design.md, "Placement")
     ...CONTROLLER_TREE.map((expectation) => ({ ...expectation, boots: CONTROLLERS })),
     // labeled for containers like upstream's chcon, where SELinux is on (the QEMU guest)
     { path: "/etc/kubernetes/pki", type: "directory", selinuxLabel: CONTAINER_FILE, boots: ["qemu"] },
@@ -93,7 +93,7 @@ export function fileExpectations(facts: BootFacts): FileExpectation[] {
   return all.filter((expectation) => expectation.boots?.includes(facts.boot) ?? true);
 }
 
-/** SPEC section 3 on a controller: placement and least privilege. */
+/** Placement and least privilege on a controller (docs/design.md, "Placement"). */
 const CONTROLLER_TREE: FileExpectation[] = [
   { path: "/etc/ssl/etcd/etcd", type: "directory", mode: 0o700, ...ETCD },
   { path: "/etc/ssl/etcd/etcd/server.key", type: "file", mode: 0o400, ...ETCD },
