@@ -7,6 +7,7 @@
 // a line starting with spaces (a command) is kept as it is, never wrapped.
 
 import { ExitCode, PHASES, exitCodeList } from "../errors.ts";
+import { BACKUP_DIRECTORY, RESULT_FILE, STATIC_POD_DIRECTORY, TRANSACTION_RECORD } from "../paths.ts";
 
 export const EVENTS = {
   applyStarted: {
@@ -39,7 +40,7 @@ export const EVENTS = {
     priority: 6,
     title: "asset removed",
     explanation:
-      "typhoon-agent removed @TYPHOON_PATH@: an earlier apply installed it and the current bundle no longer holds it. The previous file is kept in the backup under /var/lib/typhoon-agent/backups.",
+      `typhoon-agent removed @TYPHOON_PATH@: an earlier apply installed it and the current bundle no longer holds it. The previous file is kept in the backup under ${BACKUP_DIRECTORY}.`,
     action:
       "Nothing to do if the asset left the cluster's Terraform configuration on purpose. Otherwise check which configuration the bundle was rendered from; typhoon-agent rollback restores the newest backup.",
   },
@@ -57,7 +58,7 @@ export const EVENTS = {
     priority: 5,
     title: "legacy layout migrated",
     explanation:
-      "typhoon-agent found files of an older installation (/etc/kubernetes/bootstrap-secrets, or bootkube and pod-checkpointer leftovers), moved them into the backup under /var/lib/typhoon-agent/backups and removed them. TYPHOON_PATH names what was migrated.",
+      `typhoon-agent found files of an older installation (/etc/kubernetes/bootstrap-secrets, or bootkube and pod-checkpointer leftovers), moved them into the backup under ${BACKUP_DIRECTORY} and removed them. TYPHOON_PATH names what was migrated.`,
     action:
       "Nothing to do. Nothing reads the old layout any more; the backup keeps it until it is rotated out after five later applies.",
   },
@@ -84,7 +85,7 @@ export const EVENTS = {
     priority: 5,
     title: "interrupted apply recovered",
     explanation:
-      "An earlier typhoon-agent apply or rollback was killed, or the host lost power, in the middle of its transaction, and left its record in /var/lib/typhoon-agent/state.json. This run finished that transaction before doing its own work: TYPHOON_ACTION is \"rolled back\" when the earlier run had not yet replaced any file (the host holds what it held before that run) and \"completed\" when it had (every file that run was writing is now in place). Either way no file was left half-written.",
+      `An earlier typhoon-agent apply or rollback was killed, or the host lost power, in the middle of its transaction, and left its record in ${TRANSACTION_RECORD}. This run finished that transaction before doing its own work: TYPHOON_ACTION is "rolled back" when the earlier run had not yet replaced any file (the host holds what it held before that run) and "completed" when it had (every file that run was writing is now in place). Either way no file was left half-written.`,
     action:
       "Nothing to do for the files. Find out what stopped the earlier run, in the journal of the boot it ran in:\n    journalctl -b -1 SYSLOG_IDENTIFIER=typhoon-agent",
   },
@@ -93,7 +94,7 @@ export const EVENTS = {
     priority: 6,
     title: "kubelet started",
     explanation:
-      "typhoon-agent reloaded systemd and enabled and started kubelet.service after installing the bundle, or restarted it because the apply replaced kubelet.service or kubelet.yaml, which a running kubelet does not read again. After a rollback that restored those files it restarts a running kubelet, or stops and disables it when the rollback removed kubelet.service. The message says which. The kubelet runs the static pods from /etc/kubernetes/manifests.",
+      `typhoon-agent reloaded systemd and enabled and started kubelet.service after installing the bundle, or restarted it because the apply replaced kubelet.service or kubelet.yaml, which a running kubelet does not read again. After a rollback that restored those files it restarts a running kubelet, or stops and disables it when the rollback removed kubelet.service. The message says which. The kubelet runs the static pods from ${STATIC_POD_DIRECTORY}.`,
     action: "Nothing to do. The kubelet's own progress:\n    journalctl -u kubelet.service",
   },
   certificateExpiring: {
@@ -127,7 +128,7 @@ export const EVENTS = {
     priority: 6,
     title: "apply done",
     explanation:
-      "typhoon-agent installed the bundle successfully in TYPHOON_DURATION_MS milliseconds. The entries before this one list what changed; /var/lib/typhoon-agent/result.json records the same run.",
+      `typhoon-agent installed the bundle successfully in TYPHOON_DURATION_MS milliseconds. The entries before this one list what changed; ${RESULT_FILE} records the same run.`,
     action: "Nothing to do.",
   },
 } as const;
