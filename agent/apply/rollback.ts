@@ -7,22 +7,22 @@
 
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { AgentError, ExitCode } from "../errors.ts";
-import { realChild, type HostPath, type HostRoot, type RealPath } from "../hostfs/host-root.ts";
-import type { EventLog } from "../report/events.ts";
-import { KUBELET_SERVICE_PATH } from "../units/kubelet-service.ts";
-import { BACKUP_DIRECTORY, LOCK_FILE, STATE_DIRECTORY } from "../paths.ts";
-import { logKubelet, logRestored } from "../report/apply-journal.ts";
-import { recoverAndLog } from "./state.ts";
-import { newTransactionId, SiblingNames } from "../transaction/names.ts";
-import { chmodStep, mkdirStep, removeStep, writeStep, type Step } from "../transaction/steps.ts";
-import { runTransaction } from "../transaction/transaction.ts";
+import { AgentError, ExitCode, attempt } from "../errors.ts";
 import { ownershipOf } from "../fsio/ownership.ts";
 import { statIfExists } from "../fsio/read-only.ts";
-import { newestBackup, readBackup, type Backup } from "./backup.ts";
+import { realChild, type HostPath, type HostRoot, type RealPath } from "../hostfs/host-root.ts";
+import { BACKUP_DIRECTORY, LOCK_FILE, STATE_DIRECTORY } from "../paths.ts";
+import { logKubelet, logRestored } from "../report/apply-journal.ts";
+import type { EventLog } from "../report/events.ts";
+import { SiblingNames, newTransactionId } from "../transaction/names.ts";
+import { chmodStep, mkdirStep, removeStep, writeStep, type Step } from "../transaction/steps.ts";
+import { runTransaction } from "../transaction/transaction.ts";
+import { KUBELET_SERVICE_PATH } from "../units/kubelet-service.ts";
 import { NODE_FILE_PATHS } from "../units/node-files.ts";
+import { newestBackup, readBackup, type Backup } from "./backup.ts";
 import { settleKubelet, type KubeletChange } from "./kubelet.ts";
 import { acquireLock } from "./lock.ts";
+import { recoverAndLog } from "./state.ts";
 
 interface RollbackResult {
   backup: string;
@@ -52,7 +52,7 @@ export async function runRollback(host: HostRoot, events: EventLog, options: Rol
     const id = newTransactionId();
     const { steps, restored, removed } = restoreSteps(host, backup, id);
     await runTransaction({ host, id, steps, command: "rollback" });
-    fs.rmSync(file);
+    attempt("remove the used backup", host.display(file), () => fs.rmSync(file));
     logRestored(events, host.display(file), path.basename(file), { restored: restored.length, removed: removed.length });
     const result: RollbackResult = { backup: host.display(file), restored, removed, durationMs: 0 };
     const change = kubeletChange(restored, removed);
@@ -113,7 +113,7 @@ function restoreSteps(host: HostRoot, backup: Backup, id: string): { steps: Step
 }
 
 function onlyHolds(realDirectory: RealPath, hostDirectory: HostPath, created: ReadonlySet<HostPath>): boolean {
-  return fs.readdirSync(realDirectory).every((name) => {
+  return attempt("list", hostDirectory, () => fs.readdirSync(realDirectory)).every((name) => {
     const child = `${hostDirectory}/${name}`;
     if (!created.has(child)) return false;
     const real = realChild(realDirectory, name);
