@@ -120,6 +120,32 @@ describe("signals", () => {
   }
 });
 
+describe("what it cannot read is an error, never taken for absent", () => {
+  // An apply that could not list /etc/kubernetes/manifests, or read the install record or the
+  // passwd file, went on as if they were empty: it succeeded and left a pod-checkpointer
+  // manifest (or files the bundle no longer holds) behind, or blamed a missing etcd user.
+  // Each is made unreadable in turn (EACCES on every open of that path, strace -P) and must
+  // stop the apply, naming it, before it changes anything.
+  const cases: Array<[string, string]> = [
+    ["the static pod directory", "/etc/kubernetes/manifests"],
+    ["the install record", "/var/lib/typhoon-agent/installed.json"],
+    ["the passwd file", "/etc/passwd"],
+  ];
+  for (const [what, hostPath] of cases) {
+    faultTest(`${what}: exit 73 naming it, the old tree kept`, async () => {
+      const root = copyTree(fixture.installed, path.join(fixture.work, `unreadable-${hash(what)}`));
+      const only = ["-P", `${root}${hostPath}`, "-e", "trace=open,openat", "-e", "inject=open,openat:error=EACCES"];
+      const run = await execa("strace", ["-f", "-qq", "-o", "/dev/null", ...only, AGENT, ...applyArgs(root)], {
+        reject: false,
+        env: ENV,
+      });
+      expect({ exitCode: run.exitCode, stderr: run.stderr }).toMatchObject({ exitCode: 73, stderr: expect.stringContaining(`${hostPath}: EACCES`) });
+      checkOutcome(root, run, `EACCES reading ${hostPath}`);
+      await converge(root);
+    });
+  }
+});
+
 describe("signals during a rollback", () => {
   // rollback runs the same transaction as apply, signals included: it is undone, or done, never half.
   faultTest("SIGTERM at each rename of a rollback leaves the tree before or after it", async () => {

@@ -2,6 +2,7 @@
 // consumed bundle goes, and the kubelet is brought in line with its files.
 
 import * as fs from "node:fs";
+import { AgentError } from "../errors.ts";
 import { BACKUP_DIRECTORY } from "../paths.ts";
 import { logAction, logKubelet } from "../report/apply-journal.ts";
 import type { ApplyResult } from "../report/apply-result.ts";
@@ -12,7 +13,7 @@ import { pruneBackups } from "./backup.ts";
 import { settleKubelet } from "./kubelet.ts";
 
 export async function afterCommit(request: ApplyRequest, result: ApplyResult, events: EventLog): Promise<void> {
-  if (result.backup !== undefined) pruneBackups(request.host.directory(BACKUP_DIRECTORY));
+  if (result.backup !== undefined) keepNewestBackups(request, result);
   for (const action of result.actions) logAction(events, action);
   consumeBundle(request, result);
   if (request.startKubelet) {
@@ -20,6 +21,16 @@ export async function afterCommit(request: ApplyRequest, result: ApplyResult, ev
     const changed = result.actions.some((action) => NODE_FILE_PATHS.includes(action.path) && action.action === "replace");
     result.kubelet = await settleKubelet("apply", changed ? "changed" : "unchanged");
     logKubelet(events, result.kubelet);
+  }
+}
+
+/** Housekeeping: the host is updated whether or not old backups could be removed, so a failure is a warning. */
+function keepNewestBackups(request: ApplyRequest, result: ApplyResult): void {
+  try {
+    pruneBackups(request.host.directory(BACKUP_DIRECTORY));
+  } catch (error) {
+    if (!(error instanceof AgentError)) throw error;
+    result.warnings.push(`old backups were kept: ${error.message}`);
   }
 }
 

@@ -10,7 +10,7 @@ import * as path from "node:path";
 import type { Pack } from "tar-stream";
 import { AgentError, ExitCode, attempt, fromSystemError } from "../errors.ts";
 import { ownershipOf, type Ownership } from "../fsio/ownership.ts";
-import { listOrEmpty } from "../fsio/read-only.ts";
+import { listIfExists } from "../fsio/read-only.ts";
 import { realChild, type HostPath, type HostRoot, type RealPath } from "../hostfs/host-root.ts";
 import { BACKUP_DIRECTORY } from "../paths.ts";
 import type { Plan } from "../plan/plan.ts";
@@ -169,8 +169,8 @@ function mtimeHeader(mtimeMs: number): { mtime: Date; pax: { mtime: string } } {
  */
 export function pruneBackups(directory: RealPath, keep = KEEP_BACKUPS): void {
   const all = listBackups(directory);
-  for (const old of all.slice(0, Math.max(0, all.length - keep))) fs.rmSync(path.join(directory, old), { force: true });
-  for (const leftover of backupFiles(directory, `${BACKUP_SUFFIX}${TEMP_SUFFIX}`)) fs.rmSync(path.join(directory, leftover), { force: true });
+  const expired = [...all.slice(0, Math.max(0, all.length - keep)), ...backupFiles(directory, `${BACKUP_SUFFIX}${TEMP_SUFFIX}`)];
+  for (const name of expired) attempt("remove the old backup", `${BACKUP_DIRECTORY}/${name}`, () => fs.rmSync(path.join(directory, name), { force: true }));
 }
 
 function preciseMtime(header: { mtime?: Date; pax?: unknown }): Date {
@@ -184,5 +184,5 @@ function listBackups(directory: string): string[] {
 
 /** Names in `directory` that are a transaction id followed by `suffix`. */
 function backupFiles(directory: string, suffix: string): string[] {
-  return listOrEmpty(directory).filter((name) => name.endsWith(suffix) && isTransactionId(name.slice(0, -suffix.length)));
+  return listIfExists(directory, BACKUP_DIRECTORY).filter((name) => name.endsWith(suffix) && isTransactionId(name.slice(0, -suffix.length)));
 }

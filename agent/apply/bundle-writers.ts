@@ -6,7 +6,6 @@
 
 import * as fs from "node:fs";
 import { AgentError, ExitCode } from "../errors.ts";
-import { listOrEmpty } from "../fsio/read-only.ts";
 
 const RECENT_MS = 60_000;
 const POLL_MS = 100;
@@ -48,7 +47,7 @@ function writersOf(target: fs.Stats): Writer[] {
   const writers: Writer[] = [];
   for (const pid of fs.readdirSync("/proc")) {
     if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
-    for (const fd of listOrEmpty(`/proc/${pid}/fd`)) {
+    for (const fd of descriptorsOf(pid)) {
       // Processes and descriptors come and go while we look; what vanished writes nothing.
       try {
         const open = fs.statSync(`/proc/${pid}/fd/${fd}`);
@@ -64,4 +63,13 @@ function writersOf(target: fs.Stats): Writer[] {
     }
   }
   return writers;
+}
+
+/** The open descriptors of process `pid`; none when it is gone, or not ours to look into. */
+function descriptorsOf(pid: string): string[] {
+  try {
+    return fs.readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return [];
+  }
 }

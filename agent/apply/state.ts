@@ -37,7 +37,7 @@ export function takeOverState(host: HostRoot, desired: DesiredState, lockWaitSec
       result.recovered = recovered;
       result.warnings.push(`an interrupted transaction (${recovered.id}) was ${recovered.outcome} first`);
     }
-    removeStrayFiles(new Set(desired.directories.map((directory) => host.directory(directory.path))));
+    removeStrayFiles(host, new Set(desired.directories.map((directory) => directory.path)));
     return lock;
   } catch (error) {
     lock.release();

@@ -28,12 +28,17 @@ export function withReadOnlyFile<T>(file: string, use: (fd: number) => T): T {
   }
 }
 
-/** The names in `directory`; none when it cannot be listed (missing, not a directory, gone meanwhile). */
-export function listOrEmpty(directory: string): string[] {
+/**
+ * The names in `directory`; none when it does not exist. Any other failure (EACCES, EIO) is
+ * an AgentError naming `shownAs`: a directory that cannot be read is not an empty one.
+ */
+export function listIfExists(directory: string, shownAs: string = directory): string[] {
   try {
     return fs.readdirSync(directory);
-  } catch {
-    return [];
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return [];
+    throw fromSystemError(error, "list", shownAs);
   }
 }
 

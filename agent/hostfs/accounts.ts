@@ -2,9 +2,9 @@
 // Fedora CoreOS, /usr/lib/passwd where system users such as etcd live (altfiles NSS).
 // Never from the machine running the tests, so --root trees behave like the real host.
 
-import * as fs from "node:fs";
 import { AgentError, ExitCode } from "../errors.ts";
 import { ROOT, type Owner } from "../fsio/ownership.ts";
+import { readTextIfExists } from "../fsio/read-only.ts";
 import type { HostRoot } from "./host-root.ts";
 
 const PASSWD_FILES = ["/etc/passwd", "/usr/lib/passwd"];
@@ -70,12 +70,9 @@ export class Accounts {
 function readTable<T>(host: HostRoot, files: readonly string[], parse: (fields: string[]) => T | undefined, root: T): Map<string, T> {
   const table = new Map<string, T>();
   for (const file of files) {
-    let text: string;
-    try {
-      text = fs.readFileSync(host.readable(file), "utf8");
-    } catch {
-      continue; // /usr/lib/passwd exists only on some hosts
-    }
+    // /usr/lib/passwd exists only on some hosts; one that cannot be read is an error, not an empty table.
+    const text = readTextIfExists(host.readable(file), "read", file);
+    if (text === undefined) continue;
     for (const line of text.split("\n")) {
       if (line === "" || line.startsWith("#")) continue;
       const fields = line.split(":");

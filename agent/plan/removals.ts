@@ -2,10 +2,9 @@
 // removed, each reported), and files a previous apply installed that the new bundle no
 // longer has (a switch from flannel to cilium leaves no stale manifests behind).
 
-import * as fs from "node:fs";
 import * as path from "node:path";
-import { listOrEmpty } from "../fsio/read-only.ts";
-import type { HostRoot } from "../hostfs/host-root.ts";
+import { listIfExists, readTextIfExists } from "../fsio/read-only.ts";
+import type { HostRoot, RealPath } from "../hostfs/host-root.ts";
 import { INSTALL_RECORD, STATIC_POD_DIRECTORY } from "../paths.ts";
 import { managedDirectoryOf } from "../placement/policy.ts";
 
@@ -32,13 +31,13 @@ const LEGACY_PATTERNS: ReadonlyArray<{ directory: string; matches: (name: string
 export function legacyLeftovers(host: HostRoot): RemovalCandidate[] {
   const found: RemovalCandidate[] = LEGACY_PATHS.map(({ path: legacyPath, why }) => ({ path: legacyPath, why, legacy: true }));
   for (const pattern of LEGACY_PATTERNS) {
-    let names: string[];
+    let directory: RealPath;
     try {
-      names = listOrEmpty(host.directory(pattern.directory));
+      directory = host.directory(pattern.directory);
     } catch {
       continue; // a link where the directory belongs: nothing of an old layout to find there
     }
-    for (const name of names.sort()) {
+    for (const name of listIfExists(directory, pattern.directory).sort()) {
       if (pattern.matches(name)) found.push({ path: path.posix.join(pattern.directory, name), why: pattern.why, legacy: true });
     }
   }
@@ -55,11 +54,15 @@ export function staleFiles(host: HostRoot, wanted: ReadonlySet<string>): Removal
     .map((file) => ({ path: file, why: "installed by an earlier apply, no longer in the bundle", legacy: false }));
 }
 
+/** What the install record names; nothing on a first apply. A record that cannot be read stops the apply. */
 function previouslyInstalled(host: HostRoot): string[] {
+  const text = readTextIfExists(host.file(INSTALL_RECORD), "read", INSTALL_RECORD);
+  if (text === undefined) return [];
+  let record: { files?: unknown };
   try {
-    const record = JSON.parse(fs.readFileSync(host.file(INSTALL_RECORD), "utf8")) as { files?: unknown };
-    return Array.isArray(record.files) ? record.files.filter((file): file is string => typeof file === "string" && file.startsWith("/")) : [];
+    record = JSON.parse(text) as { files?: unknown };
   } catch {
-    return []; // first apply, or a record from elsewhere: nothing is stale
+    return []; // a record from elsewhere, or cut short: it names nothing the agent can trust as stale
   }
+  return Array.isArray(record?.files) ? record.files.filter((file): file is string => typeof file === "string" && file.startsWith("/")) : [];
 }

@@ -8,7 +8,7 @@
 import * as fs from "node:fs";
 import { AgentError, ExitCode, attempt } from "../errors.ts";
 import { fsyncPath, syncFilesystems } from "../fsio/durability.ts";
-import { listOrEmpty, readTextIfExists } from "../fsio/read-only.ts";
+import { listIfExists, readTextIfExists } from "../fsio/read-only.ts";
 import { realChild, type HostPath, type HostRoot, type RealPath } from "../hostfs/host-root.ts";
 import { STATE_DIRECTORY, TRANSACTION_RECORD } from "../paths.ts";
 import { isSiblingName } from "./names.ts";
@@ -137,11 +137,12 @@ export function pendingRecovery(host: HostRoot): Recovery | undefined {
   return record === undefined ? undefined : { id: record.id, outcome: record.phase === "prepare" ? "rolled back" : "completed" };
 }
 
-/** Removes temp and undo files no record accounts for (a record lost before its first flush). */
-export function removeStrayFiles(directories: Iterable<RealPath>): RealPath[] {
+/** Removes temp and undo files no record accounts for (a record lost before its first flush) in host `directories`. */
+export function removeStrayFiles(host: HostRoot, directories: Iterable<HostPath>): RealPath[] {
   const removed: RealPath[] = [];
-  for (const directory of directories) {
-    for (const entry of listOrEmpty(directory)) {
+  for (const hostDirectory of directories) {
+    const directory = host.directory(hostDirectory);
+    for (const entry of listIfExists(directory, hostDirectory)) {
       if (!isSiblingName(entry)) continue;
       const stray = realChild(directory, entry);
       fs.rmSync(stray, { recursive: true, force: true });

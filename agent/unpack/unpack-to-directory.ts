@@ -7,7 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { AgentError, ExitCode, attempt, fromSystemError } from "../errors.ts";
-import { listOrEmpty, statIfExists } from "../fsio/read-only.ts";
+import { listIfExists, statIfExists } from "../fsio/read-only.ts";
 import { writeAll } from "../fsio/write-all.ts";
 import { stagingDirectoryName, stagingPid } from "../transaction/names.ts";
 import { parseBundle, type AssetSink, type ParseSummary } from "./bundle-parser.ts";
@@ -184,7 +184,7 @@ function removeDirectories(directories: readonly string[]): void {
 
 /** A killed unpack leaves its staging directory behind; the next one removes it. */
 function removeAbandonedStaging(target: string): void {
-  for (const entry of listOrEmpty(target)) {
+  for (const entry of listIfExists(target)) {
     const pid = stagingPid(entry);
     if (pid !== undefined && !processExists(pid)) fs.rmSync(path.join(target, entry), { recursive: true, force: true });
   }
