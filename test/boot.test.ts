@@ -33,6 +33,7 @@ import { agentFiles, CONFIG_PATH, DISTROS, SYSEXT, type Distro, type Role } from
 import { EVENTS } from "../agent/report/events.ts";
 import { loadConfig } from "../agent/config/load.ts";
 import { kubeletFlags } from "../agent/units/kubelet-service.ts";
+import type { Word } from "../agent/units/systemd.ts";
 import { buildSysext } from "../scripts/sysext.ts";
 import { makeSampleAssets, renderTemplate, terraformBundle } from "../scripts/make-bundle.ts";
 import { outputName, PACKAGING, renderTemplate as renderPackaging, type TemplateValues } from "../scripts/make-ignition.ts";
@@ -41,7 +42,7 @@ import { IGNITION, kernelAndInitrd, rootFilesystem, STAND_IN_KUBELET_IMAGE } fro
 import { checkBoot, sha512 } from "./boot/check.ts";
 import { startJobDone, type BootFacts } from "./boot/expectations.ts";
 import { entriesMatching } from "./boot/journal.ts";
-import { bootNspawn, bootQemu, prepareRoot, runIgnition, type Boot, type BootResult } from "./boot/machine.ts";
+import { AWS_METADATA, bootNspawn, bootQemu, prepareRoot, runIgnition, type Boot, type BootResult } from "./boot/machine.ts";
 import { run } from "./boot/run.ts";
 import { serveBinary, type BinaryServer } from "./boot/serve.ts";
 
@@ -122,6 +123,7 @@ describe.skipIf(!ENABLED)("first boot of a node (npm run test:boot)", () => {
    * on; checked by ignition-validate.
    */
   async function writeConfig(name: string, binaryUrl: string, edit: (config: IgnitionConfig) => void = () => {}, role: Role = "controller", distro: Distro = "fedora-coreos") {
+    // the Flatcar boot is an AWS node: its kubelet gets the provider ID from the instance metadata
     const values: TemplateValues = {
       typhoon_agent_url: binaryUrl,
       typhoon_agent_sha512: distro === "flatcar" ? sysextSha512 : binarySha512,
@@ -131,7 +133,7 @@ describe.skipIf(!ENABLED)("first boot of a node (npm run test:boot)", () => {
       node_labels: role === "worker" ? "example.com/pool=boot-test" : "",
       node_taints: "",
       cloud_provider: null,
-      platform: null,
+      platform: distro === "flatcar" ? "aws" : null,
     };
     const template = fs.readFileSync(path.join(PACKAGING, `${outputName(distro, role)}.ign`), "utf8");
     const config = JSON.parse(renderPackaging(template, values)) as IgnitionConfig;
@@ -280,7 +282,7 @@ describe.skipIf(!ENABLED)("first boot of a node (npm run test:boot)", () => {
     });
   }, 600_000);
 
-  test("flatcar: the sysext image merged at boot, its units apply the bundle, and kubelet.service runs the kubelet container in docker", async () => {
+  test("flatcar: the sysext image merged at boot, its units apply the bundle, and kubelet.service runs the kubelet container in docker with the AWS provider ID", async () => {
     await recordingFailure(async () => {
       const flatcarRoot = await timed("flatcar root filesystem (cached after the first run)", () => rootFilesystem("flatcar"));
       const machine = await freshRoot("flatcar", flatcarRoot);
@@ -294,14 +296,16 @@ describe.skipIf(!ENABLED)("first boot of a node (npm run test:boot)", () => {
       await run("unsquashfs", ["-no-progress", "-d", catalogRoot, path.join(machine, SYSEXT.path)], { timeoutSeconds: 120 });
       // what kubelet.service passes, for the agent.yaml Ignition placed
       const { config: agentConfig } = loadConfig({ root: "/", configPath: path.join(machine, CONFIG_PATH), flags: {} });
-      const kubeletArguments = kubeletFlags(agentConfig, "docker").join(" ");
+      const expanded = (word: Word) => (typeof word === "string" ? word : word.expands.replace(/\$\{(\w+)\}/g, (_, name: keyof typeof AWS_METADATA) => AWS_METADATA[name]));
+      const kubeletArguments = kubeletFlags(agentConfig, "docker").map(expanded).join(" ");
+      expect(kubeletArguments).toContain(`--provider-id=aws:///${AWS_METADATA.COREOS_EC2_AVAILABILITY_ZONE}/${AWS_METADATA.COREOS_EC2_INSTANCE_ID}`);
       const entries = await expectBootDid("flatcar", result, config, { binarySha512: sysextSha512, catalogRoot, kubeletArguments });
 
       // the units came from the image: systemd found them only after the merge
       const started = (unit: string) => Number(entriesMatching(entries, startJobDone(unit)).at(-1)?.__MONOTONIC_TIMESTAMP);
       expect(started("typhoon-agent.path")).toBeGreaterThan(started("systemd-sysext.service"));
       expect(started("kubelet.service")).toBeGreaterThan(started("boot-test-kubelet-image.service"));
-      ran.push("flatcar (sysext, docker kubelet container)");
+      ran.push("flatcar (sysext, docker kubelet container, platform aws)");
     });
   }, 600_000);
 

@@ -187,3 +187,27 @@ describe("platform aws matches Typhoon's head (test/fixtures/upstream/typhoon/he
     expect(execStart.kubeletFlags.filter((flag) => flag.startsWith("--provider-id="))).toEqual([wanted[3]!]);
   });
 });
+
+describe("the other platforms render what Typhoon's modules for them render", () => {
+  test.each([
+    ["podman", "AFTERBURN_DIGITALOCEAN_IPV4_PRIVATE_0", "afterburn.service", "/run/metadata/afterburn"],
+    ["docker", "COREOS_DIGITALOCEAN_IPV4_PRIVATE_0", "coreos-metadata.service", "/run/metadata/coreos"],
+  ] as const)("digital-ocean (%s): the droplet's private IPv4 as the node name, from the metadata agent", (runtime, variable, unitName, file) => {
+    const { unit, execStart } = render(runtime, { platform: "digital-ocean" });
+    expect(values(unit, "Unit", "Requires")).toContain(unitName);
+    expect(values(unit, "Unit", "After")).toContain(unitName);
+    expect(values(unit, "Service", "EnvironmentFile")).toEqual([file]);
+    expect(flagValues(execStart.kubeletFlags, "hostname-override")).toEqual([`\${${variable}}`]);
+  });
+
+  test.each(RUNTIMES)("bare-metal (%s): the host name Typhoon's Ignition config sets, as systemd knows it (%%H), no metadata agent", (runtime) => {
+    const { unit, execStart } = render(runtime, { platform: "bare-metal" });
+    expect(flagValues(execStart.kubeletFlags, "hostname-override")).toEqual(["%H"]);
+    expect(values(unit, "Service", "EnvironmentFile")).toEqual([]);
+  });
+
+  test.each(["none", "azure", "google-cloud"] as const)("%s: nothing beyond the common unit", (platform) => {
+    const plain = render("podman");
+    expect(render("podman", { platform }).text).toBe(plain.text);
+  });
+});

@@ -25,9 +25,16 @@ function inRoot(root: string, file: string): string {
   return path.join(root, file);
 }
 
+/** The EC2 metadata the Flatcar boot's coreos-metadata.service stand-in writes (platform aws). */
+export const AWS_METADATA = { COREOS_EC2_AVAILABILITY_ZONE: "us-east-1a", COREOS_EC2_INSTANCE_ID: "i-0123456789abcdef0" } as const;
+
 function install(root: string, guestFile: string, target: string, mode: number): void {
   fs.mkdirSync(path.dirname(inRoot(root, target)), { recursive: true });
-  const text = fs.readFileSync(path.join(GUEST_FILES, guestFile), "utf8").replaceAll("@KUBELET_IMAGE@", STAND_IN_KUBELET_IMAGE);
+  const text = fs
+    .readFileSync(path.join(GUEST_FILES, guestFile), "utf8")
+    .replaceAll("@KUBELET_IMAGE@", STAND_IN_KUBELET_IMAGE)
+    .replaceAll("@AWS_ZONE@", AWS_METADATA.COREOS_EC2_AVAILABILITY_ZONE)
+    .replaceAll("@AWS_INSTANCE_ID@", AWS_METADATA.COREOS_EC2_INSTANCE_ID);
   fs.writeFileSync(inRoot(root, target), text);
   fs.chmodSync(inRoot(root, target), mode);
 }
@@ -90,6 +97,8 @@ export async function prepareRoot(root: string, boot: Boot, bundle: Buffer, reje
     harnessUnit(root, "ensure-sysext.service", "sysinit.target");
     harnessUnit(root, "boot-test-cgroups.service", "sysinit.target");
     harnessUnit(root, "boot-test-kubelet-image.service");
+    // started by kubelet.service (Requires=), as on an EC2 node
+    install(root, "coreos-metadata.service", "etc/systemd/system/coreos-metadata.service", 0o644);
     await writeKubeletImage(inRoot(root, "var/lib/typhoon-boot-test/kubelet-image.tar"));
     fs.writeFileSync(inRoot(root, `${HARNESS}/kubelet-container`), "docker");
   }
