@@ -12,9 +12,10 @@
 // removed name (none of v1beta1's fields was removed up to 1.36). The result for every name
 // is test/fixtures/kubelet-config-fields.json, which a test compares with this table. The
 // same file's comments give FailCgroupV1's default: false in 1.31-1.34, true from 1.35.
-// Flag rows come from cmd/kubelet/app/options/options.go (kubernetes/kubernetes): every flag
-// rendered here is registered there from 1.17 on and still in 1.36, except --container-runtime,
-// removed in 1.27 with dockershim's last remnants.
+// Flag rows: kubernetes/kubernetes is too large to fetch whole here, so they were not extracted
+// per tag. Every flag below is registered in cmd/kubelet/app/options/options.go of 1.17, and
+// Typhoon's own units for kubelet 1.36 pass each of them but --container-runtime, which 1.27
+// removed with dockershim's last remnants (the Kubernetes 1.27 changelog).
 
 import type { Taint } from "../config/labels.ts";
 
@@ -55,7 +56,7 @@ export const KUBELET_CONFIG_FIELDS: Readonly<Record<string, FieldRow>> = {
   },
   shutdownGracePeriodCriticalPods: { since: 21, note: "as shutdownGracePeriod" },
   staticPodPath: { since: 17 },
-  volumePluginDir: { since: 19, flag: (value) => [`--volume-plugin-dir=${String(value)}`] },
+  volumePluginDir: { since: 19 },
 };
 
 interface FlagRow {
@@ -75,7 +76,6 @@ export const KUBELET_FLAGS: Readonly<Record<string, FlagRow>> = {
   "node-labels": { since: 17 },
   "provider-id": { since: 17 },
   "register-with-taints": { since: 17 },
-  "volume-plugin-dir": { since: 17 },
 };
 
 /**
