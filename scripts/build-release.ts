@@ -127,17 +127,17 @@ export function buildRelease(outputDirectory = path.join(root, "dist")): Release
 
 if (import.meta.main) {
   const artifacts = buildRelease();
-  console.log("file                           size      bare Bun runtime   agent on top");
+  console.log("file                               size      bare Bun runtime   agent on top");
   for (const artifact of artifacts) {
     const relative = path.relative(root, artifact.file);
     const overhead = artifact.bytes - artifact.runtimeBytes;
     console.log(
-      `${relative.padEnd(30)} ${formatBytes(artifact.bytes).padStart(7)}   ${formatBytes(artifact.runtimeBytes).padStart(9)}` +
+      `${relative.padEnd(34)} ${formatBytes(artifact.bytes).padStart(7)}   ${formatBytes(artifact.runtimeBytes).padStart(9)}` +
         `          ${formatBytes(overhead).padStart(7)} (${((overhead / artifact.runtimeBytes) * 100).toFixed(1)} %)`,
     );
   }
   for (const artifact of artifacts) {
-    console.log(`${path.relative(root, artifact.sysext.file).padEnd(30)} ${formatBytes(artifact.sysext.bytes).padStart(7)}   systemd-sysext image (Flatcar)`);
+    console.log(`${path.relative(root, artifact.sysext.file).padEnd(34)} ${formatBytes(artifact.sysext.bytes).padStart(7)}   systemd-sysext image (Flatcar)`);
   }
   console.log("checksums: dist/typhoon-agent-linux-{x64,arm64}{,.raw}.sha512 (sha512sum -c)");
 }

@@ -145,6 +145,13 @@ describe("values reach the unit intact", () => {
     }
   });
 
+  test("a word systemd expands is one word of ${NAME} and %H only, never a split $NAME, a space or a quote", async () => {
+    const { expands, systemdWord } = await import("../agent/units/systemd.ts");
+    expect(systemdWord(expands("--provider-id=aws:///${ZONE}/${ID}"))).toBe("--provider-id=aws:///${ZONE}/${ID}");
+    expect(systemdWord(expands("--hostname-override=%H"))).toBe("--hostname-override=%H");
+    for (const bad of ["$ZONE", "a b", '"x"', "%n", "${lower}", "back\\slash"]) expect(() => expands(bad), bad).toThrow();
+  });
+
   test("rkt volume names are unique ACNames", () => {
     const { unit } = render("rkt");
     const words = splitCommand(values(unit, "Service", "ExecStart")[0]!).words;

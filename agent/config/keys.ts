@@ -29,7 +29,8 @@ export type ConfigKey = { [K in ConfigKeyName]: KeyFields<K> }[ConfigKeyName];
 const ROLES = ["controller", "worker"];
 const RUNTIME_CHOICES = ["auto", "podman", "docker", "rkt"];
 const CLOUD_PROVIDERS = ["external"];
-const PLATFORMS = ["none", "aws", "azure", "bare-metal", "digital-ocean", "google-cloud"];
+/** Typhoon's platform modules, and none. */
+export const PLATFORM_CHOICES = ["none", "aws", "azure", "bare-metal", "digital-ocean", "google-cloud"] as const;
 
 /** Where the agent reads its configuration, below --root. */
 export const DEFAULT_CONFIG_PATH = "/etc/typhoon/agent.yaml";
@@ -119,7 +120,7 @@ export const CONFIG_KEYS: { readonly [K in ConfigKeyName]: KeyFields<K> } = {
     description:
       "the Typhoon platform module that made the node: kubelet.service gets what that module's own unit has " +
       "(aws: --provider-id from the instance metadata; digital-ocean: the private IPv4 as node name; bare-metal: the host name)",
-    check: oneOfProblem(PLATFORMS),
+    check: oneOfProblem(PLATFORM_CHOICES),
   },
   kubelet_version: {
     name: "kubelet_version",
