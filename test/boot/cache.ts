@@ -129,7 +129,9 @@ function hostSources(): { file: string; suite: string } {
 
 /**
  * CACHE/<kind>-<key>, built with `build(temporary)` unless it is there; the rename publishes
- * it whole, and the cache keeps one of each kind.
+ * it whole, and the cache keeps the newest two of each kind: two branches that differ in a
+ * recipe (engineers work side by side on this machine) then do not evict each other's root,
+ * possibly while the other one copies it.
  */
 async function cached(kind: string, key: string, build: (directory: string) => Promise<void>): Promise<string> {
   const final = path.join(CACHE, `${kind}-${key}`);
@@ -143,10 +145,12 @@ async function cached(kind: string, key: string, build: (directory: string) => P
   } finally {
     fs.rmSync(temporary, { recursive: true, force: true });
   }
-  for (const entry of fs.readdirSync(CACHE)) {
-    const stale = entry.startsWith(`${kind}-`) && entry !== path.basename(final) && !entry.includes(".building-");
-    if (stale) fs.rmSync(path.join(CACHE, entry), { recursive: true, force: true });
-  }
+  const older = fs
+    .readdirSync(CACHE)
+    .filter((entry) => entry.startsWith(`${kind}-`) && entry !== path.basename(final) && !entry.includes(".building-") && !entry.endsWith(".log"))
+    .map((entry) => ({ entry, mtime: fs.statSync(path.join(CACHE, entry)).mtimeMs }))
+    .sort((a, b) => b.mtime - a.mtime);
+  for (const { entry } of older.slice(1)) fs.rmSync(path.join(CACHE, entry), { recursive: true, force: true });
   return final;
 }
 
@@ -155,8 +159,8 @@ export async function rootFilesystem(kind: RootKind = "fedora-coreos"): Promise<
   const { file: sources, suite } = hostSources();
   const guestInputs = ["kubelet-entrypoint.sh"].map((name) => fs.readFileSync(path.join(GUEST_FILES, name)));
   const key = digest(suite, recipe.packages.join(","), recipe.setup, ...Object.values(recipe.files), ...guestInputs);
-  // the Fedora CoreOS root keeps the cache name it always had
-  const cacheKind = kind === "fedora-coreos" ? "rootfs" : `rootfs-${kind}`;
+  // the Fedora CoreOS root keeps the name it always had; no other kind's name starts with it
+  const cacheKind = kind === "fedora-coreos" ? "rootfs" : `${kind}-rootfs`;
   return cached(cacheKind, `${suite}-${key}`, async (root) => {
     const log = path.join(CACHE, `${cacheKind}-build.log`);
     await run(
