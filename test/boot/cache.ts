@@ -25,6 +25,8 @@ export const STAND_IN_KUBELET_IMAGE = "localhost/typhoon-boot-test/kubelet:stand
 // the pki tree. Debian's policy, permissive (its default) and with `security=selinux` on the
 // kernel command line (machine.ts), gives a QEMU guest the same; nspawn guests run without.
 const ROOTFS_PACKAGES = ["systemd", "systemd-sysv", "udev", "dbus", "podman", "selinux-policy-default"];
+/** A controller's etcd: Debian's standing in for Typhoon's etcd-member container (boot/etcd.ts). */
+const ETCD_PACKAGES = ["etcd-server", "etcd-client"];
 /** etcd's uid on Flatcar (and in Typhoon's etcd unit). */
 const ETCD_UID = 232;
 
@@ -36,6 +38,21 @@ const ETCD_UID = 232;
  */
 const ROOTFS_SETUP = `set -eu
 useradd --create-home --user-group --uid 1000 core
+# Debian's etcd-server made an etcd user in /etc/passwd and an etcd.service; a node has
+# neither (etcd is a /usr/lib/passwd system user, and etcd-member.service runs etcd). Masked,
+# not disabled: the first boot's preset-all would enable it again.
+userdel etcd
+getent group etcd >/dev/null && groupdel etcd
+systemctl mask etcd.service
+rm -rf /var/lib/etcd
+# Fedora CoreOS has /etc/ssl (its CA bundle); apply creates /etc/ssl/etcd in it
+mkdir -p /etc/ssl
+# and its policy defines container_file_t, the label apply gives /etc/kubernetes/pki (as
+# upstream's chcon did); Debian's does not, and setting a label the policy lacks takes
+# CAP_MAC_ADMIN, which typhoon-agent.service does not keep
+printf '(type container_file_t)\n(roletype object_r container_file_t)\n' > /tmp/container_file.cil
+semodule -i /tmp/container_file.cil
+rm /tmp/container_file.cil
 echo 'etcd:x:${ETCD_UID}:${ETCD_UID}:etcd:/var/lib/etcd:/usr/sbin/nologin' >> /usr/lib/passwd
 echo 'etcd:x:${ETCD_UID}:' >> /usr/lib/group
 mkdir -p /usr/lib/modules /var/lib/containerd
@@ -94,14 +111,14 @@ async function cached(kind: string, key: string, build: (directory: string) => P
 export async function rootFilesystem(): Promise<string> {
   const { file: sources, suite } = hostSources();
   const guestInputs = ["kubelet-entrypoint.sh"].map((name) => fs.readFileSync(path.join(GUEST_FILES, name)));
-  const key = digest(suite, ROOTFS_PACKAGES.join(","), ROOTFS_SETUP, STORAGE_CONF, CONTAINERS_CONF, ...guestInputs);
+  const key = digest(suite, [...ROOTFS_PACKAGES, ...ETCD_PACKAGES].join(","), ROOTFS_SETUP, STORAGE_CONF, CONTAINERS_CONF, ...guestInputs);
   return cached("rootfs", `${suite}-${key}`, async (root) => {
     const log = path.join(CACHE, "rootfs-build.log");
     await run(
       "mmdebstrap",
       [
         "--variant=essential",
-        `--include=${ROOTFS_PACKAGES.join(",")}`,
+        `--include=${[...ROOTFS_PACKAGES, ...ETCD_PACKAGES].join(",")}`,
         // without it, bookworm pulls in usrmerge and perl (+50 MB)
         "--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr",
         ...["man", "doc", "locale", "info"].map((directory) => `--dpkgopt=path-exclude=/usr/share/${directory}/*`),

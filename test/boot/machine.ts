@@ -59,7 +59,7 @@ export function prepareRoot(root: string, boot: Boot, bundle: Buffer): void {
   enable(root, "boot-test-finish.service");
 
   if (boot === "nspawn") {
-    writeAs(root, "var/lib/typhoon-boot-test/assets", bundle, 0o600, { uid: 0, gid: 0 });
+    writeAs(root, "var/lib/typhoon-boot-test/assets", bundle, 0o600, accountOf(root, "core"));
     install(root, "boot-test-drop-bundle.service", "etc/systemd/system/boot-test-drop-bundle.service", 0o644);
     enable(root, "boot-test-drop-bundle.service");
   }
