@@ -162,7 +162,7 @@ export function sysextFiles(): Map<string, string> {
   return files;
 }
 
-function literalText(template: Template): string {
+export function literalText(template: Template): string {
   return template.parts.map((part) => (typeof part === "string" ? part : "")).join("");
 }
 

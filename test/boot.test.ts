@@ -40,6 +40,7 @@ import { outputName, PACKAGING, renderTemplate as renderPackaging, type Template
 import { AGENT } from "./helpers/agent-binary.ts";
 import { IGNITION, kernelAndInitrd, rootFilesystem, STAND_IN_KUBELET_IMAGE } from "./boot/cache.ts";
 import { checkBoot, sha512 } from "./boot/check.ts";
+import { installEtcd } from "./boot/etcd.ts";
 import { startJobDone, type BootFacts } from "./boot/expectations.ts";
 import { entriesMatching } from "./boot/journal.ts";
 import { AWS_METADATA, bootNspawn, bootQemu, prepareRoot, runIgnition, type Boot, type BootResult } from "./boot/machine.ts";
@@ -150,6 +151,7 @@ describe.skipIf(!ENABLED)("first boot of a node (npm run test:boot)", () => {
     const copy = path.join(work, `${boot}-root`);
     await timed(`${boot}: copy the cached root`, () => run("cp", ["-a", from, copy], { timeoutSeconds: 300 }));
     await prepareRoot(copy, boot, bundle, rejectedBundle);
+    if (boot !== "worker") installEtcd(copy, assets);
     return copy;
   }
 
@@ -244,6 +246,10 @@ describe.skipIf(!ENABLED)("first boot of a node (npm run test:boot)", () => {
       expect(skipped).toHaveLength(1);
       const finished = (unit: string) => Number(entriesMatching(entries, startJobDone(unit)).at(-1)?.__MONOTONIC_TIMESTAMP);
       expect(finished("typhoon-agent.service")).toBeGreaterThan(finished("boot-test-drop-bundle.service"));
+      // ... while core's upload still held the bundle open: apply found the writer from its sandbox
+      // (ProtectProc=invisible, CAP_SYS_PTRACE) and waited for it
+      const report = JSON.parse(fs.readFileSync(path.join(result.tree, "var/lib/typhoon-agent/result.json"), "utf8")) as { warnings: string[] };
+      expect(report.warnings).toEqual([expect.stringMatching(/^waited \d+ ms for sh \(pid \d+\) to finish writing the bundle$/)]);
       ran.push("nspawn (bundle dropped after boot)");
     });
   }, 600_000);

@@ -39,14 +39,24 @@ const CONTAINERS_CONF = '[containers]\nkeyring = false\nlabel = false\n\n[engine
 
 /** etcd's uid on Flatcar (and in Typhoon's etcd unit). */
 const ETCD_UID = 232;
+/** A controller's etcd: Debian's standing in for Typhoon's etcd-member container (boot/etcd.ts). */
+const ETCD_PACKAGES = ["etcd-server", "etcd-client"];
 
 /**
  * What both OSes have and Debian lacks: a core user and etcd among the system users kept in
- * /usr/lib/passwd; each recipe adds a /lib/modules (no kernel package here), which the kubelet
- * unit mounts.
+ * /usr/lib/passwd, and /etc/ssl (its CA bundle), in which apply creates /etc/ssl/etcd; each
+ * recipe adds a /lib/modules (no kernel package here), which the kubelet unit mounts.
+ * Debian's etcd-server made an etcd user in /etc/passwd and an etcd.service; a node has
+ * neither (etcd is a /usr/lib/passwd system user, and etcd-member.service runs etcd). Masked,
+ * not disabled: the first boot's preset-all would enable it again.
  */
 const COMMON_SETUP = `set -eu
 useradd --create-home --user-group --uid 1000 core
+userdel etcd
+getent group etcd >/dev/null && groupdel etcd
+systemctl mask etcd.service
+rm -rf /var/lib/etcd
+mkdir -p /etc/ssl
 echo 'etcd:x:${ETCD_UID}:${ETCD_UID}:etcd:/var/lib/etcd:/usr/sbin/nologin' >> /usr/lib/passwd
 echo 'etcd:x:${ETCD_UID}:' >> /usr/lib/group
 `;
@@ -85,15 +95,21 @@ const ROOTS: Readonly<Record<RootKind, RootRecipe>> = {
   // kernel command line (machine.ts), gives a QEMU guest the same; nspawn guests run without.
   // With containerd.service on as Typhoon configures it, Fedora CoreOS has /var/lib/containerd.
   "fedora-coreos": {
-    packages: ["systemd", "systemd-sysv", "udev", "dbus", "podman", "selinux-policy-default"],
-    setup: `${COMMON_SETUP}mkdir -p /usr/lib/modules /var/lib/containerd
+    packages: ["systemd", "systemd-sysv", "udev", "dbus", "podman", "selinux-policy-default", ...ETCD_PACKAGES],
+    // Its policy defines container_file_t, the label apply gives /etc/kubernetes/pki (as
+    // upstream's chcon did); Debian's does not, and setting a label the policy lacks takes
+    // CAP_MAC_ADMIN, which typhoon-agent.service does not keep.
+    setup: `${COMMON_SETUP}printf '(type container_file_t)\n(roletype object_r container_file_t)\n' > /tmp/container_file.cil
+semodule -i /tmp/container_file.cil
+rm /tmp/container_file.cil
+mkdir -p /usr/lib/modules /var/lib/containerd
 podman --events-backend=none import --change 'ENTRYPOINT ["/bin/kubelet"]' /var/tmp/kubelet-image.tar ${STAND_IN_KUBELET_IMAGE}
 `,
     files: { "etc/containers/storage.conf": STORAGE_CONF, "etc/containers/containers.conf": CONTAINERS_CONF },
   },
   // Flatcar: docker and containerd, systemd-sysext.service enabled, as Flatcar has them.
   flatcar: {
-    packages: ["systemd", "systemd-sysv", "udev", "dbus", "docker.io"],
+    packages: ["systemd", "systemd-sysv", "udev", "dbus", "docker.io", ...ETCD_PACKAGES],
     setup: `${COMMON_SETUP}mkdir -p /usr/lib/modules
 chmod 0755 ${RUNC_BOUNDED}
 systemctl enable systemd-sysext.service docker.service containerd.service

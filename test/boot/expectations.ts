@@ -156,6 +156,9 @@ export function journalExpectations(facts: BootFacts): JournalExpectation[] {
     { what: "verify reported from its sandbox, with no error", match: agentEvent("verifyDone", { TYPHOON_EXIT_CODE: "0" }), present: true },
     { what: "verify found no drift", match: agentEvent("checkFailed"), present: false },
     { what: "verify found no expiring certificate", match: agentEvent("certificateExpiring"), present: false },
+    // a controller's etcd (boot/etcd.ts) serving with the certificates apply installed: the
+    // check (which requires etcd-member.service) wrote and read a key as the kube-apiserver's uid
+    { what: "etcd reached as the kube-apiserver's uid", match: startJobDone("boot-test-etcd-check.service"), present: true, boots: CONTROLLERS },
   ];
   return all.filter((expectation) => expectation.boots?.includes(facts.boot) ?? true);
 }

@@ -76,7 +76,8 @@ export async function prepareRoot(root: string, boot: Boot, bundle: Buffer, reje
   harnessUnit(root, "boot-test-finish.service");
 
   if (boot === "nspawn" || boot === "flatcar" || boot === "rejected") {
-    writeAs(root, "var/lib/typhoon-boot-test/assets", bundle, 0o600, { uid: 0, gid: 0 });
+    // the harness uploads it as user core (boot-test-drop-bundle.service), as Terraform does
+    writeAs(root, "var/lib/typhoon-boot-test/assets", bundle, 0o600, accountOf(root, "core"));
   }
   if (boot === "nspawn" || boot === "flatcar") harnessUnit(root, "boot-test-drop-bundle.service");
   if (boot === "rejected") {

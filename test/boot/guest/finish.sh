@@ -1,10 +1,11 @@
 #!/bin/sh
 # Waits until kubelet.service runs and, where the boot test runs the kubelet container (the
 # kubelet-container marker file names the runtime), until that runtime reports the container
-# running, then runs typhoon-agent-verify.service once (as its daily timer would); gives up
-# when typhoon-agent.service failed (the "rejected" boot starts this only after the good
-# re-upload was picked up), when kubelet.service had to be restarted, or after WAIT_SECONDS.
-# The exit status becomes the unit's result (both power the machine off).
+# running, then runs typhoon-agent-verify.service once (as its daily timer would) and, on a
+# controller, the etcd check (boot/etcd.ts); gives up when typhoon-agent.service failed (the
+# "rejected" boot starts this only after the good re-upload was picked up), when
+# kubelet.service had to be restarted, or after WAIT_SECONDS. The exit status becomes the
+# unit's result (both power the machine off).
 WAIT_SECONDS=240
 HARNESS=/usr/local/lib/typhoon-boot-test
 container_up() {
@@ -21,6 +22,11 @@ while [ "$waited" -lt "$WAIT_SECONDS" ]; do
     echo "boot test: kubelet is up after ${waited}s"
     # What the daily timer starts, once now: the installed node must pass its own check.
     systemctl start typhoon-agent-verify.service || { echo "boot test: typhoon-agent-verify.service failed"; exit 1; }
+    # A controller's etcd must run from the certificates apply installed, and the apiserver's
+    # uid must reach it (boot/etcd.ts installs both units on controllers only).
+    if [ -e /etc/systemd/system/boot-test-etcd-check.service ]; then
+      systemctl start boot-test-etcd-check.service || { echo "boot test: etcd did not start from the installed certificates, or the apiserver's uid could not reach it"; exit 1; }
+    fi
     exit 0
   fi
   if systemctl is-failed --quiet typhoon-agent.service; then echo "boot test: typhoon-agent.service failed"; exit 1; fi
