@@ -106,8 +106,11 @@ describe("a fresh controller", () => {
 
   rootTest("pods running as different users may share a certificate, not a secret", async () => {
     const root = makeHost();
+    // the scheduler mounts the whole pki directory here (upstream mounts only scheduler.conf),
+    // so the files it names are host files it reads
     const scheduler = assets
       .get("static-manifests/kube-scheduler.yaml")!
+      .replace(/(mountPath|path): \/etc\/kubernetes\/pki\/scheduler.conf/g, "$1: /etc/kubernetes/pki")
       .replace("runAsUser: 65534", "runAsUser: 1234")
       .replace("    - --leader-elect=true\n", "    - --leader-elect=true\n    - --client-ca-file=/etc/kubernetes/pki/ca.crt\n");
     const sharing = new Map(assets).set("static-manifests/kube-scheduler.yaml", scheduler);

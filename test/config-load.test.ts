@@ -50,6 +50,7 @@ describe("sources and precedence", () => {
       node_labels: [],
       node_taints: [],
       etcd_user: "etcd",
+      platform: "none",
     });
     expect(loaded.source).toBeUndefined();
     expect(Object.values(loaded.origins).every((origin) => origin === "default")).toBe(true);
@@ -109,6 +110,8 @@ const BAD_VALUES: Record<ConfigKeyName, { yaml: string; flag: string; problem: s
   node_taints: { yaml: "dedicated=infra:Sometimes", flag: "dedicated=infra:Sometimes", problem: 'has effect "Sometimes"' },
   cloud_provider: { yaml: "aws", flag: "aws", problem: "is not one of the choices" },
   etcd_user: { yaml: "Etcd", flag: "Etcd", problem: "is not a user name" },
+  platform: { yaml: "gcp", flag: "gcp", problem: "is not one of the choices" },
+  kubelet_version: { yaml: "v1.36-beta", flag: "1.x", problem: "is not a Kubernetes version" },
 };
 
 describe("a bad value names the key, the value, the expected form and where it came from (exit 78)", () => {

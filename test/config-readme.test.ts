@@ -35,16 +35,17 @@ describe("README tables", () => {
 
   test("the kubelet's host mounts", () => {
     const expected = table(
-      ["host path", "in the container", "access", "why"],
+      ["host path", "in the container", "access", "runtimes", "why"],
       KUBELET_MOUNTS.map((mount) => [
         `\`${mount.host}\``,
         mount.container === mount.host ? "same" : `\`${mount.container}\``,
         [
           mount.readOnly ? "read-only" : "read-write",
           ...(mount.propagation === "rshared" ? ["rshared"] : []),
-          ...(mount.selinuxRelabel ? ["relabel `z`"] : []),
+          ...(mount.selinuxRelabel ? ["relabel `z` (podman)"] : []),
           ...(mount.createOnHost ? ["created first"] : []),
         ].join(", "),
+        (mount.runtimes ?? ["all"]).join(", "),
         mount.why,
       ]),
     );

@@ -114,8 +114,9 @@ describe("verify on an installed controller", () => {
       kubeconfig.clusters[0]!.cluster["certificate-authority-data"] = Buffer.from(foreign.cert).toString("base64");
       fs.writeFileSync(file, dump(kubeconfig));
     }, "/etc/kubernetes/pki/admin.conf", ["error ca"]],
+    // kube-controller-manager mounts the whole pki directory, so what it names there is a host file
     ["a static pod that reads a file that is not there", (root) => {
-      const file = `${root}/etc/kubernetes/manifests/kube-scheduler.yaml`;
+      const file = `${root}/etc/kubernetes/manifests/kube-controller-manager.yaml`;
       fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("--kubeconfig=", "--authentication-kubeconfig=/etc/kubernetes/pki/gone.conf\n    - --kubeconfig="));
     }, "/etc/kubernetes/pki/gone.conf", ["error reference"]],
     ["a static pod that no longer parses (its readers unknown: no owner noise)", (root) => {

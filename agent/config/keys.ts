@@ -4,7 +4,7 @@
 // command's option parsing reads it.
 
 import type { AgentConfig } from "./types.ts";
-import { dnsSubdomainProblem, imageReferenceProblem, ipAddressProblem, oneOfProblem, userNameProblem, type Problem } from "./forms.ts";
+import { dnsSubdomainProblem, imageReferenceProblem, ipAddressProblem, kubeletVersionProblem, oneOfProblem, userNameProblem, type Problem } from "./forms.ts";
 import { LABEL_FORM, TAINT_FORM, duplicateLabelProblem, duplicateTaintProblem, labelProblem, taintProblem } from "./labels.ts";
 
 export type ConfigKeyName = keyof AgentConfig;
@@ -29,6 +29,8 @@ export type ConfigKey = { [K in ConfigKeyName]: KeyFields<K> }[ConfigKeyName];
 const ROLES = ["controller", "worker"];
 const RUNTIME_CHOICES = ["auto", "podman", "docker", "rkt"];
 const CLOUD_PROVIDERS = ["external"];
+/** Typhoon's platform modules, and none. */
+export const PLATFORM_CHOICES = ["none", "aws", "azure", "bare-metal", "digital-ocean", "google-cloud"] as const;
 
 /** Where the agent reads its configuration, below --root. */
 export const DEFAULT_CONFIG_PATH = "/etc/typhoon/agent.yaml";
@@ -109,6 +111,26 @@ export const CONFIG_KEYS: { readonly [K in ConfigKeyName]: KeyFields<K> } = {
     default: "etcd",
     description: "owner of the etcd TLS files on a controller",
     check: userNameProblem,
+  },
+  platform: {
+    name: "platform",
+    kind: "scalar",
+    form: "none, aws, azure, bare-metal, digital-ocean or google-cloud",
+    default: "none",
+    description:
+      "the Typhoon platform module that made the node: kubelet.service gets what that module's own unit has " +
+      "(aws: --provider-id from the instance metadata; digital-ocean: the private IPv4 as node name; bare-metal: the host name)",
+    check: oneOfProblem(PLATFORM_CHOICES),
+  },
+  kubelet_version: {
+    name: "kubelet_version",
+    kind: "scalar",
+    form: "a Kubernetes version, like 1.36 or 1.36.1",
+    default: undefined,
+    description:
+      "the kubelet's version, which decides what kubelet.yaml may hold; needed when kubelet_image has no version tag " +
+      "(pinned by digest alone), and must agree with the tag when it has one",
+    check: kubeletVersionProblem,
   },
 };
 

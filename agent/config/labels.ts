@@ -11,7 +11,7 @@ const TAINT_EFFECTS = ["NoSchedule", "PreferNoSchedule", "NoExecute"] as const;
 type TaintEffect = (typeof TAINT_EFFECTS)[number];
 
 /** A taint as KubeletConfiguration.registerWithTaints holds it (an empty value is left out). */
-interface Taint {
+export interface Taint {
   key: string;
   value?: string;
   effect: TaintEffect;

@@ -120,7 +120,7 @@ export function managedDirectoryOf(hostPath: string): ManagedDirectory | undefin
   return best;
 }
 
-interface FileAccess extends Ownership {
+export interface FileAccess extends Ownership {
   /** Never printed, logged or diffed; kept from group and others. */
   secret: boolean;
 }
