@@ -28,7 +28,7 @@ export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 export const EXIT_CODES: Readonly<Record<ExitCodeValue, { meaning: string; when: string }>> = {
   0: { meaning: "success", when: "done as asked; `verify` found no error, warnings allowed" },
   1: { meaning: "failed", when: "an apply failed and was rolled back, `systemctl` failed after the files were installed, or `verify` found an error" },
-  2: { meaning: "usage error", when: "an unknown flag or command, a malformed flag value, a bundle given to a worker or none to a controller" },
+  2: { meaning: "usage error", when: "an unknown flag or command, a malformed or empty flag value, a bundle given to a worker or none to a controller" },
   65: { meaning: "bad bundle", when: "the message names the bundle line, or the asset" },
   66: { meaning: "no input", when: "the bundle does not exist, `rollback` has no backup, or `verify` finds no install record" },
   67: { meaning: "no such user", when: "the etcd user (`etcd_user`) is in neither passwd file of the host" },

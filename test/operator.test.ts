@@ -10,6 +10,7 @@ import { terraformBundle } from "../scripts/make-bundle.ts";
 import { runAgent, type AgentResult } from "./helpers/agent-binary.ts";
 import { makeHostTree } from "../scripts/sample-host.ts";
 import { makeHost, sampleAssets, writeSampleBundle } from "./helpers/host.ts";
+import { expectCleanFailure } from "./helpers/operator.ts";
 import { applyOnOverlay } from "./helpers/overlay-host.ts";
 import { secretFragments, findLeak } from "./helpers/secrets.ts";
 import { snapshotIgnoringRunRecord, snapshotTree, tempDir } from "./helpers/tree.ts";
@@ -21,13 +22,6 @@ const rootTest = isRoot ? test : test.skip;
 const QUIET = { env: { TYPHOON_AGENT_JOURNAL: "stderr" } };
 const STATE = "var/lib/typhoon-agent";
 const stderrOf = (result: AgentResult): string => String(result.stderr);
-
-/** No run may end in a stack trace or an exit code the README does not list. */
-function expectCleanFailure(result: AgentResult, label: string): void {
-  const output = `${String(result.stdout)}\n${stderrOf(result)}`;
-  expect(output, label).not.toMatch(/internal error|\n\s+at .*\(|\bat <anonymous>/);
-  expect([1, 2, 65, 66, 67, 73, 74, 75, 77, 78], `${label}: exit ${result.exitCode}\n${output}`).toContain(result.exitCode ?? -1);
-}
 
 describe("an empty --root is a usage error, never the live root", () => {
   const commands = ["apply ASSETS", "plan ASSETS", "apply --role worker", "rollback", "verify", "render kubelet", "render config", "render agent-config"];
@@ -44,6 +38,7 @@ describe("an empty --root is a usage error, never the live root", () => {
       .filter(([name, entry]) => entry.type !== "directory" && !["etc/passwd", "etc/group", "etc/os-release"].includes(name))
       .map(([name]) => name);
     expect(written).toEqual([]);
+    expect(fs.readdirSync(run.cwd), "nothing written where the runs started").toEqual([]);
     expect(run.stderr).toContain("--root");
     expect(run.stderr).not.toMatch(/internal error/);
   });

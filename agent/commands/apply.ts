@@ -7,7 +7,7 @@ import type { ApplyOutcome } from "../apply/apply.ts";
 import type { ApplyResult } from "../report/apply-result.ts";
 import { configOptions, flagsFromArgs, type ConfigArgs } from "../config/options.ts";
 import { AgentError, UsageError, exitCodeHelp } from "../errors.ts";
-import { seconds, sha256Digest } from "./option-checks.ts";
+import { pathValue, seconds, sha256Digest } from "./option-checks.ts";
 import { print, say } from "../report/console.ts";
 import type { EventLog } from "../report/events.ts";
 
@@ -28,14 +28,14 @@ const SILENT: EventLog = { emit() {} };
 function builder(yargs: Argv<object>, dryRun: boolean): Argv<ApplyArgs> {
   const declared = configOptions(
     yargs
-      .positional("bundle", { type: "string", describe: "the asset bundle Terraform copied (controllers), - for standard input" })
+      .positional("bundle", { type: "string", coerce: pathValue("<bundle>", "the bundle's path, or - for standard input", { stdin: true }), describe: "the asset bundle Terraform copied (controllers), - for standard input" })
       .option("dry-run", { type: "boolean", default: dryRun, hidden: dryRun, describe: "print the plan and stop (same as `typhoon-agent plan`)" })
       .option("start", { type: "boolean", default: true, describe: "systemctl daemon-reload and enable --now kubelet.service afterwards (--no-start skips; never under --root)" })
       .option("keep-bundle", { type: "boolean", default: false, describe: "keep the bundle file (it holds every secret; removed after a successful apply by default)" })
       .option("json", { type: "boolean", default: false, describe: "print one JSON document (actions, exit code, durations) on standard output" })
       .option("allow-unknown", { type: "boolean", default: false, describe: "skip assets outside the placement table instead of refusing the bundle" })
-      .option("expect-sha256", { type: "string", coerce: sha256Digest("expect-sha256"), describe: "the bundle's sha256 as Terraform computes it; anything else is refused (exit 65) before any change" })
-      .option("lock-wait", { type: "number", default: 30, coerce: seconds("lock-wait"), describe: "seconds to wait for another apply to finish, or for the upload still writing the bundle (then exit 75)" }),
+      .option("expect-sha256", { type: "string", requiresArg: true, coerce: sha256Digest("expect-sha256"), describe: "the bundle's sha256 as Terraform computes it; anything else is refused (exit 65) before any change" })
+      .option("lock-wait", { requiresArg: true, default: 30, coerce: seconds("lock-wait"), describe: "seconds to wait for another apply to finish, or for the upload still writing the bundle (then exit 75)" }),
   );
   return declared as unknown as Argv<ApplyArgs>;
 }

@@ -2,6 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Argv, CommandModule } from "yargs";
 import { UsageError, attempt, exitCodeHelp, fromSystemError } from "../errors.ts";
+import { pathValue } from "./option-checks.ts";
 import { preparePack, writePack, type PackResult } from "../unpack/pack.ts";
 import { say } from "../report/console.ts";
 import { formatBytes } from "../report/format.ts";
@@ -16,12 +17,12 @@ export const packCommand: CommandModule<object, PackArgs> = {
   describe: "Pack a directory tree into a bundle (the inverse of unpack)",
   builder: (yargs) =>
     (yargs as Argv<object>)
-      .positional("directory", { type: "string", demandOption: true, describe: "tree whose files become the assets" })
-      .option("output", { alias: "o", type: "string", describe: "write the bundle here (mode 0600) instead of standard output" })
+      .positional("directory", { type: "string", demandOption: true, coerce: pathValue("<directory>", "a directory"), describe: "tree whose files become the assets" })
+      .option("output", { alias: "o", type: "string", requiresArg: true, coerce: pathValue("output", "a file, or - for standard output", { stdin: true }), describe: "write the bundle here (mode 0600; - for standard output, the default)" })
       .example("$0 pack /tmp/assets -o assets", "keys sorted by bytes, joined like Terraform's join(\"\\n\", ...)")
       .epilogue(exitCodeHelp()) as Argv<PackArgs>,
   handler: async (args) => {
-    const result = args.output === undefined ? await packToStdout(args.directory) : packToFile(args.directory, args.output);
+    const result = args.output === undefined || args.output === "-" ? await packToStdout(args.directory) : packToFile(args.directory, args.output);
     say(`packed ${result.assets} assets (${formatBytes(result.bytes)})`);
   },
 };

@@ -1,5 +1,6 @@
 import type { Argv, CommandModule } from "yargs";
 import { exitCodeHelp } from "../errors.ts";
+import { pathValue } from "./option-checks.ts";
 import { openBundleInput } from "../unpack/input.ts";
 import { unpackToDirectory } from "../unpack/unpack-to-directory.ts";
 import { say } from "../report/console.ts";
@@ -16,11 +17,13 @@ export const unpackCommand: CommandModule<object, UnpackArgs> = {
   describe: "Unpack a bundle into a directory, all or nothing",
   builder: (yargs) =>
     (yargs as Argv<object>)
-      .positional("bundle", { type: "string", demandOption: true, describe: "bundle file, or - for standard input" })
+      .positional("bundle", { type: "string", demandOption: true, coerce: pathValue("<bundle>", "the bundle's path, or - for standard input", { stdin: true }), describe: "bundle file, or - for standard input" })
       .option("directory", {
         alias: "C",
         type: "string",
+        requiresArg: true,
         demandOption: true,
+        coerce: pathValue("directory", "a directory"),
         describe: "directory to unpack into (created if missing; files are written 0600, directories 0700)",
       })
       .option("awk", {

@@ -21,7 +21,7 @@ const QUIET = { TYPHOON_AGENT_JOURNAL: "stderr" };
 export async function applyOnOverlay(
   systemctl: string,
   runs: readonly string[] = ["apply ASSETS"],
-): Promise<{ work: string; exitCode: number; exitCodes: number[]; stderr: string } | undefined> {
+): Promise<{ work: string; cwd: string; exitCode: number; exitCodes: number[]; stderr: string } | undefined> {
   const work = tempDir("typhoon-overlay-");
   const stubs = path.join(work, "bin");
   fs.mkdirSync(stubs);
@@ -38,8 +38,11 @@ export async function applyOnOverlay(
     console.log(`kubelet start tests skipped: cannot overlay-mount in a private namespace here (${probe.stderr.trim()})`);
     return undefined;
   }
+  // Runs start in an empty scratch directory: a path taken relative to it must show up there, not in the repository.
+  const cwd = path.join(work, "cwd");
+  fs.mkdirSync(cwd);
   const agentRuns = runs.map((args) => `PATH=${stubs}:$PATH ${AGENT} ${args.replaceAll("ASSETS", `${work}/assets`)}; echo $? >> ${work}/exit-codes`);
-  const result = await execa("unshare", ["--mount", "--propagation", "private", "bash", "-c", [setUp, ...agentRuns].join(" && ")], { reject: false, env: QUIET });
+  const result = await execa("unshare", ["--mount", "--propagation", "private", "bash", "-c", [setUp, ...agentRuns].join(" && ")], { reject: false, env: QUIET, cwd });
   const exitCodes = fs.readFileSync(path.join(work, "exit-codes"), "utf8").trim().split("\n").map(Number);
-  return { work, exitCode: exitCodes.at(-1) ?? result.exitCode ?? -1, exitCodes, stderr: result.stderr };
+  return { work, cwd, exitCode: exitCodes.at(-1) ?? result.exitCode ?? -1, exitCodes, stderr: result.stderr };
 }
