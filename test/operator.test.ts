@@ -58,6 +58,8 @@ describe("changing the role of an installed node is refused unless asked for", (
     flip: (root: string, bundle: string) => string[];
     /** A path of the installed role that the flip would remove or that shows the change. */
     names: string;
+    /** Done to the installed node before the flip. */
+    afterInstall?: (root: string) => void;
   }
   const cases: RoleCase[] = [
     {
@@ -77,6 +79,17 @@ describe("changing the role of an installed node is refused unless asked for", (
       names: "/etc/kubernetes/pki",
     },
     {
+      name: "controller installed by an older agent (a record without its configuration) -> worker by flag",
+      install: (root, bundle) => ["apply", bundle, "--root", root, "--keep-bundle"],
+      afterInstall: (root) => {
+        const record = `${root}/${STATE}/installed.json`;
+        const { files } = JSON.parse(fs.readFileSync(record, "utf8")) as { files: string[] };
+        fs.writeFileSync(record, `${JSON.stringify({ files }, null, 1)}\n`);
+      },
+      flip: (root) => ["apply", "--role", "worker", "--root", root],
+      names: "/etc/kubernetes/pki",
+    },
+    {
       name: "worker -> controller by bundle",
       install: (root) => ["apply", "--role", "worker", "--root", root],
       flip: (root, bundle) => ["apply", bundle, "--root", root, "--keep-bundle"],
@@ -91,8 +104,10 @@ describe("changing the role of an installed node is refused unless asked for", (
       await writeSampleBundle(bundle);
       const installed = await runAgent(roleCase.install(root, bundle), QUIET);
       expect(installed.exitCode, stderrOf(installed)).toBe(0);
+      roleCase.afterInstall?.(root);
       const flip = roleCase.flip(root, bundle);
       const before = snapshotTree(root);
+      before.delete(`${STATE}/result.json`); // the run record, which every apply rewrites
       for (const command of ["plan", "apply"]) {
         const refused = await runAgent([command, ...flip.slice(1)], QUIET);
         expect(refused.exitCode, `${command}: ${stderrOf(refused)}`).toBe(78);

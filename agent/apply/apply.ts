@@ -14,6 +14,7 @@
 import { AgentError, ExitCode, InternalError, fromSystemError, inPhase, type Phase } from "../errors.ts";
 import type { HostRoot, RealPath } from "../hostfs/host-root.ts";
 import { buildPlan, isNoop, type Plan } from "../plan/plan.ts";
+import { CHANGE_ROLE_FLAG, roleChangeRefusal } from "../plan/role-change.ts";
 import { SILENT, logDone, logFailed, logStarted } from "../report/apply-journal.ts";
 import { describePlan, finishResult, newResult, recordFailure, type ApplyResult } from "../report/apply-result.ts";
 import type { EventLog } from "../report/events.ts";
@@ -90,7 +91,14 @@ async function install(run: Run): Promise<void> {
 }
 
 function planChanges(run: Run, inputs: Inputs, createdEarly: ReadonlySet<RealPath>): Plan {
-  const plan = buildPlan(run.request.host, inputs.desired);
+  const { host, config, changeRole, roleOrigin } = run.request;
+  const plan = buildPlan(host, inputs.desired);
+  if (plan.installed !== undefined && "damaged" in plan.installed) {
+    run.result.warnings.push(`${plan.installed.damaged}: files an earlier apply installed that this one does not are left in place; this apply writes a new record`);
+  }
+  const roleChange = roleChangeRefusal(host, plan, { role: config.role, origin: roleOrigin });
+  if (roleChange !== undefined && !changeRole) throw roleChange;
+  if (roleChange !== undefined) run.result.warnings.push(`the role changes, as asked with ${CHANGE_ROLE_FLAG}: ${roleChange.message}`);
   run.result.actions = describePlan(plan, inputs.accounts, createdEarly);
   return plan;
 }

@@ -28,6 +28,8 @@ export function readInputs(request: ApplyRequest, result: ApplyResult): Inputs {
     // Only a bundle brings etcd files; a worker needs no etcd user.
     identities: { etcd: bundle === undefined ? ROOT : accounts.user(config.etcd_user) },
     allowUnknown: request.allowUnknown,
+    config,
+    runtime: request.runtime,
   });
   result.skippedAssets = desired.skippedAssets;
   for (const skipped of desired.skippedAssets) result.warnings.push(`asset ${skipped} has no place in the placement table; skipped (--allow-unknown)`);

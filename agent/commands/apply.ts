@@ -20,6 +20,7 @@ interface ApplyArgs extends ConfigArgs {
   "allow-unknown": boolean;
   "expect-sha256": string | undefined;
   "lock-wait": number;
+  "change-role": boolean;
   verbose: boolean;
 }
 
@@ -33,6 +34,7 @@ function builder(yargs: Argv<object>, dryRun: boolean): Argv<ApplyArgs> {
       .option("start", { type: "boolean", default: true, describe: "systemctl daemon-reload and enable --now kubelet.service afterwards (--no-start skips; never under --root)" })
       .option("keep-bundle", { type: "boolean", default: false, describe: "keep the bundle file (it holds every secret; removed after a successful apply by default)" })
       .option("json", { type: "boolean", default: false, describe: "print one JSON document (actions, exit code, durations) on standard output" })
+      .option("change-role", { type: "boolean", default: false, describe: "change the role of an installed node on purpose (a controller's control plane is removed; rollback undoes it), instead of refusing (exit 78)" })
       .option("allow-unknown", { type: "boolean", default: false, describe: "skip assets outside the placement table instead of refusing the bundle" })
       .option("expect-sha256", { type: "string", requiresArg: true, coerce: sha256Digest("expect-sha256"), describe: "the bundle's sha256 as Terraform computes it; anything else is refused (exit 65) before any change" })
       .option("lock-wait", { requiresArg: true, default: 30, coerce: seconds("lock-wait"), describe: "seconds to wait for another apply to finish, or for the upload still writing the bundle (then exit 75)" }),
@@ -53,7 +55,7 @@ async function handler(args: ApplyArgs): Promise<void> {
   const events = args["dry-run"] ? SILENT : createJournal();
   let outcome: ApplyOutcome;
   try {
-    const { config } = loadConfig({ root: host.root, configPath: args.config, flags: flagsFromArgs(args) });
+    const { config, origins, source } = loadConfig({ root: host.root, configPath: args.config, flags: flagsFromArgs(args) });
     if (config.role === "worker" && args.bundle !== undefined) {
       throw new UsageError("a worker takes no bundle: the asset bundle is for controllers", "run `typhoon-agent apply` without a bundle on workers, or set role: controller");
     }
@@ -66,6 +68,8 @@ async function handler(args: ApplyArgs): Promise<void> {
         host,
         bundle: args.bundle,
         config,
+        roleOrigin: origins.role === "flag" ? "--role" : origins.role === "file" ? `role in ${source}` : "the default role",
+        changeRole: args["change-role"],
         runtime,
         rendered,
         dryRun: args["dry-run"],

@@ -1,6 +1,7 @@
 // What the host should look like after the apply, computed in memory from the bundle,
 // the rendered units and the placement policy, before anything on disk is touched.
 
+import type { AgentConfig, Runtime } from "../config/types.ts";
 import { BundleError } from "../errors.ts";
 import { ROOT, type Ownership } from "../fsio/ownership.ts";
 import { INSTALL_RECORD, STATIC_POD_DIRECTORY } from "../paths.ts";
@@ -14,6 +15,7 @@ import {
   type Identities,
 } from "../placement/policy.ts";
 import { analyzeStaticPods } from "../placement/static-pods.ts";
+import { installRecordContent } from "./install-record.ts";
 
 export interface DesiredFile extends Ownership {
   /** Absolute host path. */
@@ -52,6 +54,9 @@ interface DesiredInput {
   rendered: readonly RenderedFile[];
   identities: Identities;
   allowUnknown: boolean;
+  /** What the install record keeps: the configuration, with the runtime it resolved to. */
+  config: AgentConfig;
+  runtime: Runtime;
 }
 
 export function computeDesiredState(input: DesiredInput): DesiredState {
@@ -76,7 +81,7 @@ export function computeDesiredState(input: DesiredInput): DesiredState {
   }
   files.push({
     path: INSTALL_RECORD,
-    content: Buffer.from(`${JSON.stringify({ files: files.map((file) => file.path).sort() }, null, 1)}\n`),
+    content: installRecordContent(files.map((file) => file.path), input.config, input.runtime),
     ...ROOT,
     mode: 0o600,
     secret: false,

@@ -3,10 +3,11 @@
 // longer has (a switch from flannel to cilium leaves no stale manifests behind).
 
 import * as path from "node:path";
-import { listIfExists, readTextIfExists } from "../fsio/read-only.ts";
+import { listIfExists } from "../fsio/read-only.ts";
 import type { HostRoot, RealPath } from "../hostfs/host-root.ts";
-import { INSTALL_RECORD, STATIC_POD_DIRECTORY } from "../paths.ts";
+import { STATIC_POD_DIRECTORY } from "../paths.ts";
 import { managedDirectoryOf } from "../placement/policy.ts";
+import type { InstallRecord } from "./install-record.ts";
 
 export interface RemovalCandidate {
   /** Absolute host path. */
@@ -48,21 +49,8 @@ export function legacyLeftovers(host: HostRoot): RemovalCandidate[] {
  * Installed by the last apply, no longer wanted now. Only files inside the managed
  * directories: the record is trusted to name what the agent put there, nothing more.
  */
-export function staleFiles(host: HostRoot, wanted: ReadonlySet<string>): RemovalCandidate[] {
-  return previouslyInstalled(host)
-    .filter((file) => !wanted.has(file) && managedDirectoryOf(file) !== undefined && !file.split("/").includes(".."))
+export function staleFiles(installed: InstallRecord | undefined, wanted: ReadonlySet<string>): RemovalCandidate[] {
+  return (installed?.files ?? [])
+    .filter((file) => !wanted.has(file) && managedDirectoryOf(file) !== undefined)
     .map((file) => ({ path: file, why: "installed by an earlier apply, no longer in the bundle", legacy: false }));
-}
-
-/** What the install record names; nothing on a first apply. A record that cannot be read stops the apply. */
-function previouslyInstalled(host: HostRoot): string[] {
-  const text = readTextIfExists(host.file(INSTALL_RECORD), "read", INSTALL_RECORD);
-  if (text === undefined) return [];
-  let record: { files?: unknown };
-  try {
-    record = JSON.parse(text) as { files?: unknown };
-  } catch {
-    return []; // a record from elsewhere, or cut short: it names nothing the agent can trust as stale
-  }
-  return Array.isArray(record?.files) ? record.files.filter((file): file is string => typeof file === "string" && file.startsWith("/")) : [];
 }

@@ -36,6 +36,8 @@ export function applyRequest(root: string, overrides: Partial<ApplyRequest> = {}
     host: new HostRoot(root),
     bundle: `${root}/home/core/assets`,
     config: TEST_CONFIG,
+    roleOrigin: "the default role",
+    changeRole: false,
     runtime: "podman",
     rendered: [{ path: "/etc/systemd/system/kubelet.service", content: KUBELET_UNIT, mode: 0o644, source: "kubelet.service" }],
     dryRun: false,
