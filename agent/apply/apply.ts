@@ -13,6 +13,7 @@
 
 import { AgentError, ExitCode, InternalError, fromSystemError, inPhase, type Phase } from "../errors.ts";
 import type { HostRoot, RealPath } from "../hostfs/host-root.ts";
+import { refuseOverlongPaths } from "../plan/limits.ts";
 import { buildPlan, isNoop, type Plan } from "../plan/plan.ts";
 import { CHANGE_ROLE_FLAG, roleChangeRefusal } from "../plan/role-change.ts";
 import { SILENT, logDone, logFailed, logStarted } from "../report/apply-journal.ts";
@@ -92,6 +93,7 @@ async function install(run: Run): Promise<void> {
 
 function planChanges(run: Run, inputs: Inputs, createdEarly: ReadonlySet<RealPath>): Plan {
   const { host, config, changeRole, roleOrigin } = run.request;
+  refuseOverlongPaths(host, inputs.desired);
   const plan = buildPlan(host, inputs.desired);
   if (plan.installed !== undefined && "damaged" in plan.installed) {
     run.result.warnings.push(`${plan.installed.damaged}: files an earlier apply installed that this one does not are left in place; this apply writes a new record`);

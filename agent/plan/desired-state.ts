@@ -24,6 +24,8 @@ export interface DesiredFile extends Ownership {
   secret: boolean;
   /** The bundle asset it comes from, or what rendered it ("kubelet.service"). */
   source: string;
+  /** The bundle line of the asset's header; absent for a rendered file. */
+  line?: number;
 }
 
 export interface DesiredDirectory extends Ownership {
@@ -65,9 +67,9 @@ export function computeDesiredState(input: DesiredInput): DesiredState {
   const { readers, references } = analyzeStaticPods(staticPods.map((file) => ({ asset: file.placement.asset, content: file.content })));
   if (input.assets !== undefined) refuseIncompleteBundle(placed.files, staticPods.length, references);
 
-  const files: DesiredFile[] = placed.files.map(({ placement, content }) => {
+  const files: DesiredFile[] = placed.files.map(({ placement, content, line }) => {
     const access = fileAccess(placement, readers, input.identities);
-    return { path: placement.path, content, ...access, secret: access.secret || holdsSecretMaterial(content), source: placement.asset };
+    return { path: placement.path, content, ...access, secret: access.secret || holdsSecretMaterial(content), source: placement.asset, line };
   });
   for (const rendered of input.rendered) {
     files.push({

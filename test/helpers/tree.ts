@@ -68,10 +68,15 @@ const RUN_RECORD = ["var", "var/lib", "var/lib/typhoon-agent", "var/lib/typhoon-
 
 /**
  * The tree as an apply that refused its input must leave it: only its own run record (the
- * state directory, result.json and the lock file) may have appeared.
+ * state directory, result.json and the lock file) may have appeared, and result.json, which
+ * every apply rewrites, may have changed.
  */
 export function snapshotIgnoringRunRecord(root: string, before: ReadonlyMap<string, TreeEntry>): Map<string, TreeEntry> {
   const after = snapshotTree(root);
-  for (const name of RUN_RECORD) if (!before.has(name) || name.endsWith(".json")) after.delete(name);
+  for (const name of RUN_RECORD) {
+    const earlier = before.get(name);
+    if (earlier === undefined) after.delete(name);
+    else if (name.endsWith(".json") && after.has(name)) after.set(name, earlier);
+  }
   return after;
 }
