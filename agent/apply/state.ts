@@ -10,7 +10,7 @@ import type { DesiredState } from "../plan/desired-state.ts";
 import { logRecovered } from "../report/apply-journal.ts";
 import type { ApplyResult } from "../report/apply-result.ts";
 import type { EventLog } from "../report/events.ts";
-import { pendingRecovery, recoverInterrupted, removeStrayFiles, type Recovery } from "../transaction/record.ts";
+import { pendingRecovery, recoverInterrupted, removeStrayFiles, setAsideRecords, type Recovery } from "../transaction/recovery.ts";
 import { acquireLock, type HeldLock } from "./lock.ts";
 
 /** Creates the state directory and its missing parents; returns the real paths it created. */
@@ -38,6 +38,7 @@ export function takeOverState(host: HostRoot, desired: DesiredState, lockWaitSec
       result.warnings.push(`an interrupted transaction (${recovered.id}) was ${recovered.outcome} first`);
     }
     removeStrayFiles(host, new Set(desired.directories.map((directory) => directory.path)));
+    warnSetAside(host, result);
     return lock;
   } catch (error) {
     lock.release();
@@ -48,9 +49,17 @@ export function takeOverState(host: HostRoot, desired: DesiredState, lockWaitSec
 /** plan changes nothing: it only says what the next apply will finish first. */
 export function warnPendingRecovery(host: HostRoot, result: ApplyResult): void {
   const pending = pendingRecovery(host);
-  if (pending !== undefined) {
+  if (pending?.outcome === "set aside") {
+    result.warnings.push(`the transaction record ${pending.id} cannot be read; the next apply sets it aside and starts from the tree as it is`);
+  } else if (pending !== undefined) {
     result.warnings.push(`an interrupted transaction (${pending.id}) will be ${pending.outcome} first by the next apply; this plan starts from the tree as it is now`);
   }
+  warnSetAside(host, result);
+}
+
+/** A record no run could complete stays until the operator removes it; every plan and apply says so. */
+function warnSetAside(host: HostRoot, result: ApplyResult): void {
+  for (const record of setAsideRecords(host)) result.warnings.push(`${record} holds a transaction no run could complete; inspect the paths it names, then remove it`);
 }
 
 /** Finishes a transaction a dead process left behind (apply and rollback both), and says so. */

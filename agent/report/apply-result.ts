@@ -9,8 +9,8 @@ import type { Ownership } from "../fsio/ownership.ts";
 import type { Accounts } from "../hostfs/accounts.ts";
 import type { RealPath } from "../hostfs/host-root.ts";
 import type { Plan } from "../plan/plan.ts";
-import type { Recovery } from "../transaction/record.ts";
-import { formatMode } from "./format.ts";
+import type { Recovery } from "../transaction/recovery.ts";
+import { formatMode } from "../fsio/ownership.ts";
 
 type ActionName = "create" | "replace" | "repair" | "unchanged" | "remove";
 

@@ -2,17 +2,18 @@
 // change ("prepare") and again, durably, before the first rename ("commit"); removed when
 // the transaction is finished or rolled back. A run that dies leaves it, and the next apply
 // or rollback finishes that transaction first: a "prepare" record is rolled back, a "commit"
-// record rolled forward, since every temp file it names was on disk before the first rename.
-// Steps are recorded on host paths, without content, and resolved through HostRoot again.
+// record rolled forward, since every temp file it names was on disk before the first rename
+// (recovery.ts). Steps are recorded on host paths, without content, and resolved through
+// HostRoot again.
 
 import * as fs from "node:fs";
-import { AgentError, ExitCode, attempt } from "../errors.ts";
+import { attempt } from "../errors.ts";
 import { fsyncPath, syncFilesystems } from "../fsio/durability.ts";
-import { listIfExists, readTextIfExists } from "../fsio/read-only.ts";
-import { realChild, type HostPath, type HostRoot, type RealPath } from "../hostfs/host-root.ts";
+import { readTextIfExists } from "../fsio/read-only.ts";
+import type { HostPath, HostRoot, RealPath } from "../hostfs/host-root.ts";
+import { isObject } from "../json.ts";
 import { STATE_DIRECTORY, TRANSACTION_RECORD } from "../paths.ts";
-import { isSiblingName } from "./names.ts";
-import { commitStep, directoryOf, undoPreparedStep, type RecordedStep, type Step } from "./steps.ts";
+import type { RecordedStep, Step } from "./steps.ts";
 
 const RECORD_VERSION = 1;
 
@@ -25,10 +26,13 @@ export interface TransactionRecord {
   steps: Array<RecordedStep<HostPath>>;
 }
 
-export interface Recovery {
-  id: string;
-  /** "rolled back" for a transaction that had not started its renames, "completed" otherwise. */
-  outcome: "rolled back" | "completed";
+/** A recorded step back on real paths, through the path layer like any other host path. */
+export function realStep(host: HostRoot, step: RecordedStep<HostPath>): RecordedStep {
+  return mapPaths(
+    step,
+    (file) => host.file(file),
+    (directory) => host.directory(directory),
+  );
 }
 
 /** The step as the record keeps it: without content, on host paths. */
@@ -37,15 +41,6 @@ export function recordStep(host: HostRoot, step: Step): RecordedStep<HostPath> {
   if (step.kind !== "write") return mapPaths(step, shown, shown);
   const { content: _content, ...withoutContent } = step;
   return mapPaths(withoutContent, shown, shown);
-}
-
-/** A recorded step back on real paths, through the path layer like any other host path. */
-function realStep(host: HostRoot, step: RecordedStep<HostPath>): RecordedStep {
-  return mapPaths(
-    step,
-    (file) => host.file(file),
-    (directory) => host.directory(directory),
-  );
 }
 
 /** `file` maps what a step names by its entry (a file, or a directory it removes), `directory` what it works inside. */
@@ -76,19 +71,31 @@ export function writeRecord(host: HostRoot, record: TransactionRecord, durable: 
   });
 }
 
-function readRecord(host: HostRoot): TransactionRecord | undefined {
+/**
+ * The record a run left, if any: the record itself, or what makes it unusable (it does not
+ * parse, or is not one this agent writes), in words that never quote it.
+ */
+export function readRecord(host: HostRoot): { record: TransactionRecord } | { unreadable: string } | undefined {
   const text = readTextIfExists(host.file(TRANSACTION_RECORD), "read", TRANSACTION_RECORD);
   if (text === undefined) return undefined;
-  let record: TransactionRecord;
+  let record: unknown;
   try {
-    record = JSON.parse(text) as TransactionRecord;
-  } catch (error) {
-    throw new AgentError(ExitCode.ioError, `${TRANSACTION_RECORD} is not valid JSON`, "inspect it; delete it only if no apply is running", undefined, { cause: error });
+    record = JSON.parse(text);
+  } catch {
+    return { unreadable: "it is not valid JSON (cut short, or edited)" };
   }
-  if (record.version !== RECORD_VERSION || !Array.isArray(record.steps)) {
-    throw new AgentError(ExitCode.ioError, `${TRANSACTION_RECORD} was written by an unknown agent version (${String(record.version)})`);
+  if (!isObject(record) || record.version !== RECORD_VERSION || !Array.isArray(record.steps) || !record.steps.every(isRecordedStep)) {
+    return { unreadable: "it is not a record this agent version writes" };
   }
-  return record;
+  if (typeof record.id !== "string" || (record.phase !== "prepare" && record.phase !== "commit")) return { unreadable: "it has no transaction id or phase" };
+  return { record: record as unknown as TransactionRecord };
+}
+
+/** A step as the record keeps it: a known kind whose paths are absolute host paths. */
+function isRecordedStep(step: unknown): boolean {
+  if (!isObject(step) || !["mkdir", "write", "remove", "chmod"].includes(step.kind as string)) return false;
+  const paths = [step.target, ...(step.kind === "write" ? [step.temp] : []), ...(step.kind === "remove" || (step.kind === "write" && step.undo !== undefined) ? [step.undo] : [])];
+  return paths.every((value) => typeof value === "string" && value.startsWith("/") && !value.split("/").includes(".."));
 }
 
 export function removeRecord(host: HostRoot): void {
@@ -106,48 +113,4 @@ export function finish(host: HostRoot, steps: readonly RecordedStep[]): void {
     }
   }
   removeRecord(host);
-}
-
-/** Finishes a transaction a dead process left behind; undefined when there was none. */
-export function recoverInterrupted(host: HostRoot): Recovery | undefined {
-  const record = readRecord(host);
-  if (record === undefined) return undefined;
-  const steps = record.steps.map((step) => realStep(host, step));
-  if (record.phase === "prepare") {
-    for (const step of [...steps].reverse()) undoPreparedStep(step);
-    if (record.backup !== undefined) fs.rmSync(host.file(record.backup), { force: true });
-    removeRecord(host);
-    return { id: record.id, outcome: "rolled back" };
-  }
-  for (const step of steps) {
-    const pending =
-      (step.kind === "write" && fs.existsSync(step.temp)) ||
-      (step.kind === "remove" && fs.existsSync(step.target) && !fs.existsSync(step.undo)) ||
-      (step.kind === "chmod" && fs.existsSync(step.target));
-    if (pending) commitStep(step);
-  }
-  syncFilesystems([host.directory(STATE_DIRECTORY), ...steps.map(directoryOf).filter((directory) => fs.existsSync(directory))]);
-  finish(host, steps);
-  return { id: record.id, outcome: "completed" };
-}
-
-/** What recoverInterrupted would do, without doing it (plan changes nothing). */
-export function pendingRecovery(host: HostRoot): Recovery | undefined {
-  const record = readRecord(host);
-  return record === undefined ? undefined : { id: record.id, outcome: record.phase === "prepare" ? "rolled back" : "completed" };
-}
-
-/** Removes temp and undo files no record accounts for (a record lost before its first flush) in host `directories`. */
-export function removeStrayFiles(host: HostRoot, directories: Iterable<HostPath>): RealPath[] {
-  const removed: RealPath[] = [];
-  for (const hostDirectory of directories) {
-    const directory = host.directory(hostDirectory);
-    for (const entry of listIfExists(directory, hostDirectory)) {
-      if (!isSiblingName(entry)) continue;
-      const stray = realChild(directory, entry);
-      fs.rmSync(stray, { recursive: true, force: true });
-      removed.push(stray);
-    }
-  }
-  return removed;
 }
