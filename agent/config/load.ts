@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import { loadAll } from "js-yaml";
 import { ConfigError, attempt } from "../errors.ts";
 import { readTextIfExists } from "../fsio/read-only.ts";
+import { yamlProblem } from "../json.ts";
 import { HostRoot } from "../hostfs/host-root.ts";
 import { CONFIG_KEYS, CONFIG_KEY_LIST, DEFAULT_CONFIG_PATH, RENAMED_KEYS, defaultConfig, flagName, type ConfigKey, type ConfigKeyName } from "./keys.ts";
 import { closestName } from "./suggest.ts";
@@ -92,7 +93,7 @@ function readConfigFile(options: LoadConfigOptions): { path: string; values: Rec
   try {
     documents = loadAll(text, { filename: file });
   } catch (error) {
-    throw new ConfigError(`cannot parse ${file}: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`);
+    throw new ConfigError(`cannot parse ${file}: ${yamlProblem(error)}`);
   }
   if (documents.length > 1) throw new ConfigError(`${file} holds ${documents.length} YAML documents; the configuration is one flat mapping`);
   const values = documents[0] ?? {};
