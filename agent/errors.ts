@@ -11,6 +11,7 @@ export const ExitCode = {
   badBundle: 65, // EX_DATAERR
   noInput: 66, // EX_NOINPUT
   noUser: 67, // EX_NOUSER
+  kubeletNotStarted: 69, // EX_UNAVAILABLE
   internal: 70, // EX_SOFTWARE
   cannotCreate: 73, // EX_CANTCREAT
   ioError: 74, // EX_IOERR
@@ -27,11 +28,12 @@ export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
  */
 export const EXIT_CODES: Readonly<Record<ExitCodeValue, { meaning: string; when: string }>> = {
   0: { meaning: "success", when: "done as asked; `verify` found no error, warnings allowed" },
-  1: { meaning: "failed", when: "an apply failed and was rolled back, `systemctl` failed after the files were installed, or `verify` found an error" },
+  1: { meaning: "failed", when: "an apply failed and was rolled back (interrupted by a signal, too), or `verify` found an error" },
   2: { meaning: "usage error", when: "an unknown flag or command, a malformed or empty flag value, a bundle given to a worker or none to a controller" },
   65: { meaning: "bad bundle", when: "the message names the bundle line, or the asset" },
   66: { meaning: "no input", when: "the bundle does not exist, `rollback` has no backup, or `verify` finds no install record" },
   67: { meaning: "no such user", when: "the etcd user (`etcd_user`) is in neither passwd file of the host" },
+  69: { meaning: "installed, kubelet not started", when: "the files are installed (or restored), but `systemctl` failed to start or restart the kubelet; the hint names the `systemctl` commands still to run" },
   70: { meaning: "internal error", when: "a bug in typhoon-agent, not bad input: please report it (`-v` prints its stack)" },
   73: { meaning: "cannot create", when: "permissions, a symlink in the way, a file where a directory belongs" },
   74: { meaning: "I/O error", when: "reading or writing failed (a full or failing disk), undoing a failed apply failed too, or a transaction a dead run left cannot be completed (its record is set aside)" },

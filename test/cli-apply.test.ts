@@ -256,11 +256,12 @@ describe("starting the kubelet", () => {
     expect(fs.readFileSync(path.join(run.work, "systemctl.log"), "utf8").trimEnd().split("\n").slice(2)).toEqual(["daemon-reload", "disable --now kubelet.service"]);
   });
 
-  rootTest("a failing systemctl fails the apply with its words", async () => {
+  rootTest("a failing systemctl fails the apply with its words, exit 69: installed, the kubelet not started", async () => {
     const run = await applyOnOverlay(`[ "$1" = enable ] && { echo "Failed to enable unit: Unit file kubelet.service is masked." >&2; exit 1; }\nexit 0`);
     if (run === undefined) return;
-    expect(run.exitCode).toBe(1);
+    expect(run.exitCode).toBe(69);
     expect(run.stderr).toContain("Unit file kubelet.service is masked");
     expect(run.stderr).toContain("the files are installed");
+    expect(run.stderr).toContain("hint: systemctl status kubelet.service and journalctl -u kubelet.service tell why; once that is fixed, run systemctl enable --now kubelet.service");
   });
 });

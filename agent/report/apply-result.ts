@@ -72,7 +72,9 @@ export function newResult(command: ApplyResult["command"], root: string, started
 }
 
 export function recordFailure(result: ApplyResult, failure: AgentError): void {
-  result.outcome = "failed";
+  // A kubelet that did not start leaves the files installed: the outcome says what the run
+  // did to them (applied, unchanged), the exit code and error that it did not finish.
+  if (failure.exitCode !== ExitCode.kubeletNotStarted) result.outcome = "failed";
   result.exitCode = failure.exitCode;
   result.error = failure.message;
   if (failure.hint !== undefined) result.hint = failure.hint;

@@ -12,8 +12,8 @@ import { tempDir } from "./tree.ts";
 const QUIET = { TYPHOON_AGENT_JOURNAL: "stderr" };
 
 /**
- * Runs the agent on "/" as on a node, once per entry of `runs` (its arguments; ASSETS is the
- * sample bundle), inside one private mount namespace with overlays on /etc, /opt, /var and
+ * Runs the agent on "/" as on a node, once per entry of `runs` (its arguments, after any
+ * VAR=value words for that run's environment; ASSETS is the sample bundle), inside one private mount namespace with overlays on /etc, /opt, /var and
  * /home: every write lands in scratch upper directories, the machine's own /etc is never
  * touched, and `systemctl` is the given stub script. Returns undefined (after saying why)
  * where the namespace cannot be made.
@@ -41,7 +41,11 @@ export async function applyOnOverlay(
   // Runs start in an empty scratch directory: a path taken relative to it must show up there, not in the repository.
   const cwd = path.join(work, "cwd");
   fs.mkdirSync(cwd);
-  const agentRuns = runs.map((args) => `PATH=${stubs}:$PATH ${AGENT} ${args.replaceAll("ASSETS", `${work}/assets`)}; echo $? >> ${work}/exit-codes`);
+  // A run may start with VAR=value words: the environment of that run only.
+  const agentRuns = runs.map((args) => {
+    const [, environment = "", rest = args] = /^((?:\w+=\S*\s+)*)(.*)$/s.exec(args) ?? [];
+    return `${environment}PATH=${stubs}:$PATH ${AGENT} ${rest.replaceAll("ASSETS", `${work}/assets`)}; echo $? >> ${work}/exit-codes`;
+  });
   const result = await execa("unshare", ["--mount", "--propagation", "private", "bash", "-c", [setUp, ...agentRuns].join(" && ")], { reject: false, env: QUIET, cwd });
   const exitCodes = fs.readFileSync(path.join(work, "exit-codes"), "utf8").trim().split("\n").map(Number);
   return { work, cwd, exitCode: exitCodes.at(-1) ?? result.exitCode ?? -1, exitCodes, stderr: result.stderr };
