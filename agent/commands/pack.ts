@@ -4,6 +4,7 @@ import type { Argv, CommandModule } from "yargs";
 import { UsageError, attempt, exitCodeHelp, fromSystemError } from "../errors.ts";
 import { pathValue } from "./option-checks.ts";
 import { preparePack, writePack, type PackResult } from "../unpack/pack.ts";
+import { isClosedPipe } from "../fsio/write-all.ts";
 import { say } from "../report/console.ts";
 import { formatBytes } from "../report/format.ts";
 
@@ -23,16 +24,23 @@ export const packCommand: CommandModule<object, PackArgs> = {
       .epilogue(exitCodeHelp()) as Argv<PackArgs>,
   handler: async (args) => {
     const result = args.output === undefined || args.output === "-" ? await packToStdout(args.directory) : packToFile(args.directory, args.output);
-    say(`packed ${result.assets} assets (${formatBytes(result.bytes)})`);
+    if (result !== undefined) say(`packed ${result.assets} ${result.assets === 1 ? "asset" : "assets"} (${formatBytes(result.bytes)})`);
   },
 };
 
-async function packToStdout(directory: string): Promise<PackResult> {
+/** Undefined when the reader stopped reading (`| head -c 10`): no more to write, nothing to report. */
+async function packToStdout(directory: string): Promise<PackResult | undefined> {
   const { isatty } = await import("node:tty");
   if (isatty(1)) {
     throw new UsageError("refusing to write a bundle (it holds private keys) to a terminal", "use -o FILE or redirect standard output");
   }
-  return writePack(directory, preparePack(directory), 1);
+  const names = preparePack(directory);
+  try {
+    return writePack(directory, names, 1);
+  } catch (error) {
+    if (isClosedPipe(error)) return undefined;
+    throw fromSystemError(error, "write", "standard output");
+  }
 }
 
 /** Writes next to the destination and renames, so a failed pack leaves no partial bundle. */

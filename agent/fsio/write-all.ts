@@ -17,3 +17,8 @@ export function writeAll(fd: number, bytes: Uint8Array): void {
     }
   }
 }
+
+/** A write failed because the reader went away (EPIPE): `| head -1` is done reading. */
+export function isClosedPipe(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException | undefined)?.code === "EPIPE";
+}
