@@ -29,8 +29,8 @@ export function claimStateDirectory(host: HostRoot): Set<RealPath> {
  * Takes the apply lock, finishes a transaction a dead run left (and says so), and removes
  * the temp files of one that died before its record was durable. The caller releases the lock.
  */
-export function takeOverState(host: HostRoot, desired: DesiredState, lockWaitSeconds: number, result: ApplyResult, events: EventLog): HeldLock {
-  const lock = acquireLock(host.file(LOCK_FILE), lockWaitSeconds);
+export async function takeOverState(host: HostRoot, desired: DesiredState, lockWaitSeconds: number, result: ApplyResult, events: EventLog): Promise<HeldLock> {
+  const lock = await acquireLock(host.file(LOCK_FILE), lockWaitSeconds);
   try {
     const recovered = recoverAndLog(host, events);
     if (recovered !== undefined) {

@@ -43,6 +43,17 @@ function builder(yargs: Argv<object>, dryRun: boolean): Argv<ApplyArgs> {
 }
 
 async function handler(args: ApplyArgs): Promise<void> {
+  // An apply catches SIGTERM, SIGINT and SIGHUP from its first step, reading the
+  // configuration, so an interrupted one still ends in an "apply failed" entry and a result.
+  const signals = args["dry-run"] ? undefined : (await import("../transaction/guard.ts")).catchSignals();
+  try {
+    await applyOrPlan(args);
+  } finally {
+    signals?.release();
+  }
+}
+
+async function applyOrPlan(args: ApplyArgs): Promise<void> {
   // Loaded on use: every command pays the start-up cost of what it imports.
   const [{ runApply, refusedApply }, { loadConfig }, { HostRoot }, { createJournal }, { nodeFilesFor }] = await Promise.all([
     import("../apply/apply.ts"),

@@ -3,6 +3,7 @@ import * as path from "node:path";
 import type { Argv, CommandModule } from "yargs";
 import { UsageError, attempt, exitCodeHelp, fromSystemError } from "../errors.ts";
 import { pathValue } from "./option-checks.ts";
+import { catchSignals } from "../transaction/guard.ts";
 import { preparePack, writePack, type PackResult } from "../unpack/pack.ts";
 import { isClosedPipe } from "../fsio/write-all.ts";
 import { say } from "../report/console.ts";
@@ -23,35 +24,45 @@ export const packCommand: CommandModule<object, PackArgs> = {
       .example("$0 pack /tmp/assets -o assets", "keys sorted by bytes, joined like Terraform's join(\"\\n\", ...)")
       .epilogue(exitCodeHelp()) as Argv<PackArgs>,
   handler: async (args) => {
-    const result = args.output === undefined || args.output === "-" ? await packToStdout(args.directory) : packToFile(args.directory, args.output);
-    if (result !== undefined) say(`packed ${result.assets} ${result.assets === 1 ? "asset" : "assets"} (${formatBytes(result.bytes)})`);
+    // Caught for the whole run: a signal stops it between assets, and -o's temporary file goes.
+    const signals = catchSignals();
+    try {
+      const between = (): Promise<void> => signals.checkpoint();
+      const toStdout = args.output === undefined || args.output === "-";
+      const result = toStdout ? await packToStdout(args.directory, between) : await packToFile(args.directory, args.output!, between);
+      if (result !== undefined) say(`packed ${result.assets} ${result.assets === 1 ? "asset" : "assets"} (${formatBytes(result.bytes)})`);
+    } finally {
+      signals.release();
+    }
   },
 };
 
 /** Undefined when the reader stopped reading (`| head -c 10`): no more to write, nothing to report. */
-async function packToStdout(directory: string): Promise<PackResult | undefined> {
+async function packToStdout(directory: string, between: () => Promise<void>): Promise<PackResult | undefined> {
   const { isatty } = await import("node:tty");
   if (isatty(1)) {
     throw new UsageError("refusing to write a bundle (it holds private keys) to a terminal", "use -o FILE or redirect standard output");
   }
   const names = preparePack(directory);
   try {
-    return writePack(directory, names, 1);
+    return await writePack(directory, names, 1, between);
   } catch (error) {
     if (isClosedPipe(error)) return undefined;
     throw fromSystemError(error, "write", "standard output");
   }
 }
 
-/** Writes next to the destination and renames, so a failed pack leaves no partial bundle. */
-function packToFile(directory: string, output: string): PackResult {
+/** Writes next to the destination and renames, so a failed or interrupted pack leaves no partial bundle. */
+async function packToFile(directory: string, output: string, between: () => Promise<void>): Promise<PackResult> {
   const names = preparePack(directory);
+  await between();
   const temporary = path.join(path.dirname(output), `.${path.basename(output)}.${process.pid}.tmp`);
   let fd = attempt("create", temporary, () => fs.openSync(temporary, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600));
   try {
-    const result = writePack(directory, names, fd);
+    const result = await writePack(directory, names, fd, between);
     fs.closeSync(fd);
     fd = -1;
+    await between();
     fs.renameSync(temporary, output);
     return result;
   } catch (error) {

@@ -1,6 +1,7 @@
 import type { Argv, CommandModule } from "yargs";
 import { exitCodeHelp } from "../errors.ts";
 import { pathValue } from "./option-checks.ts";
+import { catchSignals } from "../transaction/guard.ts";
 import { openBundleInput } from "../unpack/input.ts";
 import { unpackToDirectory } from "../unpack/unpack-to-directory.ts";
 import { say } from "../report/console.ts";
@@ -34,13 +35,17 @@ export const unpackCommand: CommandModule<object, UnpackArgs> = {
       .example("$0 unpack assets -C /tmp/assets", "restore every asset byte for byte")
       .example("$0 unpack - -C old-layout --awk < assets", "what `awk '/#####/ {filename=$2; next} {print > filename}'` wrote")
       .epilogue(exitCodeHelp()) as Argv<UnpackArgs>,
-  handler: (args) => {
+  handler: async (args) => {
+    // A signal stops the unpack between the bundle's buffers: the staging directory and a
+    // DIR it created are removed, DIR is as it was (exit 1).
+    const signals = catchSignals();
     const input = openBundleInput(args.bundle);
     try {
-      const result = unpackToDirectory(input, args.directory, args.awk ? "awk" : "exact");
-      say(`unpacked ${result.assets} assets (${formatBytes(result.bytes)}) into ${args.directory}${args.awk ? " (awk layout)" : ""}`);
+      const result = await unpackToDirectory(input, args.directory, args.awk ? "awk" : "exact", { between: () => signals.checkpoint() });
+      say(`unpacked ${result.assets} ${result.assets === 1 ? "asset" : "assets"} (${formatBytes(result.bytes)}) into ${args.directory}${args.awk ? " (awk layout)" : ""}`);
     } finally {
       input.close();
+      signals.release();
     }
   },
 };

@@ -27,8 +27,10 @@ export function syncFilesystems(paths: readonly string[]): void {
     for (const file of paths) fsyncPath(file);
     return;
   }
+  // sync(1) killed by a signal was interrupted with us (a Ctrl-C reaches the process group).
+  if (result.signal !== null) throw new AgentError(ExitCode.failed, `interrupted by ${result.signal}`);
   if (result.status !== 0) {
-    throw new AgentError(ExitCode.ioError, `flushing to disk failed: ${(result.stderr || String(result.error ?? result.signal)).trim()}`);
+    throw new AgentError(ExitCode.ioError, `flushing to disk failed: ${(result.stderr || String(result.error)).trim()}`);
   }
 }
 
