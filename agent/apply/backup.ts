@@ -10,7 +10,7 @@ import * as path from "node:path";
 import type { Pack } from "tar-stream";
 import { AgentError, ExitCode, attempt, fromSystemError } from "../errors.ts";
 import { ownershipOf, type Ownership } from "../fsio/ownership.ts";
-import { listIfExists } from "../fsio/read-only.ts";
+import { listIfExists, removeIfPresent } from "../fsio/read-only.ts";
 import { realChild, type HostPath, type HostRoot, type RealPath } from "../hostfs/host-root.ts";
 import { BACKUP_DIRECTORY } from "../paths.ts";
 import type { Plan } from "../plan/plan.ts";
@@ -56,7 +56,11 @@ export async function writeBackup(host: HostRoot, id: string, plan: Plan): Promi
     fs.writeFileSync(temporary, archive, { mode: 0o600, flag: "wx" });
     fs.renameSync(temporary, file);
   } catch (error) {
-    fs.rmSync(temporary, { force: true });
+    try {
+      removeIfPresent(temporary);
+    } catch {
+      // the next apply removes a half-written backup; the error that matters is the write's
+    }
     throw fromSystemError(error, "write backup", host.display(file));
   }
   return file;
@@ -163,14 +167,16 @@ function mtimeHeader(mtimeMs: number): { mtime: Date; pax: { mtime: string } } {
   return { mtime: new Date(mtimeMs), pax: { mtime: (mtimeMs / 1000).toFixed(6) } };
 }
 
-/**
- * Keeps the newest `keep` backups, and removes any backup a killed apply left half-written
- * (`<id>.tar.tmp`: it holds keys, and no rollback can use it).
- */
+/** Keeps the newest `keep` backups. */
 export function pruneBackups(directory: RealPath, keep = KEEP_BACKUPS): void {
   const all = listBackups(directory);
-  const expired = [...all.slice(0, Math.max(0, all.length - keep)), ...backupFiles(directory, `${BACKUP_SUFFIX}${TEMP_SUFFIX}`)];
+  const expired = all.slice(0, Math.max(0, all.length - keep));
   for (const name of expired) attempt("remove the old backup", `${BACKUP_DIRECTORY}/${name}`, () => fs.rmSync(path.join(directory, name), { force: true }));
+}
+
+/** Host paths of backups a killed apply, or a full disk, left half-written (`<id>.tar.tmp`: they hold keys, and no rollback can use them). */
+export function halfWrittenBackups(directory: RealPath): string[] {
+  return backupFiles(directory, `${BACKUP_SUFFIX}${TEMP_SUFFIX}`).map((name) => `${BACKUP_DIRECTORY}/${name}`);
 }
 
 function preciseMtime(header: { mtime?: Date; pax?: unknown }): Date {

@@ -5,6 +5,7 @@ import { UsageError, attempt, exitCodeHelp, fromSystemError } from "../errors.ts
 import { pathValue } from "./option-checks.ts";
 import { catchSignals } from "../transaction/guard.ts";
 import { preparePack, writePack, type PackResult } from "../unpack/pack.ts";
+import { removeIfPresent } from "../fsio/read-only.ts";
 import { isClosedPipe } from "../fsio/write-all.ts";
 import { say } from "../report/console.ts";
 import { formatBytes } from "../report/format.ts";
@@ -67,7 +68,11 @@ async function packToFile(directory: string, output: string, between: () => Prom
     return result;
   } catch (error) {
     if (fd >= 0) fs.closeSync(fd);
-    fs.rmSync(temporary, { force: true });
+    try {
+      removeIfPresent(temporary);
+    } catch {
+      // left beside the output under its pid's name; the error that matters is the write's
+    }
     throw fromSystemError(error, "write", output);
   }
 }

@@ -51,3 +51,13 @@ export function readTextIfExists(file: string, action: string, shownAs: string =
     throw fromSystemError(error, action, shownAs);
   }
 }
+
+/**
+ * Removes `file` (a whole tree with `recursive`) when it is there. rm -f alone is not enough:
+ * on a read-only filesystem unlink fails with EROFS even for a name that does not exist, and
+ * a clean-up of a temp file never created must not turn into "undoing failed too".
+ */
+export function removeIfPresent(file: string, options: { recursive?: boolean } = {}): void {
+  if (statIfExists(file) === undefined) return;
+  fs.rmSync(file, { recursive: options.recursive === true, force: true });
+}

@@ -9,7 +9,8 @@
 import * as fs from "node:fs";
 import { attempt } from "../errors.ts";
 import { fsyncPath, syncFilesystems } from "../fsio/durability.ts";
-import { readTextIfExists } from "../fsio/read-only.ts";
+import { readTextIfExists, removeIfPresent } from "../fsio/read-only.ts";
+import { writeNewFile } from "../fsio/write-all.ts";
 import type { HostPath, HostRoot, RealPath } from "../hostfs/host-root.ts";
 import { isObject } from "../json.ts";
 import { STATE_DIRECTORY, TRANSACTION_RECORD } from "../paths.ts";
@@ -63,7 +64,7 @@ export function writeRecord(host: HostRoot, record: TransactionRecord, durable: 
   const file = host.file(TRANSACTION_RECORD);
   const temp = `${file}.tmp`;
   attempt("write", TRANSACTION_RECORD, () => {
-    fs.writeFileSync(temp, `${JSON.stringify(record, null, 1)}\n`, { mode: 0o600 });
+    writeNewFile(temp, `${JSON.stringify(record, null, 1)}\n`, 0o600);
     if (durable) syncFilesystems([temp, ...flushAlso]);
     fs.renameSync(temp, file);
     // Only the rename is new since the flush: the directory's own fsync covers it.
@@ -100,8 +101,8 @@ function isRecordedStep(step: unknown): boolean {
 
 export function removeRecord(host: HostRoot): void {
   const file = host.file(TRANSACTION_RECORD);
-  fs.rmSync(file, { force: true });
-  fs.rmSync(`${file}.tmp`, { force: true });
+  removeIfPresent(file);
+  removeIfPresent(`${file}.tmp`);
 }
 
 /** Drops what only existed to undo the transaction, then its record. */
@@ -109,7 +110,7 @@ export function finish(host: HostRoot, steps: readonly RecordedStep[]): void {
   for (const step of steps) {
     if ((step.kind === "write" && step.undo !== undefined) || step.kind === "remove") {
       const undo = step.undo!;
-      attempt("remove", host.display(undo), () => fs.rmSync(undo, { recursive: true, force: true }));
+      attempt("remove", host.display(undo), () => removeIfPresent(undo, { recursive: true }));
     }
   }
   removeRecord(host);

@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import { AgentError, ExitCode, messageOf } from "../errors.ts";
 import { syncFilesystems } from "../fsio/durability.ts";
 import { formatMode } from "../fsio/ownership.ts";
-import { listIfExists } from "../fsio/read-only.ts";
+import { listIfExists, removeIfPresent } from "../fsio/read-only.ts";
 import { realChild, type HostPath, type HostRoot, type RealPath } from "../hostfs/host-root.ts";
 import { STATE_DIRECTORY, TRANSACTION_RECORD } from "../paths.ts";
 import { isSiblingName, isTransactionId, newTransactionId } from "./names.ts";
@@ -43,7 +43,7 @@ export function recoverInterrupted(host: HostRoot): Recovery | undefined {
     if (record.phase === "prepare") {
       for (const step of [...steps].reverse()) take(undoCommand(step), () => undoPreparedStep(step));
       const backup = record.backup === undefined ? undefined : host.file(record.backup);
-      if (backup !== undefined) take(`rm -f ${backup}`, () => fs.rmSync(backup, { force: true }));
+      if (backup !== undefined) take(`rm -f ${backup}`, () => removeIfPresent(backup));
       removeRecord(host);
       return { id: record.id, outcome: "rolled back" };
     }
