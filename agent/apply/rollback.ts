@@ -53,7 +53,7 @@ export async function runRollback(host: HostRoot, events: EventLog, options: Rol
     recoverAndLog(host, events);
     const file = newestBackup(host.directory(BACKUP_DIRECTORY));
     if (file === undefined) throw noBackup();
-    const backup = await readBackup(file);
+    const backup = await readBackup(host, file);
     const id = newTransactionId();
     const { steps, restored, removed } = restoreSteps(host, backup, id);
     await signals.checkpoint();

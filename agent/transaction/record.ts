@@ -7,13 +7,15 @@
 // HostRoot again.
 
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { attempt } from "../errors.ts";
 import { fsyncPath, syncFilesystems } from "../fsio/durability.ts";
 import { readTextIfExists, removeIfPresent } from "../fsio/read-only.ts";
 import { writeNewFile } from "../fsio/write-all.ts";
 import type { HostPath, HostRoot, RealPath } from "../hostfs/host-root.ts";
 import { isObject } from "../json.ts";
-import { STATE_DIRECTORY, TRANSACTION_RECORD } from "../paths.ts";
+import { BACKUP_DIRECTORY, STATE_DIRECTORY, TRANSACTION_RECORD } from "../paths.ts";
+import { isSiblingName, isTransactionId } from "./names.ts";
 import type { RecordedStep, Step } from "./steps.ts";
 
 const RECORD_VERSION = 1;
@@ -73,11 +75,16 @@ export function writeRecord(host: HostRoot, record: TransactionRecord, durable: 
 }
 
 /**
- * The record a run left, if any: the record itself, or what makes it unusable (it does not
- * parse, or is not one this agent writes), in words that never quote it.
+ * The record a run left, if any: the record itself, or what makes it unusable (it cannot be
+ * read, does not parse, or is not one this agent writes), in words that never quote it.
  */
 export function readRecord(host: HostRoot): { record: TransactionRecord } | { unreadable: string } | undefined {
-  const text = readTextIfExists(host.file(TRANSACTION_RECORD), "read", TRANSACTION_RECORD);
+  let text: string | undefined;
+  try {
+    text = readTextIfExists(host.file(TRANSACTION_RECORD), "read", TRANSACTION_RECORD);
+  } catch (error) {
+    return { unreadable: (error as Error).message };
+  }
   if (text === undefined) return undefined;
   let record: unknown;
   try {
@@ -89,14 +96,38 @@ export function readRecord(host: HostRoot): { record: TransactionRecord } | { un
     return { unreadable: "it is not a record this agent version writes" };
   }
   if (typeof record.id !== "string" || (record.phase !== "prepare" && record.phase !== "commit")) return { unreadable: "it has no transaction id or phase" };
+  if (record.backup !== undefined && !isBackupOf(record.backup)) return { unreadable: "it names a backup outside the backup directory" };
   return { record: record as unknown as TransactionRecord };
 }
 
-/** A step as the record keeps it: a known kind whose paths are absolute host paths. */
+const isHostPath = (value: unknown): value is string => typeof value === "string" && value.startsWith("/") && value === path.posix.normalize(value) && !value.split("/").includes("..");
+const isId = (value: unknown): boolean => Number.isInteger(value) && (value as number) >= 0;
+
+/** A temp or undo name the transaction gave beside `target`: recovery removes such files, and nothing else. */
+function isSiblingOf(value: unknown, target: string): boolean {
+  return isHostPath(value) && path.posix.dirname(value) === path.posix.dirname(target) && isSiblingName(path.posix.basename(value));
+}
+
+function isBackupOf(value: unknown): boolean {
+  return isHostPath(value) && path.posix.dirname(value) === BACKUP_DIRECTORY && isTransactionId(path.posix.basename(value).replace(/\.tar$/, ""));
+}
+
+/** A step as the agent records it: a known kind, absolute plain paths, its own temp and undo names, numeric owners and modes. */
 function isRecordedStep(step: unknown): boolean {
-  if (!isObject(step) || !["mkdir", "write", "remove", "chmod"].includes(step.kind as string)) return false;
-  const paths = [step.target, ...(step.kind === "write" ? [step.temp] : []), ...(step.kind === "remove" || (step.kind === "write" && step.undo !== undefined) ? [step.undo] : [])];
-  return paths.every((value) => typeof value === "string" && value.startsWith("/") && !value.split("/").includes(".."));
+  if (!isObject(step) || !isHostPath(step.target)) return false;
+  const owned = isId(step.uid) && isId(step.gid) && isId(step.mode);
+  switch (step.kind) {
+    case "mkdir":
+      return owned;
+    case "write":
+      return owned && isSiblingOf(step.temp, step.target) && (step.undo === undefined || isSiblingOf(step.undo, step.target));
+    case "remove":
+      return isSiblingOf(step.undo, step.target);
+    case "chmod":
+      return owned && isObject(step.previous) && isId(step.previous.uid) && isId(step.previous.gid) && isId(step.previous.mode);
+    default:
+      return false;
+  }
 }
 
 export function removeRecord(host: HostRoot): void {

@@ -110,7 +110,7 @@ function setAside(host: HostRoot, record: TransactionRecord | undefined, command
   const what = record === undefined ? `the transaction record ${TRANSACTION_RECORD} cannot be read: ${problem}` : `the transaction ${id} an interrupted run left in ${TRANSACTION_RECORD} cannot be completed: ${problem}`;
   const where = moved ? `; the record is set aside as ${kept}, and the next run starts from the tree as it is` : "; moving the record aside failed too";
   const byHand = command === undefined ? [] : [`the step the agent could not take, by hand once its way is clear: ${command}`];
-  const then = moved ? `inspect the paths the record names, and rm ${real} once done` : `move the record aside by hand (mv ${host.file(TRANSACTION_RECORD)} ${real}), then run the command again`;
+  const then = moved ? `inspect the paths the record names, and rm -r ${real} once done` : `move the record aside by hand (mv ${host.file(TRANSACTION_RECORD)} ${real}), then run the command again`;
   return new AgentError(ExitCode.ioError, `${what}${where}`, [...byHand, then].join("; "), TRANSACTION_RECORD);
 }
 

@@ -24,7 +24,7 @@ export function removeTempDirs(): void {
 }
 
 export interface TreeEntry {
-  type: "file" | "directory" | "symlink";
+  type: "file" | "directory" | "symlink" | "special";
   mode: number;
   uid: number;
   gid: number;
@@ -46,8 +46,11 @@ export function snapshotTree(root: string): Map<string, TreeEntry> {
       } else if (stat.isDirectory()) {
         entries.set(child, { type: "directory", ...base });
         walk(child);
-      } else {
+      } else if (stat.isFile()) {
         entries.set(child, { type: "file", ...base, content: fs.readFileSync(absolute).toString("hex") });
+      } else {
+        // A FIFO, a socket or a device: reading one could block forever.
+        entries.set(child, { type: "special", ...base });
       }
     }
   };
