@@ -10,6 +10,7 @@ import { AGENT, runAgent } from "./helpers/agent-binary.ts";
 import { makeHost, writeSampleBundle } from "./helpers/host.ts";
 import { applyOnOverlay } from "./helpers/overlay-host.ts";
 import { snapshotTree, tempDir } from "./helpers/tree.ts";
+import { recorded } from "./helpers/canary.ts";
 
 const isRoot = process.getuid?.() === 0;
 if (!isRoot) console.log("cli-apply tests skipped: apply chowns files to other users and needs root");
@@ -171,7 +172,7 @@ describe("apply and plan", () => {
     await writeSampleBundle(bundle, { freshPki: true });
     // Renames: the backup, the record twice (prepare, commit), then the files; die at the third file.
     const renames = "rename,renameat,renameat2";
-    const killed = await execa("strace", ["-f", "-qq", "-o", "/dev/null", "-e", `trace=${renames}`, "-e", `inject=${renames}:signal=KILL:when=6`, AGENT, "apply", bundle, "--root", root, "--no-start", "--keep-bundle"], { reject: false, env: QUIET.env });
+    const killed = recorded("apply killed in its commit", await execa("strace", ["-f", "-qq", "-o", "/dev/null", "-e", `trace=${renames}`, "-e", `inject=${renames}:signal=KILL:when=6`, AGENT, "apply", bundle, "--root", root, "--no-start", "--keep-bundle"], { reject: false, env: QUIET.env }));
     expect(killed.signal ?? killed.exitCode).not.toBe(0);
     expect(fs.existsSync(`${root}/var/lib/typhoon-agent/state.json`)).toBe(true);
 

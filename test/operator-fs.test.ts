@@ -14,6 +14,7 @@ import { AGENT } from "./helpers/agent-binary.ts";
 import { makeHost, writeSampleBundle } from "./helpers/host.ts";
 import { expectCleanFailure } from "./helpers/operator.ts";
 import { snapshotTree, tempDir, type TreeEntry } from "./helpers/tree.ts";
+import { recordOutput } from "./helpers/canary.ts";
 
 const isRoot = process.getuid?.() === 0;
 const rootTest = isRoot ? test : test.skip;
@@ -52,6 +53,7 @@ async function runMounted(tree: string, setUp: string, args: string[]): Promise<
     throw new Error(run.stderr);
   }
   const read = (name: string): string => fs.readFileSync(path.join(work, name), "utf8");
+  recordOutput(`typhoon-agent ${args.join(" ")} in a mount namespace`, read("stdout"), read("stderr"));
   return { exitCode: Number(read("exit")), stdout: read("stdout"), stderr: read("stderr"), before: path.join(work, "before"), after: path.join(work, "after") };
 }
 

@@ -9,6 +9,7 @@ import { describe, expect, test } from "vitest";
 import { AGENT } from "./helpers/agent-binary.ts";
 import { makeHost, writeSampleBundle } from "./helpers/host.ts";
 import { expectCleanFailure } from "./helpers/operator.ts";
+import { recordOutput } from "./helpers/canary.ts";
 
 const isRoot = process.getuid?.() === 0;
 const rootTest = isRoot ? test : test.skip;
@@ -19,6 +20,7 @@ const SINKS = ["true", "head -c 1", "head -1", "head -c 10"];
 
 async function shell(script: string): Promise<{ exitCode: number; stderr: string }> {
   const run = await execa("bash", ["-c", `${script}; echo "exit=\${PIPESTATUS[0]}" >&2`], { reject: false, env: ENV });
+  recordOutput(script, run.stderr);
   const exitCode = Number(/exit=(\d+)\s*$/.exec(run.stderr)?.[1] ?? -1);
   return { exitCode, stderr: run.stderr.replace(/exit=\d+\s*$/, "") };
 }

@@ -16,6 +16,7 @@ import { beforeAll, describe, expect, test } from "vitest";
 import { AGENT } from "./helpers/agent-binary.ts";
 import { makeHost, writeSampleBundle } from "./helpers/host.ts";
 import { snapshotTree, tempDir, type TreeEntry } from "./helpers/tree.ts";
+import { recorded } from "./helpers/canary.ts";
 
 const usable = process.getuid?.() === 0 && commandExists("strace");
 if (!usable) console.log("signal tests skipped: they need root and strace");
@@ -34,7 +35,7 @@ interface Stopped {
 /** Runs the agent with `signal` delivered at its first system call on `at` (a real path). */
 async function stopAt(at: string, signal: string, args: readonly string[]): Promise<Stopped> {
   const strace = ["-f", "-qq", "-o", "/dev/null", "-P", at, "-e", "trace=%file,%desc", "-e", `inject=%file,%desc:signal=${signal}:when=1`];
-  const run = await execa("strace", [...strace, AGENT, ...args], { reject: false, env: ENV });
+  const run = recorded(`typhoon-agent ${args.join(" ")} with ${signal} at ${at}`, await execa("strace", [...strace, AGENT, ...args], { reject: false, env: ENV }));
   // strace exits as its tracee did; a tracee killed by a signal shows as 128 + its number.
   return { exitCode: run.exitCode, signal: run.signal ?? (run.exitCode !== undefined && run.exitCode > 128 ? `signal ${run.exitCode - 128}` : undefined), stderr: run.stderr };
 }

@@ -8,6 +8,7 @@ import { execa } from "execa";
 import { AGENT } from "./agent-binary.ts";
 import { makeHost, writeSampleBundle } from "./host.ts";
 import { tempDir } from "./tree.ts";
+import { recordOutput } from "./canary.ts";
 
 const QUIET = { TYPHOON_AGENT_JOURNAL: "stderr" };
 
@@ -47,6 +48,7 @@ export async function applyOnOverlay(
     return `${environment}PATH=${stubs}:$PATH ${AGENT} ${rest.replaceAll("ASSETS", `${work}/assets`)}; echo $? >> ${work}/exit-codes`;
   });
   const result = await execa("unshare", ["--mount", "--propagation", "private", "bash", "-c", [setUp, ...agentRuns].join(" && ")], { reject: false, env: QUIET, cwd });
+  recordOutput(`on the overlaid host: ${runs.join("; ")}`, result.stdout, result.stderr);
   const exitCodes = fs.readFileSync(path.join(work, "exit-codes"), "utf8").trim().split("\n").map(Number);
   return { work, cwd, exitCode: exitCodes.at(-1) ?? result.exitCode ?? -1, exitCodes, stderr: result.stderr };
 }

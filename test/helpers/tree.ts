@@ -13,6 +13,11 @@ export function tempDir(prefix = "typhoon-test-"): string {
   return directory;
 }
 
+/** The directories tempDir made and removeTempDirs has not removed yet. */
+export function tempDirs(): readonly string[] {
+  return made;
+}
+
 export function removeTempDirs(): void {
   for (const directory of made.splice(0)) {
     try {
