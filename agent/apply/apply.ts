@@ -176,6 +176,7 @@ export async function runApply(request: ApplyRequest, reporter: Reporter): Promi
       // Only a bundle brings etcd files; a worker needs no etcd user.
       identities: { etcd: bundle === undefined ? { uid: 0, gid: 0 } : accounts.user(config.etcd_user) },
       allowUnknown: request.allowUnknown,
+      bundleSha256: bundle?.sha256,
     });
     report.skippedAssets = desired.skippedAssets;
     for (const skipped of desired.skippedAssets) report.warnings.push(`asset ${skipped} has no place in the placement table; skipped (--allow-unknown)`);

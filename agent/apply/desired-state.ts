@@ -61,6 +61,14 @@ export interface DesiredInput {
   rendered: readonly RenderedFile[];
   identities: Identities;
   allowUnknown: boolean;
+  /** The bundle's SHA-256, named in the install record; undefined on a worker. */
+  bundleSha256: string | undefined;
+}
+
+/** What the install record holds: the files installed and, on a controller, which bundle they came from. */
+export interface InstallRecord {
+  files: string[];
+  bundle?: { sha256: string };
 }
 
 /** The agent's record of what it installed, kept by the same transaction as the files. */
@@ -90,7 +98,7 @@ export function computeDesiredState(input: DesiredInput): DesiredState {
   }
   files.push({
     path: INSTALL_RECORD,
-    content: Buffer.from(`${JSON.stringify({ files: files.map((file) => file.path).sort() }, null, 1)}\n`),
+    content: Buffer.from(`${JSON.stringify(installRecord(files, input.bundleSha256), null, 1)}\n`),
     uid: 0,
     gid: 0,
     mode: 0o600,
@@ -99,6 +107,10 @@ export function computeDesiredState(input: DesiredInput): DesiredState {
     systemDepth: SYSTEM_DEPTH,
   });
   return { files, directories: directoriesFor(files, input.identities), skippedAssets: placed.skipped, readers };
+}
+
+function installRecord(files: readonly DesiredFile[], bundleSha256: string | undefined): InstallRecord {
+  return { files: files.map((file) => file.path).sort(), ...(bundleSha256 === undefined ? {} : { bundle: { sha256: bundleSha256 } }) };
 }
 
 interface PlacedAsset {
