@@ -175,7 +175,8 @@ async function agentApply(root: string, bundle: string): Promise<void> {
 function managedTree(root: string): Map<string, TreeEntry> {
   const tree = snapshotTree(root);
   for (const name of tree.keys()) {
-    if (/^var\/lib\/typhoon-agent\/(backups|result\.json|lock)/.test(name) || name.startsWith("home/")) tree.delete(name);
+    // The run's own records (result, backups, lock, metrics for node-exporter) differ from run to run.
+    if (/^var\/lib\/typhoon-agent\/(backups|result\.json|lock)|^var\/lib\/node_exporter(\/|$)/.test(name) || name.startsWith("home/")) tree.delete(name);
   }
   return tree;
 }

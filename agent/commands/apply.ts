@@ -42,18 +42,22 @@ function builder(yargs: Argv<object>, dryRun: boolean): Argv<ApplyArgs> {
 
 async function handler(args: ApplyArgs): Promise<void> {
   // Loaded on use: every command pays the start-up cost of what it imports.
-  const [{ runApply, refusedApply }, { loadConfig }, { HostRoot }, { createJournalReporter }, { nodeFilesFor }] = await Promise.all([
+  const [{ runApply, refusedApply }, { loadConfig }, { HostRoot }, { createJournalReporter }, { nodeFilesFor }, { DEFAULT_TEXTFILE_COLLECTOR_DIR }] = await Promise.all([
     import("../apply/apply.ts"),
     import("../config/load.ts"),
     import("../hostfs/host-root.ts"),
     import("../journal/journal.ts"),
     import("../units/node-files.ts"),
+    import("../config/keys.ts"),
   ]);
   const host = new HostRoot(args.root);
   const reporter = args["dry-run"] ? SILENT : createJournalReporter();
+  // A configuration that does not load still gets its failed run into the default directory.
+  let metricsDirectory = DEFAULT_TEXTFILE_COLLECTOR_DIR;
   let report: ApplyReport;
   try {
     const { config } = loadConfig({ root: host.root, configPath: args.config, flags: flagsFromArgs(args) });
+    metricsDirectory = config.textfile_collector_dir;
     if (config.role === "worker" && args.bundle !== undefined) {
       throw new UsageError("a worker takes no bundle: the asset bundle is for controllers", "run `typhoon-agent apply` without a bundle on workers, or set role: controller");
     }
@@ -81,6 +85,8 @@ async function handler(args: ApplyArgs): Promise<void> {
     if (!(error instanceof AgentError)) throw error;
     report = refusedApply(host, args["dry-run"], error, reporter);
   }
+  // plan writes nothing, not even metrics.
+  if (!args["dry-run"]) (await import("../metrics/publish.ts")).publishApplyMetrics(host, metricsDirectory, report, reporter);
   await show(report, args);
   if (report.exitCode !== 0) throw new AgentError(report.exitCode as AgentError["exitCode"], report.error ?? "apply failed", report.hint);
 }

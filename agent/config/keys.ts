@@ -4,7 +4,7 @@
 // command's option parsing reads it.
 
 import type { AgentConfig } from "./types.ts";
-import { dnsSubdomainProblem, imageReferenceProblem, ipAddressProblem, oneOfProblem, userNameProblem, type Problem } from "./forms.ts";
+import { directoryOrEmptyProblem, dnsSubdomainProblem, imageReferenceProblem, ipAddressProblem, oneOfProblem, userNameProblem, type Problem } from "./forms.ts";
 import { LABEL_FORM, TAINT_FORM, duplicateLabelProblem, duplicateTaintProblem, labelProblem, taintProblem } from "./labels.ts";
 
 export type ConfigKeyName = keyof AgentConfig;
@@ -34,6 +34,9 @@ const CLOUD_PROVIDERS = ["external"];
 export const DEFAULT_CONFIG_PATH = "/etc/typhoon/agent.yaml";
 
 const DEFAULT_KUBELET_IMAGE = "quay.io/poseidon/kubelet:v1.36.1";
+
+/** node-exporter's conventional textfile collector directory (a host path, below --root). */
+export const DEFAULT_TEXTFILE_COLLECTOR_DIR = "/var/lib/node_exporter/textfile_collector";
 
 export const CONFIG_KEYS: { readonly [K in ConfigKeyName]: KeyFields<K> } = {
   role: {
@@ -109,6 +112,14 @@ export const CONFIG_KEYS: { readonly [K in ConfigKeyName]: KeyFields<K> } = {
     default: "etcd",
     description: "owner of the etcd TLS files on a controller",
     check: userNameProblem,
+  },
+  textfile_collector_dir: {
+    name: "textfile_collector_dir",
+    kind: "scalar",
+    form: 'an absolute directory path, or "" for none',
+    default: DEFAULT_TEXTFILE_COLLECTOR_DIR,
+    description: "where apply and verify write their Prometheus metrics for node-exporter's textfile collector; empty writes none",
+    check: directoryOrEmptyProblem,
   },
 };
 

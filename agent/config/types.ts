@@ -18,4 +18,6 @@ export interface AgentConfig {
   cloud_provider?: string;
   /** Owner of the etcd TLS files. */
   etcd_user: string;
+  /** Where apply and verify write their Prometheus textfile collector files; "" writes none. */
+  textfile_collector_dir: string;
 }

@@ -128,6 +128,15 @@ export const EVENTS = {
       "typhoon-agent installed the bundle successfully in TYPHOON_DURATION_MS milliseconds. The entries before this one list what changed; /var/lib/typhoon-agent/result.json records the same run.",
     action: "Nothing to do.",
   },
+  metricsNotWritten: {
+    messageId: "e5dcaae7fd63405ebdfc5086f298080e",
+    priority: 4,
+    title: "metrics not written",
+    explanation:
+      "typhoon-agent could not write its Prometheus metrics file @TYPHOON_PATH@ for node-exporter's textfile collector; TYPHOON_ERROR says why. The run itself is not affected: its outcome, exit code and other entries stand. Prometheus keeps reading the previous file, so its series stop getting newer, and the TyphoonAgentVerifyNotRun alert fires once the verify file is two days old.",
+    action:
+      "Make the directory writable for the agent, or point textfile_collector_dir in /etc/typhoon/agent.yaml at one that is (an empty value writes no metrics). typhoon-agent-verify.service may write only /var/lib/node_exporter/textfile_collector, which systemd creates for it; another directory needs ReadWritePaths= in a drop-in:\n    systemctl edit typhoon-agent-verify.service",
+  },
 } as const;
 
 export type EventName = keyof typeof EVENTS;

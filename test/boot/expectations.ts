@@ -4,6 +4,7 @@
 // on a worker (SPEC sections 3, 4 and 7). `boots` limits an expectation to the boots that
 // can meet it.
 
+import { DEFAULT_TEXTFILE_COLLECTOR_DIR } from "../../agent/config/keys.ts";
 import { EVENTS } from "../../agent/report/events.ts";
 import { BUNDLE_PATH, CONFIG_PATH, DISTROS } from "../../packaging/agent-files.ts";
 import type { Boot } from "./machine.ts";
@@ -29,6 +30,8 @@ export interface FileExpectation {
   sha512?: string;
   content?: string;
   selinuxLabel?: string;
+  /** Text the file must hold somewhere (for files whose whole content varies from run to run). */
+  contains?: readonly string[];
   boots?: Boot[];
 }
 
@@ -45,6 +48,7 @@ const ROOT = { uid: 0, gid: 0 };
 const ETCD = { uid: 232, gid: 232 };
 const NOBODY_UID = 65534; // the static pods' runAsUser
 const CONTAINER_FILE = "system_u:object_r:container_file_t:s0";
+const TEXTFILE_DIRECTORY = DEFAULT_TEXTFILE_COLLECTOR_DIR;
 const BINARY = DISTROS["fedora-coreos"].binary;
 const CATALOG = `${DISTROS["fedora-coreos"].catalogDirectory}/typhoon-agent.catalog`;
 /** systemd's "a start job finished successfully" (UNIT_STARTED); a unit skipped by its condition gets one too */
@@ -84,6 +88,17 @@ export function fileExpectations(facts: BootFacts): FileExpectation[] {
     { path: "/var/lib/typhoon-agent/result.json", type: "file" },
     { path: "/var/lib/typhoon-agent/installed.json", type: "file", mode: 0o600, ...ROOT },
     { path: "/etc/kubernetes/pki", type: "absent", boots: ["worker"] },
+    // the metrics for node-exporter: apply's, and verify's from its first run, in its sandbox
+    { path: TEXTFILE_DIRECTORY, type: "directory", mode: 0o755, ...ROOT },
+    { path: `${TEXTFILE_DIRECTORY}/typhoon_agent_apply.prom`, type: "file", mode: 0o644, ...ROOT, contains: ["\ntyphoon_agent_apply_exit_code 0\n"] },
+    { path: `${TEXTFILE_DIRECTORY}/typhoon_agent_verify.prom`, type: "file", mode: 0o644, ...ROOT, contains: ["\ntyphoon_agent_verify_exit_code 0\n"] },
+    {
+      path: `${TEXTFILE_DIRECTORY}/typhoon_agent_verify.prom`,
+      type: "file",
+      contains: ['\nx509_cert_not_after{filename="apiserver.crt",filepath="/etc/kubernetes/pki/apiserver.crt",'],
+      boots: CONTROLLERS,
+    },
+    { path: `${TEXTFILE_DIRECTORY}/typhoon_agent_apply.prom`, type: "file", contains: [`\ntyphoon_agent_bundle_info{sha256="${facts.bundleSha256}"} 1\n`], boots: CONTROLLERS },
     // SPEC section 3: placement and least privilege
     ...CONTROLLER_TREE.map((expectation) => ({ ...expectation, boots: CONTROLLERS })),
     // labeled for containers like upstream's chcon, where SELinux is on (the QEMU guest)
@@ -131,6 +146,7 @@ export function journalExpectations(facts: BootFacts): JournalExpectation[] {
     { what: "verify reported from its sandbox, with no error", match: agentEvent("verifyDone", { TYPHOON_EXIT_CODE: "0" }), present: true },
     { what: "verify found no drift", match: agentEvent("checkFailed"), present: false },
     { what: "verify found no expiring certificate", match: agentEvent("certificateExpiring"), present: false },
+    { what: "apply and verify wrote their metrics", match: agentEvent("metricsNotWritten"), present: false },
   ];
   return all.filter((expectation) => expectation.boots?.includes(facts.boot) ?? true);
 }
