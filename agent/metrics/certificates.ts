@@ -47,6 +47,7 @@ function brokenFiles(findings: readonly Finding[]): Set<string> {
 }
 
 function certificateLabels(row: CertificateRow): Record<CertificateLabel, string> {
+  // A kubeconfig's client certificate, labelled as the exporter's kubeconfig source labels it.
   const embedded = row.kubeconfigUser !== undefined;
   return {
     filename: baseName(row.path),

@@ -28,7 +28,7 @@ export interface CertificateRow {
   /** CERTIFICATES' name, or "<kubeconfig> client" for a kubeconfig's client certificate. */
   name: string;
   path: string;
-  /** For a kubeconfig's client certificate: the name of its entry under `users`. */
+  /** For a kubeconfig's client certificate: the name of its entry under `users` ("" when it has none). */
   kubeconfigUser?: string;
   subject: string;
   issuer: string;

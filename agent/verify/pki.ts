@@ -75,7 +75,7 @@ export function checkPki(input: PkiInput): { certificates: CertificateRow[]; fin
     for (const user of embedded.clients) {
       const client = parseCertificate(user.certificate, `${kubeconfig.path} client-certificate-data`, findings);
       if (client === undefined) continue;
-      const identity = { name: `${kubeconfig.name} client`, path: kubeconfig.path, ...(user.name === undefined ? {} : { kubeconfigUser: user.name }) };
+      const identity = { name: `${kubeconfig.name} client`, path: kubeconfig.path, kubeconfigUser: user.name ?? "" };
       certificates.push(rowOf(identity, client, caName(kubeconfig.ca), input, findings));
       const key = parseKey(user.key, `${kubeconfig.path} client-key-data`, findings);
       if (key !== undefined && !client.checkPrivateKey(key)) {
