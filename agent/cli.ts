@@ -4,10 +4,10 @@
 
 import yargs from "yargs";
 import packageJson from "../package.json" with { type: "json" };
-import { AgentError, ExitCode } from "./errors.ts";
+import { AgentError, ExitCode, exitCodeHelp } from "./errors.ts";
 import { RENAMED_KEYS, flagName } from "./config/keys.ts";
 import { closestName } from "./config/suggest.ts";
-import { say } from "./report/console.ts";
+import { explainFailure, say } from "./report/console.ts";
 import { applyCommand, planCommand } from "./commands/apply.ts";
 import { packCommand } from "./commands/pack.ts";
 import { renderCommand } from "./commands/render.ts";
@@ -16,7 +16,7 @@ import { unpackCommand } from "./commands/unpack.ts";
 import { verifyCommand } from "./commands/verify.ts";
 
 /** Set explicitly: a compiled binary has no package.json for yargs to find. */
-export const VERSION = packageJson.version;
+const VERSION = packageJson.version;
 
 // One paragraph each: yargs wraps help text to the terminal and would keep a hard newline mid-line.
 const DESCRIPTION =
@@ -49,10 +49,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .alias("h", "help")
     .help()
     .wrap(helpWidth(argv))
-    .epilogue(
-      "Exit codes: 0 ok, 1 failed (rolled back), 2 usage, 65 bad bundle, 66 no input, 67 no such user, " +
-        "73 cannot create, 74 I/O error, 75 busy (another apply holds the lock), 77 no permission (verify needs root), 78 bad config.",
-    )
+    .option("verbose", { alias: "v", type: "boolean", default: false, global: true, describe: "say more: unchanged paths in plan and apply, the stack of an internal error" })
+    .epilogue(exitCodeHelp())
     .exitProcess(false)
     .fail((message, error) => {
       // yargs' own complaints (an unknown flag, a value a coerce check refused) come as a
@@ -69,7 +67,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     await cli.parseAsync();
     return ExitCode.ok;
   } catch (error) {
-    return report(error);
+    return report(error, argv.includes("-v") || argv.includes("--verbose"));
   }
 }
 
@@ -99,14 +97,10 @@ function unknownFlags(message: string, known: readonly string[]): { message: str
   return { message: `unknown option${unknown.length === 1 ? "" : "s"} ${shown}`, hint: hints.length === 0 ? undefined : hints.join("; ") };
 }
 
-function report(error: unknown): number {
-  if (error instanceof AgentError) {
-    say(error.message);
-    if (error.hint !== undefined) say(`hint: ${error.hint}`);
-    return error.exitCode;
-  }
-  say(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-  return ExitCode.failed;
+function report(error: unknown, verbose: boolean): number {
+  const { exitCode, lines } = explainFailure(error, verbose);
+  for (const line of lines) say(line);
+  return exitCode;
 }
 
 /**

@@ -1,9 +1,12 @@
-// `npm run build:release`: the agent for both architectures Typhoon runs on, each with a
-// `sha512sum`-format checksum file whose hex is what the Ignition snippets verify
-// (packaging/README.md):
+// `npm run build:release`: the agent for both architectures Typhoon runs on, as a bare binary
+// (Fedora CoreOS, Container Linux) and as a systemd-sysext image holding the binary, the units
+// and the journal catalog (Flatcar; scripts/sysext.ts), each with a `sha512sum`-format
+// checksum file whose hex is what the Ignition snippets verify (packaging/README.md):
 //
 //   dist/typhoon-agent-linux-x64      dist/typhoon-agent-linux-x64.sha512
 //   dist/typhoon-agent-linux-arm64    dist/typhoon-agent-linux-arm64.sha512
+//   dist/typhoon-agent-linux-x64.raw  dist/typhoon-agent-linux-x64.raw.sha512
+//   dist/typhoon-agent-linux-arm64.raw  dist/typhoon-agent-linux-arm64.raw.sha512
 //
 // A compiled binary is the Bun runtime with the bundled agent appended, so cross-compiling
 // needs the runtime of the other architecture. Bun would download it from GitHub; there is
@@ -21,6 +24,7 @@ import bunPackage from "../node_modules/bun/package.json" with { type: "json" };
 import packageLock from "../package-lock.json" with { type: "json" };
 import { formatBytes } from "../agent/report/format.ts";
 import { compile } from "./build.ts";
+import { buildSysext } from "./sysext.ts";
 
 const root = path.resolve(import.meta.dir, "..");
 const RUNTIME_CACHE = path.join(root, "node_modules/.cache/typhoon-agent/bun-runtimes");
@@ -45,6 +49,15 @@ export interface ReleaseArtifact {
   bytes: number;
   runtimeBytes: number;
   sha512: string;
+  /** The systemd-sysext image of the same binary. */
+  sysext: { file: string; bytes: number; sha512: string };
+}
+
+/** Writes FILE.sha512 (sha512sum -c format) and returns the hex. */
+function writeChecksum(file: string): string {
+  const sha512 = createHash("sha512").update(fs.readFileSync(file)).digest("hex");
+  fs.writeFileSync(`${file}.sha512`, `${sha512}  ${path.basename(file)}\n`);
+  return sha512;
 }
 
 /** The Bun runtime binary of `runtimePackage`, from the cache or fetched with `npm pack`. */
@@ -104,22 +117,27 @@ export function buildRelease(outputDirectory = path.join(root, "dist")): Release
     compile(file, [`--target=${target.bunTarget}`, `--compile-executable-path=${runtime}`]);
     const machine = elfMachine(file);
     if (machine !== target.elfMachine) throw new Error(`${file}: ELF machine ${machine}, expected ${target.elfMachine}`);
-    const sha512 = createHash("sha512").update(fs.readFileSync(file)).digest("hex");
-    fs.writeFileSync(`${file}.sha512`, `${sha512}  ${name}\n`);
-    return { arch: target.arch, file, bytes: fs.statSync(file).size, runtimeBytes: fs.statSync(runtime).size, sha512 };
+    const sha512 = writeChecksum(file);
+    const image = `${file}.raw`;
+    buildSysext(file, target.arch, image);
+    const sysext = { file: image, bytes: fs.statSync(image).size, sha512: writeChecksum(image) };
+    return { arch: target.arch, file, bytes: fs.statSync(file).size, runtimeBytes: fs.statSync(runtime).size, sha512, sysext };
   });
 }
 
 if (import.meta.main) {
   const artifacts = buildRelease();
-  console.log("file                           size      bare Bun runtime   agent on top");
+  console.log("file                               size      bare Bun runtime   agent on top");
   for (const artifact of artifacts) {
     const relative = path.relative(root, artifact.file);
     const overhead = artifact.bytes - artifact.runtimeBytes;
     console.log(
-      `${relative.padEnd(30)} ${formatBytes(artifact.bytes).padStart(7)}   ${formatBytes(artifact.runtimeBytes).padStart(9)}` +
+      `${relative.padEnd(34)} ${formatBytes(artifact.bytes).padStart(7)}   ${formatBytes(artifact.runtimeBytes).padStart(9)}` +
         `          ${formatBytes(overhead).padStart(7)} (${((overhead / artifact.runtimeBytes) * 100).toFixed(1)} %)`,
     );
   }
-  console.log("checksums: dist/typhoon-agent-linux-{x64,arm64}.sha512 (sha512sum -c)");
+  for (const artifact of artifacts) {
+    console.log(`${path.relative(root, artifact.sysext.file).padEnd(34)} ${formatBytes(artifact.sysext.bytes).padStart(7)}   systemd-sysext image (Flatcar)`);
+  }
+  console.log("checksums: dist/typhoon-agent-linux-{x64,arm64}{,.raw}.sha512 (sha512sum -c)");
 }

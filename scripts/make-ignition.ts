@@ -28,7 +28,7 @@ import {
 } from "../packaging/agent-files.ts";
 
 export const PACKAGING = path.resolve(import.meta.dir, "../packaging");
-const IGNITION_SPEC_VERSION = "3.3.0";
+const IGNITION_CONFIG_VERSION = "3.3.0";
 const NODE_VARIABLE_NAMES = Object.keys(NODE_VARIABLES) as NodeVariable[];
 
 /**
@@ -77,7 +77,7 @@ function jsonTemplateText(template: Template): string {
 
 function ignitionConfig(node: NodeFiles): object {
   return {
-    ignition: { version: IGNITION_SPEC_VERSION },
+    ignition: { version: IGNITION_CONFIG_VERSION },
     storage: {
       files: node.files.map((file) => ({
         path: file.path,
@@ -87,12 +87,13 @@ function ignitionConfig(node: NodeFiles): object {
             ? { source: jsonTemplateText(file.contents.source), verification: { hash: `sha512-${jsonTemplateText(file.contents.sha512)}` } }
             : { source: dataUrl(file.contents.text) },
       })),
+      ...(node.links.length === 0 ? {} : { links: node.links.map((link) => ({ path: link.path, target: link.target })) }),
     },
     systemd: {
       units: node.units.map((unit) => ({
         name: unit.name,
         ...(unit.enabled === undefined ? {} : { enabled: unit.enabled }),
-        contents: jsonTemplateText(unit.contents),
+        ...(unit.contents === undefined ? {} : { contents: jsonTemplateText(unit.contents) }),
         ...(unit.dropIns === undefined ? {} : { dropins: unit.dropIns.map((dropIn) => ({ name: dropIn.name, contents: jsonTemplateText(dropIn.contents) })) }),
       })),
     },
@@ -154,12 +155,17 @@ function butaneSnippet(distro: Distro, role: Role, node: NodeFiles): string {
       lines.push(...literalBlock("        inline", templateText(file.contents.text), 10));
     }
   }
-  lines.push("systemd:", "  units:");
+  if (node.links.length > 0) lines.push("  links:", ...node.links.flatMap((link) => [`    - path: ${link.path}`, `      target: ${link.target}`]));
+  if (node.units.length > 0) lines.push("systemd:", "  units:");
   for (const unit of node.units) {
-    lines.push(`    - name: ${unit.name}`, ...(unit.enabled === undefined ? [] : [`      enabled: ${unit.enabled}`]), ...literalBlock("      contents", templateText(unit.contents), 8));
+    lines.push(`    - name: ${unit.name}`, ...(unit.enabled === undefined ? [] : [`      enabled: ${unit.enabled}`]), ...contentsLines(unit.contents, 8));
     lines.push(...dropInLines(unit.dropIns));
   }
   return `${lines.join("\n")}\n`;
+}
+
+function contentsLines(contents: Template | undefined, indent: number): string[] {
+  return contents === undefined ? [] : literalBlock(`${" ".repeat(indent - 2)}contents`, templateText(contents), indent);
 }
 
 function dropInLines(dropIns: NodeFiles["units"][number]["dropIns"]): string[] {
@@ -191,7 +197,7 @@ function containerLinuxConfig(distro: Distro, role: Role, node: NodeFiles): stri
   }
   lines.push("systemd:", "  units:");
   for (const unit of node.units) {
-    lines.push(`    - name: ${unit.name}`, ...(unit.enabled === undefined ? [] : [`      enable: ${unit.enabled}`]), ...literalBlock("      contents", templateText(unit.contents), 8));
+    lines.push(`    - name: ${unit.name}`, ...(unit.enabled === undefined ? [] : [`      enable: ${unit.enabled}`]), ...contentsLines(unit.contents, 8));
     lines.push(...dropInLines(unit.dropIns));
   }
   return `${lines.join("\n")}\n`;

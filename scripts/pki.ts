@@ -138,7 +138,11 @@ export async function makeClusterPki(options: ClusterPkiOptions = {}): Promise<M
   const apiServerHost = options.apiServerHost ?? "example.typhoon.test";
   const etcdHosts = options.etcdHosts ?? ["node1.example.typhoon.test"];
   const days = options.days ?? 365;
-  const etcdSans = [...etcdHosts.map((host) => `DNS:${host}`), "DNS:localhost", "IP:127.0.0.1"];
+  // As terraform-render-bootstrap issues them: the server certificate names the etcd hosts,
+  // localhost and 127.0.0.1 (clients on the controller itself reach it on loopback), the peer
+  // certificate only the etcd hosts (members reach each other by name).
+  const etcdPeerSans = etcdHosts.map((host) => `DNS:${host}`);
+  const etcdSans = [...etcdPeerSans, "DNS:localhost", "IP:127.0.0.1"];
 
   const keys = await Promise.all(Array.from({ length: 12 }, () => newKeyPair()));
   const next = (() => {
@@ -175,7 +179,7 @@ export async function makeClusterPki(options: ClusterPkiOptions = {}): Promise<M
     issue({ subject: "/CN=kube-apiserver", usage: "client", days }, next(), aggregationCa),
     issue({ subject: "/CN=etcd-client/O=etcd", usage: "client", days }, next(), etcdCa),
     issue({ subject: "/CN=etcd-server/O=etcd", usage: "server-client", days, sans: etcdSans }, next(), etcdCa),
-    issue({ subject: "/CN=etcd-peer/O=etcd", usage: "server-client", days, sans: etcdSans }, next(), etcdCa),
+    issue({ subject: "/CN=etcd-peer/O=etcd", usage: "server-client", days, sans: etcdPeerSans }, next(), etcdCa),
   ]);
   const serviceAccount = next();
 

@@ -6,10 +6,11 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { execa } from "execa";
 import { beforeAll, describe, expect, test } from "vitest";
+import { runApply } from "../agent/apply/apply.ts";
 import { runRollback } from "../agent/apply/rollback.ts";
 import { HostRoot } from "../agent/hostfs/host-root.ts";
 import { terraformBundle } from "../scripts/make-bundle.ts";
-import { applyIn, EventRecorder } from "./helpers/apply.ts";
+import { applyIn, applyRequest, EventRecorder } from "./helpers/apply.ts";
 import { ETCD_UID, NOBODY_UID, makeHost, sampleAssets, writeSampleBundle } from "./helpers/host.ts";
 import { snapshotIgnoringRunRecord, snapshotTree } from "./helpers/tree.ts";
 
@@ -40,7 +41,7 @@ beforeAll(async () => {
 });
 
 describe("a fresh controller", () => {
-  rootTest("every asset is installed where SPEC section 3 puts it, byte for byte", async () => {
+  rootTest("every asset is installed where the placement table puts it, byte for byte", async () => {
     const root = makeHost();
     await writeSampleBundle(`${root}/home/core/assets`);
     const { report } = await applyIn(root);
@@ -105,8 +106,11 @@ describe("a fresh controller", () => {
 
   rootTest("pods running as different users may share a certificate, not a secret", async () => {
     const root = makeHost();
+    // the scheduler mounts the whole pki directory here (upstream mounts only scheduler.conf),
+    // so the files it names are host files it reads
     const scheduler = assets
       .get("static-manifests/kube-scheduler.yaml")!
+      .replace(/(mountPath|path): \/etc\/kubernetes\/pki\/scheduler.conf/g, "$1: /etc/kubernetes/pki")
       .replace("runAsUser: 65534", "runAsUser: 1234")
       .replace("    - --leader-elect=true\n", "    - --leader-elect=true\n    - --client-ca-file=/etc/kubernetes/pki/ca.crt\n");
     const sharing = new Map(assets).set("static-manifests/kube-scheduler.yaml", scheduler);
@@ -270,6 +274,42 @@ describe("refusals leave the host exactly as it was", () => {
     });
   }
 
+  rootTest("each refusal names the phase it happened in, in the result and the journal", async () => {
+    const cases: Array<[string, (root: string) => void, string]> = [
+      ["a bad bundle", (root) => fs.writeFileSync(`${root}/home/core/assets`, "##### /etc/passwd\nx\n"), "inputs"],
+      ["a symlinked managed directory", (root) => {
+        fs.mkdirSync(`${root}/etc/kubernetes`, { recursive: true });
+        fs.symlinkSync("/tmp", `${root}/etc/kubernetes/pki`);
+      }, "plan"],
+    ];
+    for (const [title, arrange, phase] of cases) {
+      const root = makeHost();
+      await writeSampleBundle(`${root}/home/core/assets`);
+      arrange(root);
+      const { report, recorder } = await applyIn(root);
+      expect({ title, phase: report.phase as string | undefined }).toEqual({ title, phase });
+      expect({ title, phase: recorder.named("applyFailed")[0]?.fields.TYPHOON_PHASE }).toEqual({ title, phase });
+      expect(JSON.parse(fs.readFileSync(`${root}/var/lib/typhoon-agent/result.json`, "utf8")).phase).toBe(phase);
+    }
+  });
+
+  rootTest("a bug is an internal error (exit 70) that keeps its cause, not an I/O error, and nothing is touched", async () => {
+    const root = makeHost();
+    await writeSampleBundle(`${root}/home/core/assets`);
+    const before = snapshotTree(root);
+    const recorder = new EventRecorder();
+    // Content that is neither a string nor a Buffer: a programming error, as a TypeError.
+    const rendered = [{ path: "/etc/systemd/system/kubelet.service", content: undefined as unknown as string, mode: 0o644, source: "kubelet.service" }];
+    const { result, failure } = await runApply({ ...applyRequest(root), rendered }, recorder);
+    expect(result.exitCode).toBe(70);
+    expect(result.error).toMatch(/^internal error: /);
+    expect(result.hint).toMatch(/bug in typhoon-agent/);
+    expect(result.phase).toBe("inputs");
+    expect(failure?.cause).toBeInstanceOf(TypeError);
+    expect(recorder.named("applyFailed")[0]?.fields).toMatchObject({ TYPHOON_EXIT_CODE: 70, TYPHOON_PHASE: "inputs" });
+    expect(snapshotIgnoringRunRecord(root, before)).toEqual(before);
+  });
+
   rootTest("--allow-unknown skips what it cannot place, and says so", async () => {
     const root = makeHost();
     fs.writeFileSync(`${root}/home/core/assets`, terraformBundle(new Map([...assets, ["extras/readme.txt", "hi\n"]])));
@@ -314,6 +354,46 @@ describe("symlinked system directories stay inside the root", () => {
     expect(report.exitCode, report.error).toBe(0);
     expect(fs.existsSync(`${root}/var/opt/bootstrap/assets`)).toBe(true);
     expect(fs.existsSync("/var/opt/bootstrap/assets/manifests/bootstrap-token.yaml") && !fs.existsSync(`${root}/var/opt`)).toBe(false);
+  });
+});
+
+describe("host paths as the operator knows them, whatever the links", () => {
+  rootTest("with /opt -> var/opt, plan, apply, the backup and rollback all say /opt/...", async () => {
+    const root = makeHost();
+    fs.mkdirSync(`${root}/var/opt`, { recursive: true });
+    fs.symlinkSync("var/opt", `${root}/opt`);
+    await writeSampleBundle(`${root}/home/core/assets`, { networking: "cilium" });
+    expect((await applyIn(root)).report.exitCode).toBe(0);
+    await writeSampleBundle(`${root}/home/core/assets`, { networking: "flannel" });
+    const planned = await applyIn(root, { dryRun: true });
+    const { report } = await applyIn(root);
+    expect(report.exitCode, report.error).toBe(0);
+    for (const run of [planned.report, report]) {
+      const paths = run.actions.map((action) => action.path);
+      expect(paths.filter((file) => file.startsWith("/var/opt"))).toEqual([]);
+      expect(paths).toContain("/opt/bootstrap/assets/manifests/network/deployment.yaml");
+    }
+    expect(planned.report.actions.map((action) => `${action.action} ${action.path}`)).toEqual(report.actions.map((action) => `${action.action} ${action.path}`));
+    const tar = await execa("tar", ["-tf", path.join(root, report.backup!)]);
+    expect(tar.stdout.split("\n").filter((name) => name.startsWith("var/opt"))).toEqual([]);
+    expect(tar.stdout).toContain("opt/bootstrap/assets/manifests/network/deployment.yaml");
+    const undo = await runRollback(new HostRoot(root), new EventRecorder(), { lockWaitSeconds: 1, settleKubelet: false });
+    expect([...undo.restored, ...undo.removed].filter((file) => file.startsWith("/var/opt"))).toEqual([]);
+    expect(undo.restored).toContain("/opt/bootstrap/assets/manifests/network/deployment.yaml");
+    expect(fs.readFileSync(`${root}/var/opt/bootstrap/assets/manifests/network/deployment.yaml`, "utf8")).toContain("cilium");
+  });
+
+  rootTest("a legacy leftover below a linked /opt is reported as /opt/...", async () => {
+    const root = makeHost();
+    fs.mkdirSync(`${root}/var/opt/bootstrap`, { recursive: true });
+    fs.symlinkSync("var/opt", `${root}/opt`);
+    fs.writeFileSync(`${root}/var/opt/bootstrap/bootkube-start`, "old\n");
+    await writeSampleBundle(`${root}/home/core/assets`);
+    const { report, recorder } = await applyIn(root);
+    expect(report.exitCode, report.error).toBe(0);
+    expect(report.actions.filter((action) => action.action === "remove").map((action) => action.path)).toEqual(["/opt/bootstrap/bootkube-start"]);
+    expect(recorder.named("legacyMigrated").map((entry) => entry.fields.TYPHOON_PATH)).toEqual(["/opt/bootstrap/bootkube-start"]);
+    expect(fs.existsSync(`${root}/var/opt/bootstrap/bootkube-start`)).toBe(false);
   });
 });
 

@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { FAILSAFE_SCHEMA, load } from "js-yaml";
 import { describe, expect, test } from "vitest";
-import { agentFiles, BUNDLE_PATH, CONFIG_PATH, DISTROS, templateVariables, type Distro, type Role } from "../packaging/agent-files.ts";
+import { agentFiles, BUNDLE_PATH, CONFIG_PATH, DISTROS, SYSEXT, sysextFiles, templateVariables, type Distro, type Role } from "../packaging/agent-files.ts";
 import {
   ignitionTemplate,
   outputName,
@@ -35,6 +35,7 @@ const TYPHOON_VALUES: TemplateValues = {
   node_labels: "",
   node_taints: "",
   cloud_provider: null,
+  platform: null,
 };
 
 /** A worker pool with labels and taints of its own (join(",", var.node_labels)), on a cloud provider. */
@@ -43,6 +44,7 @@ const POOL_VALUES: TemplateValues = {
   node_labels: "example.com/pool=gpu,node.kubernetes.io/disk=ssd",
   node_taints: "nvidia.com/gpu=true:NoSchedule,example.com/dedicated:NoExecute",
   cloud_provider: "external",
+  platform: "aws",
 };
 
 const VALUE_SETS = { "a default pool": TYPHOON_VALUES, "a pool with labels and taints": POOL_VALUES };
@@ -73,10 +75,10 @@ test.each(NODES)("%s %s: every template variable of the role is used, and nothin
 // Typhoon passes the node variables to its worker templates only (labels and taints) and to
 // every node template (cloud provider); Terraform fails on a variable a template uses and
 // templatefile() was not given.
-test("only workers take a pool's labels and taints; every node takes the cloud provider", () => {
+test("only workers take a pool's labels and taints; every node takes the cloud provider and the platform", () => {
   expect(templateVariables("controller")).not.toContain("node_labels");
-  expect(templateVariables("controller")).toContain("cloud_provider");
-  expect(templateVariables("worker")).toEqual(expect.arrayContaining(["node_labels", "node_taints", "cloud_provider"]));
+  expect(templateVariables("controller")).toEqual(expect.arrayContaining(["cloud_provider", "platform"]));
+  expect(templateVariables("worker")).toEqual(expect.arrayContaining(["node_labels", "node_taints", "cloud_provider", "platform"]));
 });
 
 const TERRAFORM = Bun.which("terraform");
@@ -101,12 +103,20 @@ function hclObject(values: TemplateValues): string {
 interface IgnitionUnit {
   name: string;
   enabled?: boolean;
-  contents: string;
+  contents?: string;
   dropins?: Array<{ name: string; contents: string }>;
 }
 
+interface IgnitionLink {
+  path: string;
+  target: string;
+}
+
 interface IgnitionConfig {
-  storage: { files: Array<{ path: string; mode: number; contents: { source: string; verification?: { hash: string } } }> };
+  storage: {
+    files: Array<{ path: string; mode: number; contents: { source: string; verification?: { hash: string } } }>;
+    links?: IgnitionLink[];
+  };
   systemd: { units: IgnitionUnit[] };
 }
 
@@ -116,6 +126,16 @@ describe.each(NODES)("%s %s", (distro, role) => {
   const render = (values: TemplateValues): IgnitionConfig => JSON.parse(renderTemplate(ignitionText(distro, role), values));
   const ignition = render(TYPHOON_VALUES);
   const unit = (unitName: string): IgnitionUnit | undefined => ignition.systemd.units.find((candidate) => candidate.name === unitName);
+  const sysext = layout.delivery === "sysext";
+  /** A unit's text: placed by Ignition, or in the sysext image (Flatcar). */
+  const unitText = (unitName: string): string | undefined => (sysext ? sysextFiles().get(`${SYSEXT.unitDirectory}/${unitName}`) : unit(unitName)?.contents);
+  /** Enabled the way the distro enables it: Ignition's preset, or a link to the sysext's unit. */
+  const enabledIn = (unitName: string): string | undefined =>
+    sysext
+      ? ignition.storage.links?.find((link) => link.target === `${SYSEXT.unitDirectory}/${unitName}`)?.path.split("/").at(-2)
+      : unit(unitName)?.enabled === true
+        ? "preset"
+        : undefined;
 
   const snippet = layout.snippet;
   if (snippet.format === "butane") {
@@ -147,13 +167,13 @@ describe.each(NODES)("%s %s", (distro, role) => {
     });
   }
 
-  test("the binary is fetched from the release URL and verified by its SHA-512", () => {
-    const binary = ignition.storage.files.find((file) => file.path === layout.binary);
-    expect(binary).toEqual({
-      path: layout.binary,
-      mode: 0o755,
+  test(`the ${sysext ? "sysext image" : "binary"} is fetched from the release URL and verified by its SHA-512`, () => {
+    const placed = sysext ? { path: SYSEXT.path, mode: 0o644 } : { path: layout.binary, mode: 0o755 };
+    expect(ignition.storage.files.find((file) => file.path === placed.path)).toEqual({
+      ...placed,
       contents: { source: TYPHOON_VALUES.typhoon_agent_url, verification: { hash: `sha512-${TYPHOON_VALUES.typhoon_agent_sha512}` } },
     });
+    expect(ignition.storage.files.some((file) => file.path === layout.binary)).toBe(!sysext);
   });
 
   test("the agent's configuration names the node's role and the distro's runtime", () => {
@@ -170,6 +190,7 @@ describe.each(NODES)("%s %s", (distro, role) => {
       const effective = load(result.stdout) as Record<string, unknown>;
       expect(effective, what).toMatchObject({ role, runtime: layout.runtime, kubelet_image: values.kubelet_image });
       expect(effective.cloud_provider, what).toBe(values.cloud_provider ?? undefined);
+      expect(effective.platform, what).toBe(values.platform ?? "none");
       const list = (joined: string | null | undefined): string[] => (role === "worker" ? (joined ?? "").split(",").filter((item) => item !== "") : []);
       expect(effective.node_labels, what).toEqual(list(values.node_labels));
       expect(effective.node_taints, what).toEqual(list(values.node_taints));
@@ -177,44 +198,54 @@ describe.each(NODES)("%s %s", (distro, role) => {
   });
 
   if (role === "controller") {
-    test("apply runs the binary where this distro's snippet puts it, on the bundle the file provisioner drops", () => {
-      expect(unit("typhoon-agent.service")!.contents).toContain(`\nExecStart=${layout.binary} apply ${BUNDLE_PATH}\n`);
-      expect(unit("typhoon-agent.service")!.contents).toContain(`\nConditionPathExists=${BUNDLE_PATH}\n`);
-      expect(unit("typhoon-agent.path")!.contents).toContain(`\nPathExists=${BUNDLE_PATH}\n`);
-      expect(unit("typhoon-agent.service")!.dropins).toBeUndefined();
+    test("apply runs the binary where this distro's snippet puts it, on the bundle the file provisioner drops or rewrites", () => {
+      expect(unitText("typhoon-agent.service")).toContain(`\nExecStart=${layout.binary} apply ${BUNDLE_PATH}\n`);
+      expect(unitText("typhoon-agent.service")).toContain(`\nConditionPathExists=${BUNDLE_PATH}\n`);
+      // PathChanged=: a rejected bundle that stays does not start the service again and again
+      expect(unitText("typhoon-agent.path")).toContain(`\nPathChanged=${BUNDLE_PATH}\n`);
+      expect(unitText("typhoon-agent.path")).not.toMatch(/^PathExists=/m);
+      expect(unit("typhoon-agent.service")?.dropins).toBeUndefined();
+      expect(enabledIn("typhoon-agent.service")).toBe(sysext ? "multi-user.target.wants" : "preset");
+      // Flatcar's ensure-sysext.service starts what multi-user.target wants after the merge, not paths.target
+      expect(enabledIn("typhoon-agent.path")).toBe(sysext ? "multi-user.target.wants" : "preset");
     });
   } else {
     test("a worker runs apply at boot without a bundle: a drop-in clears the bundle condition and argument", () => {
       const service = unit("typhoon-agent.service")!;
-      expect(service.enabled).toBe(true);
+      expect(enabledIn("typhoon-agent.service")).toBe(sysext ? "multi-user.target.wants" : "preset");
       expect(service.dropins?.map((dropIn) => dropIn.name)).toEqual(["worker.conf"]);
       expect(service.dropins![0]!.contents).toContain(`\nConditionPathExists=\n`);
       expect(service.dropins![0]!.contents).toContain(`\nExecStart=\nExecStart=${layout.binary} apply\n`);
       expect(unit("typhoon-agent.path")).toBeUndefined();
+      expect(enabledIn("typhoon-agent.path")).toBeUndefined();
     });
   }
 
   test("the journal catalog goes where journalctl --update-catalog reads it, where the distro has such a place", () => {
     const catalog = ignition.storage.files.find((file) => file.path.endsWith("/typhoon-agent.catalog"));
     expect(catalog?.path).toBe(layout.catalogDirectory === undefined ? undefined : `${layout.catalogDirectory}/typhoon-agent.catalog`);
+    // Flatcar: in the sysext image, at /usr/lib/systemd/catalog, which journalctl --update-catalog reads
+    if (sysext) expect([...sysextFiles().keys()]).toContain(`${SYSEXT.catalogDirectory}/typhoon-agent.catalog`);
   });
 
   test("the verify timer is enabled and fires daily with a randomized delay; its service is started only by it", () => {
-    expect(unit("typhoon-agent-verify.service")!.contents).toContain(`\nExecStart=${layout.binary} verify\n`);
-    const timer = unit("typhoon-agent-verify.timer")!;
-    expect(timer.enabled).toBe(true);
-    expect(timer.contents).toMatch(/\nOnCalendar=daily\n/);
-    expect(timer.contents).toMatch(/\nRandomizedDelaySec=\S+\n/);
-    expect(timer.contents).toMatch(/\nPersistent=true\n/);
+    expect(unitText("typhoon-agent-verify.service")).toContain(`\nExecStart=${layout.binary} verify\n`);
+    const timer = unitText("typhoon-agent-verify.timer")!;
+    expect(enabledIn("typhoon-agent-verify.timer")).toBe(sysext ? "timers.target.wants" : "preset");
+    expect(timer).toMatch(/\nOnCalendar=daily\n/);
+    expect(timer).toMatch(/\nRandomizedDelaySec=\S+\n/);
+    expect(timer).toMatch(/\nPersistent=true\n/);
     // Absent, not false: Ignition runs systemctl disable for enabled: false.
-    expect(unit("typhoon-agent-verify.service")).not.toHaveProperty("enabled");
+    expect(unit("typhoon-agent-verify.service") ?? {}).not.toHaveProperty("enabled");
+    expect(enabledIn("typhoon-agent-verify.service")).toBeUndefined();
   });
 
   test("systemd-analyze verify accepts every unit, drop-ins included, without a warning", async () => {
     const root = analyzeRoot([layout.binary, "/usr/bin/kubelet"]);
     const units: Record<string, string> = { "kubelet.service": "[Service]\nExecStart=/usr/bin/kubelet\n" }; // written by apply; ordering needs it
+    const roleUnits = ["typhoon-agent.service", ...(role === "controller" ? ["typhoon-agent.path"] : []), "typhoon-agent-verify.service", "typhoon-agent-verify.timer"];
+    for (const name of roleUnits) units[name] = unitText(name)!;
     for (const placed of ignition.systemd.units) {
-      units[placed.name] = placed.contents;
       for (const dropIn of placed.dropins ?? []) units[`${placed.name}.d/${dropIn.name}`] = dropIn.contents;
     }
     expect(await analyzeUnits(root, units)).toEqual({ exitCode: 0, stderr: "" });
@@ -233,8 +264,11 @@ function agentYaml(ignition: IgnitionConfig): string {
 interface ButaneSnippet {
   variant: string;
   version: string;
-  storage: { files: Array<{ path: string; mode: string; contents: { inline?: string; source?: string; verification?: { hash: string } } }> };
-  systemd: { units: Array<{ name: string; enabled?: string; contents: string; dropins?: Array<{ name: string; contents: string }> }> };
+  storage: {
+    files: Array<{ path: string; mode: string; contents: { inline?: string; source?: string; verification?: { hash: string } } }>;
+    links?: IgnitionLink[];
+  };
+  systemd?: { units: Array<{ name: string; enabled?: string; contents?: string; dropins?: Array<{ name: string; contents: string }> }> };
 }
 
 interface ContainerLinuxConfig {
@@ -251,6 +285,7 @@ interface ContainerLinuxConfig {
 
 interface PlacedForComparison {
   files: Array<{ path: string; mode: number; text?: string; source?: string; hash?: string }>;
+  links?: IgnitionLink[];
   units: IgnitionUnit[];
 }
 
@@ -263,10 +298,11 @@ function translateButane(butane: ButaneSnippet): PlacedForComparison {
         ? { text: file.contents.inline }
         : { source: file.contents.source!, hash: file.contents.verification!.hash }),
     })),
-    units: butane.systemd.units.map((unit) => ({
+    ...(butane.storage.links === undefined ? {} : { links: butane.storage.links }),
+    units: (butane.systemd?.units ?? []).map((unit) => ({
       name: unit.name,
       ...(unit.enabled === undefined ? {} : { enabled: unit.enabled === "true" }),
-      contents: unit.contents,
+      ...(unit.contents === undefined ? {} : { contents: unit.contents }),
       ...(unit.dropins === undefined ? {} : { dropins: unit.dropins }),
     })),
   };
@@ -300,6 +336,7 @@ function decodeIgnition(ignition: IgnitionConfig): PlacedForComparison {
         ? { path: file.path, mode: file.mode, text: decodeURIComponent(file.contents.source.slice("data:,".length)) }
         : { path: file.path, mode: file.mode, source: file.contents.source, hash: file.contents.verification!.hash },
     ),
+    ...(ignition.storage.links === undefined ? {} : { links: ignition.storage.links }),
     units: ignition.systemd.units,
   };
 }

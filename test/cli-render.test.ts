@@ -23,12 +23,45 @@ const FEDORA_COREOS = "ID=fedora\nVARIANT_ID=coreos\n";
 describe("render prints what apply would write", () => {
   test("render kubelet: the unit for the runtime asked for, on standard output only", async () => {
     for (const runtime of ["podman", "docker", "rkt"]) {
-      const result = await runAgent(["render", "kubelet", "--runtime", runtime, "--root", tempDir()]);
+      const image = runtime === "rkt" ? ["--kubelet-image", "quay.io/poseidon/kubelet:v1.34.2"] : [];
+      const result = await runAgent(["render", "kubelet", "--runtime", runtime, ...image, "--root", tempDir()]);
       expect(result.exitCode, result.stderr as string).toBe(0);
       expect(result.stderr).toBe("");
       expect(result.stdout).toContain(`Description=Kubelet (${runtime} container)`);
       expect(result.stdout).toContain(`ExecStart=/usr/bin/${runtime} run`);
     }
+  });
+
+  test("render kubelet --runtime rkt with kubelet 1.35 or newer: exit 78, why, and what works", async () => {
+    const result = await runAgent(["render", "kubelet", "--runtime", "rkt", "--root", tempDir()]);
+    expect(result.exitCode).toBe(78);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toContain("typhoon-agent: runtime: rkt cannot run kubelet v1.36.1: rkt runs only on Container Linux, whose cgroups are v1 only");
+    expect(result.stderr).toContain("hint: move the node to Flatcar Linux (runtime docker) or Fedora CoreOS (runtime podman)");
+  });
+
+  test("render kubelet for a kubelet older than any field's flagless form, or an image that does not say its version: exit 78 naming the key", async () => {
+    const old = await runAgent(["render", "config", "--kubelet-image", "quay.io/poseidon/kubelet:v1.20.4", "--root", tempDir()]);
+    expect(old.exitCode).toBe(78);
+    expect(old.stderr).toContain("kubelet_image: kubelet v1.20.4 is older than 1.21, the oldest the agent configures: it does not accept shutdownGracePeriod and shutdownGracePeriodCriticalPods");
+    const digest = `quay.io/poseidon/kubelet@sha256:${"d".repeat(64)}`;
+    const unsaid = await runAgent(["render", "kubelet", "--runtime", "docker", "--kubelet-image", digest, "--root", tempDir()]);
+    expect(unsaid.exitCode).toBe(78);
+    expect(unsaid.stderr).toContain("kubelet_version: needed: kubelet_image");
+    const said = await runAgent(["render", "kubelet", "--runtime", "docker", "--kubelet-image", digest, "--kubelet-version", "1.36.1", "--root", tempDir()]);
+    expect(said.exitCode, said.stderr as string).toBe(0);
+  });
+
+  test("render kubelet --platform aws: the provider ID from the metadata agent's file, which systemd expands", async () => {
+    const podman = await runAgent(["render", "kubelet", "--runtime", "podman", "--platform", "aws", "--root", tempDir()]);
+    expect(podman.exitCode, podman.stderr as string).toBe(0);
+    expect(podman.stdout).toContain("Requires=afterburn.service\nAfter=afterburn.service");
+    expect(podman.stdout).toContain("EnvironmentFile=/run/metadata/afterburn\n");
+    expect(podman.stdout).toContain("  --provider-id=aws:///${AFTERBURN_AWS_AVAILABILITY_ZONE}/${AFTERBURN_AWS_INSTANCE_ID}");
+    const docker = await runAgent(["render", "kubelet", "--runtime", "docker", "--platform", "aws", "--root", tempDir()]);
+    expect(docker.stdout).toContain("Requires=coreos-metadata.service\nAfter=coreos-metadata.service");
+    expect(docker.stdout).toContain("EnvironmentFile=/run/metadata/coreos\n");
+    expect(docker.stdout).toContain("  --provider-id=aws:///${COREOS_EC2_AVAILABILITY_ZONE}/${COREOS_EC2_INSTANCE_ID}");
   });
 
   test("render kubelet with runtime auto says on standard error what it chose and why", async () => {

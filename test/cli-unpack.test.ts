@@ -1,5 +1,5 @@
 // The compiled binary as an operator runs it: unpack and pack, every hostile bundle class
-// of SPEC section 2, exit codes, and "nothing written" after a rejection.
+// of the README's "Bundle format", exit codes, and "nothing written" after a rejection.
 
 import * as fs from "node:fs";
 import * as path from "node:path";

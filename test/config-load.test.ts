@@ -50,6 +50,7 @@ describe("sources and precedence", () => {
       node_labels: [],
       node_taints: [],
       etcd_user: "etcd",
+      platform: "none",
       textfile_collector_dir: "/var/lib/node_exporter/textfile_collector",
     });
     expect(loaded.source).toBeUndefined();
@@ -110,6 +111,8 @@ const BAD_VALUES: Record<ConfigKeyName, { yaml: string; flag: string; problem: s
   node_taints: { yaml: "dedicated=infra:Sometimes", flag: "dedicated=infra:Sometimes", problem: 'has effect "Sometimes"' },
   cloud_provider: { yaml: "aws", flag: "aws", problem: "is not one of the choices" },
   etcd_user: { yaml: "Etcd", flag: "Etcd", problem: "is not a user name" },
+  platform: { yaml: "gcp", flag: "gcp", problem: "is not one of the choices" },
+  kubelet_version: { yaml: "v1.36-beta", flag: "1.x", problem: "is not a Kubernetes version" },
   textfile_collector_dir: { yaml: "var/lib/node_exporter", flag: "var/lib/node_exporter", problem: "is not an absolute path" },
 };
 

@@ -1,11 +1,13 @@
-// The README's configuration, mounts and journal tables are the code's tables: rendered here
-// from CONFIG_KEY_LIST, KUBELET_MOUNTS and EVENTS and compared with the README, so none drifts.
+// The README's configuration, mounts, journal and exit-code tables are the code's tables:
+// rendered here from CONFIG_KEY_LIST, KUBELET_MOUNTS, EVENTS and EXIT_CODES and compared with
+// the README, so none drifts.
 // On a mismatch the expected table is in the failure, ready to paste.
 
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, test } from "vitest";
 import { CONFIG_KEY_LIST, describeDefault, flagName } from "../agent/config/keys.ts";
+import { EXIT_CODES } from "../agent/errors.ts";
 import { EVENTS } from "../agent/report/events.ts";
 import { KUBELET_MOUNTS } from "../agent/units/mounts.ts";
 
@@ -33,20 +35,29 @@ describe("README tables", () => {
 
   test("the kubelet's host mounts", () => {
     const expected = table(
-      ["host path", "in the container", "access", "why"],
+      ["host path", "in the container", "access", "runtimes", "why"],
       KUBELET_MOUNTS.map((mount) => [
         `\`${mount.host}\``,
         mount.container === mount.host ? "same" : `\`${mount.container}\``,
         [
           mount.readOnly ? "read-only" : "read-write",
           ...(mount.propagation === "rshared" ? ["rshared"] : []),
-          ...(mount.selinuxRelabel ? ["relabel `z`"] : []),
+          ...(mount.selinuxRelabel ? ["relabel `z` (podman)"] : []),
           ...(mount.createOnHost ? ["created first"] : []),
         ].join(", "),
+        (mount.runtimes ?? ["all"]).join(", "),
         mount.why,
       ]),
     );
     expect(section("## kubelet.service")).toContain(expected);
+  });
+
+  test("the exit codes", () => {
+    const expected = table(
+      ["code", "meaning", "when"],
+      Object.entries(EXIT_CODES).map(([code, { meaning, when }]) => [code, meaning, when]),
+    );
+    expect(section("## Exit codes")).toContain(expected);
   });
 
   test("the journal's MESSAGE_IDs", () => {

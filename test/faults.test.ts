@@ -12,6 +12,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { PHASES } from "../agent/errors.ts";
 import { AGENT } from "./helpers/agent-binary.ts";
 import { makeHost, writeSampleBundle } from "./helpers/host.ts";
 import { runSeed, seededRandom } from "./helpers/random.ts";
@@ -119,6 +120,63 @@ describe("signals", () => {
   }
 });
 
+describe("what it cannot read is an error, never taken for absent", () => {
+  // An apply that could not list /etc/kubernetes/manifests, or read the install record or the
+  // passwd file, went on as if they were empty: it succeeded and left a pod-checkpointer
+  // manifest (or files the bundle no longer holds) behind, or blamed a missing etcd user.
+  // Each is made unreadable in turn (EACCES on every open of that path, strace -P) and must
+  // stop the apply, naming it, before it changes anything.
+  const cases: Array<[string, string]> = [
+    ["the static pod directory", "/etc/kubernetes/manifests"],
+    ["the install record", "/var/lib/typhoon-agent/installed.json"],
+    ["the passwd file", "/etc/passwd"],
+  ];
+  for (const [what, hostPath] of cases) {
+    faultTest(`${what}: exit 73 naming it, the old tree kept`, async () => {
+      const root = copyTree(fixture.installed, path.join(fixture.work, `unreadable-${hash(what)}`));
+      const only = ["-P", `${root}${hostPath}`, "-e", "trace=open,openat", "-e", "inject=open,openat:error=EACCES"];
+      const run = await execa("strace", ["-f", "-qq", "-o", "/dev/null", ...only, AGENT, ...applyArgs(root)], {
+        reject: false,
+        env: ENV,
+      });
+      expect({ exitCode: run.exitCode, stderr: run.stderr }).toMatchObject({ exitCode: 73, stderr: expect.stringContaining(`${hostPath}: EACCES`) });
+      checkOutcome(root, run, `EACCES reading ${hostPath}`);
+      await converge(root);
+    });
+  }
+});
+
+describe("signals during a rollback", () => {
+  // rollback runs the same transaction as apply, signals included: it is undone, or done, never half.
+  faultTest("SIGTERM at each rename of a rollback leaves the tree before or after it", async () => {
+    const syscalls = "rename,renameat,renameat2";
+    const before = copyTree(fixture.installed, path.join(fixture.work, "rollback-before"));
+    await agentApply(before, fixture.bundle);
+    const after = copyTree(before, path.join(fixture.work, "rollback-after"));
+    const done = await execa(AGENT, ["rollback", "--root", after, "--no-start"], { reject: false, env: ENV });
+    expect(done.exitCode, done.stderr).toBe(0);
+    const log = path.join(fixture.work, "rollback.log");
+    const counted = copyTree(before, path.join(fixture.work, "rollback-count"));
+    execSync(`strace -qq -o ${log} -e trace=${syscalls} ${AGENT} rollback --root ${counted} --no-start 2>/dev/null`, { env: { ...process.env, ...ENV } });
+    const calls = fs.readFileSync(log, "utf8").split("\n").filter((line) => /^\w+\(/.test(line)).length;
+    const outcomes: string[] = [];
+    for (const n of sample(calls, 8, seededRandom(seed ^ hash("rollback")))) {
+      const root = copyTree(before, path.join(fixture.work, `rollback-${n}`));
+      const run = await execa("strace", ["-qq", "-o", "/dev/null", "-e", `trace=${syscalls}`, "-e", `inject=${syscalls}:signal=SIGTERM:when=${n}`, AGENT, "rollback", "--root", root, "--no-start"], {
+        reject: false,
+        env: ENV,
+      });
+      outcomes.push(`${n}:${run.exitCode}`);
+      const expected = run.exitCode === 0 ? after : before;
+      expect(managedTree(root), `SIGTERM at rename ${n}: exit ${run.exitCode} (${run.stderr.split("\n").at(-2)})`).toEqual(managedTree(expected));
+      expect(tempFiles(root), `SIGTERM at rename ${n}`).toEqual([]);
+      if (run.exitCode === 1) expect(run.stderr, `SIGTERM at rename ${n}`).toContain("rollback failed and was rolled back: interrupted by SIGTERM");
+    }
+    console.log(`rollback SIGTERM: exit codes per rename ${outcomes.join(" ")}`);
+    expect(outcomes.some((outcome) => outcome.endsWith(":1")), "no signal landed inside the rollback's transaction").toBe(true);
+  }, 60_000);
+});
+
 describe("kill -9 and a full disk", () => {
   faultTest("kill -9 at random moments: each file old or new, no secret ever exposed, re-apply converges", async () => {
     const random = seededRandom(seed);
@@ -193,6 +251,10 @@ function checkOutcome(root: string, run: { exitCode?: number | undefined; stderr
   } else if (handled && !/undoing it failed too/.test(run.stderr)) {
     expect(managedTree(root), `${what}: exit ${run.exitCode} must leave the old tree (${run.stderr.split("\n").at(-2)})`).toEqual(fixture.oldTree);
     expect(tempFiles(root), what).toEqual([]);
+    // Every failed apply names its phase; one refused before its configuration loaded (no role) has none.
+    const resultFile = `${root}/var/lib/typhoon-agent/result.json`;
+    const result = (fs.existsSync(resultFile) ? JSON.parse(fs.readFileSync(resultFile, "utf8")) : {}) as { role?: string; phase?: string };
+    if (result.role !== undefined) expect(PHASES as readonly (string | undefined)[], `${what}: the phase it failed in`).toContain(result.phase);
   } else {
     // The runtime itself died, or undoing the transaction failed too (its record stays for
     // the next apply): each file old or new.
@@ -288,6 +350,8 @@ function sample(calls: number, count: number, random: ReturnType<typeof seededRa
 function copyTree(from: string, to: string): string {
   fs.rmSync(to, { recursive: true, force: true });
   execSync(`cp -a ${from} ${to}`);
+  // So that a result.json found after a run is that run's (a run stopped before apply writes none).
+  fs.rmSync(path.join(to, "var/lib/typhoon-agent/result.json"), { force: true });
   return to;
 }
 

@@ -48,6 +48,7 @@ describe("the journal after an apply", () => {
     const failed = withId(entries, "applyFailed");
     expect(failed.length).toBe(1);
     expect(failed[0]).toMatchObject({ PRIORITY: "3", TYPHOON_EXIT_CODE: "66" });
+    expect(failed[0]!.TYPHOON_PHASE).toBe("inputs");
 
     // Not one private key, client key or token reaches the journal, in any field.
     const journal = run.exported.toString("latin1");

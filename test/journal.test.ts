@@ -1,4 +1,4 @@
-// Reporting to the systemd journal (SPEC section 7): the native protocol encoding, the
+// Reporting to the systemd journal (docs/design.md, "The journal"): the native protocol encoding, the
 // stderr fallback, the message catalog, and a real systemd-journald receiving the entries
 // from bun and from a compiled binary.
 
@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { encodeEntry, isJournalFieldName, type JournalField } from "../agent/journal/encode.ts";
-import { createJournalReporter } from "../agent/journal/journal.ts";
+import { createJournal } from "../agent/journal/journal.ts";
 import { EVENTS, type EventFields } from "../agent/report/events.ts";
 import { COMPILE_FLAGS } from "../scripts/build.ts";
 import { CATALOG_FILE, renderCatalog } from "../scripts/make-catalog.ts";
@@ -76,11 +76,11 @@ describe("encodeEntry: the native protocol", () => {
 });
 
 /** Emits through a stderr reporter whose lines go to a file, and returns the file's lines. */
-function fallbackLines(emit: (reporter: ReturnType<typeof createJournalReporter>) => void, transport: "journal" | "stderr" = "stderr"): string[] {
+function fallbackLines(emit: (reporter: ReturnType<typeof createJournal>) => void, transport: "journal" | "stderr" = "stderr"): string[] {
   const file = path.join(tempDir(), "stderr");
   const fd = fs.openSync(file, "w");
   try {
-    emit(createJournalReporter({ transport, fallbackFd: fd }));
+    emit(createJournal({ transport, fallbackFd: fd }));
   } finally {
     fs.closeSync(fd);
   }
@@ -116,7 +116,7 @@ describe("stderr fallback: one line per event, <priority>message key=value", () 
     fs.writeFileSync(file, "");
     const fd = fs.openSync(file, "r");
     try {
-      expect(() => createJournalReporter({ transport: "stderr", fallbackFd: fd }).emit("applyDone", "done")).not.toThrow();
+      expect(() => createJournal({ transport: "stderr", fallbackFd: fd }).emit("applyDone", "done")).not.toThrow();
     } finally {
       fs.closeSync(fd);
     }

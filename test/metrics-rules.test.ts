@@ -9,9 +9,10 @@ import * as path from "node:path";
 import { load } from "js-yaml";
 import { describe, expect, test } from "vitest";
 import { DEFAULT_WARN_DAYS } from "../agent/commands/verify.ts";
-import { DEFAULT_TEXTFILE_COLLECTOR_DIR } from "../agent/config/keys.ts";
 import { METRIC_FAMILIES, METRICS_FILE_NAMES } from "../agent/metrics/families.ts";
 import { TEXTFILE_DIRECTORY_MODE } from "../agent/metrics/textfile.ts";
+import { TEXTFILE_COLLECTOR_DIRECTORY } from "../agent/paths.ts";
+import { agentFiles, DISTROS, literalText, sysextFiles, TMPFILES_PATH, type Distro } from "../packaging/agent-files.ts";
 import { REPO } from "./helpers/agent-binary.ts";
 import { tempDir } from "./helpers/tree.ts";
 
@@ -132,10 +133,49 @@ describe("packaging/README.md's way into the addon's prometheus-rules ConfigMap"
   });
 });
 
-test("typhoon-agent-verify.service, read-only otherwise, may write the default textfile_collector_dir, which systemd creates 0755", () => {
-  const unit = fs.readFileSync(path.join(REPO, "packaging/typhoon-agent-verify.service"), "utf8");
-  const setting = (name: string): string[] => [...unit.matchAll(new RegExp(`^${name}=(.*)$`, "gm"))].map((match) => match[1]!);
+/** The units that write metrics, as each distro's nodes get them: placed by Ignition, or in the sysext image (Flatcar). */
+function metricsUnits(): Array<readonly [string, string, string]> {
+  const names = ["typhoon-agent.service", "typhoon-agent-verify.service"];
+  return (Object.keys(DISTROS) as Distro[]).flatMap((distro) => {
+    if (DISTROS[distro].delivery === "sysext") {
+      return [...sysextFiles()].filter(([file]) => names.includes(path.basename(file))).map(([file, text]) => [distro, path.basename(file), text] as const);
+    }
+    return agentFiles(distro, "controller").units.flatMap((unit) => (names.includes(unit.name) && unit.contents !== undefined ? [[distro, unit.name, literalText(unit.contents)] as const] : []));
+  });
+}
+
+test("every distro's nodes get both units that write metrics", () => {
+  expect(metricsUnits().map(([distro, name]) => `${distro} ${name}`)).toEqual(
+    Object.keys(DISTROS).flatMap((distro) => [`${distro} typhoon-agent.service`, `${distro} typhoon-agent-verify.service`]),
+  );
+});
+
+test.each(metricsUnits())("%s: %s, read-only around it, may write the default textfile_collector_dir, and never makes it", (_distro, _name, unit) => {
+  const setting = (name: string): string[] => [...unit.matchAll(new RegExp(`^${name}=(.*)$`, "gm"))].flatMap((match) => match[1]!.split(" "));
   expect(setting("ProtectSystem")).toEqual(["strict"]);
-  expect(setting("StateDirectory").map((directory) => `/var/lib/${directory}`)).toEqual([DEFAULT_TEXTFILE_COLLECTOR_DIR]);
-  expect(setting("StateDirectoryMode")).toEqual([`0${TEXTFILE_DIRECTORY_MODE.toString(8)}`]);
+  expect(setting("ReadWritePaths")).toContain(`-${TEXTFILE_COLLECTOR_DIRECTORY}`);
+  // A StateDirectory= there would chmod and chown it at every start, to one mode for all of them.
+  expect(setting("StateDirectory").map((directory) => `/var/lib/${directory}`)).not.toContain(TEXTFILE_COLLECTOR_DIRECTORY);
+});
+
+// systemd-tmpfiles chowns to root, which takes root.
+test.skipIf(process.getuid?.() !== 0)("the tmpfiles.d line Ignition places makes the directory, 0755 root's, as systemd-tmpfiles reads it", () => {
+  for (const distro of Object.keys(DISTROS) as Distro[]) {
+    for (const role of ["controller", "worker"] as const) {
+      const placed = agentFiles(distro, role).files.filter((file) => file.path === TMPFILES_PATH);
+      expect(placed.map((file) => file.mode), `${distro} ${role}`).toEqual([0o644]);
+    }
+  }
+  const file = agentFiles("fedora-coreos", "controller").files.find((placed) => placed.path === TMPFILES_PATH)!;
+  if (file.contents.kind !== "inline") throw new Error("the tmpfiles.d file is inline");
+  const root = tempDir("typhoon-tmpfiles-");
+  const config = path.join(tempDir("typhoon-tmpfiles-conf-"), "typhoon-agent.conf");
+  fs.writeFileSync(config, literalText(file.contents.text));
+  const result = spawnSync("systemd-tmpfiles", ["--create", `--root=${root}`, config], { encoding: "utf8" });
+  expect(result.status, result.stderr).toBe(0);
+  expect(result.stderr).toBe("");
+  for (const directory of [path.dirname(TEXTFILE_COLLECTOR_DIRECTORY), TEXTFILE_COLLECTOR_DIRECTORY]) {
+    const stat = fs.statSync(path.join(root, directory));
+    expect([stat.isDirectory(), stat.mode & 0o7777, stat.uid, stat.gid], directory).toEqual([true, TEXTFILE_DIRECTORY_MODE, 0, 0]);
+  }
 });

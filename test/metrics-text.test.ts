@@ -21,7 +21,7 @@ describe("the verify file's text", () => {
     const pem = fs.readFileSync(path.join(work, "crt"));
     const checkedAt = new Date();
     const pki = checkPki({ read: (file) => (file === "/etc/kubernetes/pki/ca.crt" ? pem : undefined), now: checkedAt, warnDays: 90 });
-    const text = verifyMetricsText({ checkedAt, durationSeconds: 0.5, exitCode: 0, report: { command: "verify", root: "/", checkedAt: checkedAt.toISOString(), warnDays: 90, exitCode: 0, files: 1, certificates: pki.certificates, findings: pki.findings } });
+    const text = verifyMetricsText({ checkedAt, durationSeconds: 0.5, exitCode: 0, result: { command: "verify", root: "/", checkedAt: checkedAt.toISOString(), warnDays: 90, exitCode: 0, files: 1, certificates: pki.certificates, findings: pki.findings } });
     const [notAfter] = series(parseExposition(text), "x509_cert_not_after");
     expect(notAfter!.labels).toMatchObject({
       filename: "ca.crt",
@@ -47,7 +47,7 @@ describe("the verify file's text", () => {
       name: "ca", path: '/etc/kubernetes/pki/we"ird\\name\n.crt', subject: "", issuer: "", serialNumber: "0A", sans: [], ca: undefined,
       names: { subject: { CN: 'say "hi"\\' }, issuer: {} }, notBefore: "2025-01-01T00:00:00.000Z", notAfter: "2025-12-31T00:00:00.000Z", daysLeft: -1, status: "expired" as const,
     };
-    const text = verifyMetricsText({ checkedAt, durationSeconds: 1, exitCode: 1, report: { command: "verify", root: "/", checkedAt: checkedAt.toISOString(), warnDays: 90, exitCode: 1, files: 1, certificates: [row], findings: [] } });
+    const text = verifyMetricsText({ checkedAt, durationSeconds: 1, exitCode: 1, result: { command: "verify", root: "/", checkedAt: checkedAt.toISOString(), warnDays: 90, exitCode: 1, files: 1, certificates: [row], findings: [] } });
     expect(text).toContain('filepath="/etc/kubernetes/pki/we\\"ird\\\\name\\n.crt"');
     const [expired] = series(parseExposition(text), "x509_cert_expired");
     expect(expired!.labels.filepath).toBe(row.path);

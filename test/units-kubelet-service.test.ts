@@ -1,200 +1,34 @@
 // kubelet.service for podman, docker and rkt, golden-free: each rendered unit is parsed
 // back the way systemd reads it, its ExecStart taken apart the way the runtime reads it,
 // and the mounts and kubelet flags found there are checked against the mounts table and
-// against SPEC section 5's invariants. systemd-analyze verifies every unit.
+// against the README's kubelet.service invariants. systemd-analyze verifies every unit.
 
 import * as fs from "node:fs";
-import { load } from "js-yaml";
 import { describe, expect, test } from "vitest";
-import { defaultConfig } from "../agent/config/keys.ts";
-import type { AgentConfig, Role, Runtime } from "../agent/config/types.ts";
-import { KUBELET_MOUNTS } from "../agent/units/mounts.ts";
-import { renderNodeFiles } from "../agent/units/node-files.ts";
+import type { Role, Runtime } from "../agent/config/types.ts";
+import { EXTRACT_CLIENT_CA } from "../agent/units/kubelet-service.ts";
+import { mountsFor } from "../agent/units/mounts.ts";
+import { flagValues, isWithin, render, RKT_KUBELET_IMAGE, splitCommand, values } from "./helpers/kubelet-unit.ts";
 import { analyzeRoot, analyzeUnits } from "./helpers/systemd-analyze.ts";
 
 const RUNTIMES: readonly Runtime[] = ["podman", "docker", "rkt"];
 const ROLES: readonly Role[] = ["controller", "worker"];
 
-// ---- reading a unit file as systemd does ----------------------------------------------
-
-interface Unit {
-  /** section → [key, value] in file order (keys repeat: ExecStartPre). */
-  sections: Map<string, Array<[string, string]>>;
-}
-
-function parseUnit(text: string): Unit {
-  const sections = new Map<string, Array<[string, string]>>();
-  let current: Array<[string, string]> | undefined;
-  const logical = text.replaceAll("\\\n", " ").split("\n");
-  for (const line of logical) {
-    if (line.trim() === "" || line.startsWith("#")) continue;
-    const header = /^\[(.+)\]$/.exec(line);
-    if (header !== null) {
-      current = [];
-      sections.set(header[1]!, current);
-      continue;
-    }
-    const equals = line.indexOf("=");
-    if (current === undefined || equals < 0) throw new Error(`not a unit line: ${line}`);
-    current.push([line.slice(0, equals), line.slice(equals + 1)]);
-  }
-  return { sections };
-}
-
-function values(unit: Unit, section: string, key: string): string[] {
-  return (unit.sections.get(section) ?? []).filter(([name]) => name === key).map(([, value]) => value);
-}
-
-/** systemd.service(5) "Command lines": words, quotes, backslash escapes, $$ and %%. */
-function splitCommand(value: string): { ignoreFailure: boolean; words: string[] } {
-  const ignoreFailure = value.startsWith("-");
-  const text = ignoreFailure ? value.slice(1) : value;
-  const words: string[] = [];
-  let index = 0;
-  while (index < text.length) {
-    while (text[index] === " ") index++;
-    if (index >= text.length) break;
-    let word = "";
-    const quote = text[index] === '"' || text[index] === "'" ? text[index++] : undefined;
-    while (index < text.length && (quote === undefined ? text[index] !== " " : text[index] !== quote)) {
-      const character = text[index++]!;
-      if (character === "\\") word += text[index++];
-      else if ((character === "$" || character === "%") && text[index] === character) word += text[index++];
-      else if (character === "$" || character === "%") throw new Error(`unescaped ${character} would be expanded by systemd: ${value}`);
-      else word += character;
-    }
-    if (quote !== undefined) index++;
-    words.push(word);
-  }
-  return { ignoreFailure, words };
-}
-
-// ---- reading the runtime's command line ----------------------------------------------
-
-interface ParsedMount {
-  host: string;
-  container: string;
-  readOnly: boolean;
-  propagation: "rprivate" | "rshared";
-  selinuxRelabel: boolean;
-}
-
-interface ParsedExecStart {
-  executable: string;
-  mounts: ParsedMount[];
-  image: string;
-  kubeletFlags: string[];
-}
-
-/** Options of `podman run` / `docker run` that take a separate value. */
-const VALUED_OPTIONS = new Set(["--name", "--log-driver", "--pid", "--network", "--volume"]);
-
-function parseBindRun(words: readonly string[]): ParsedExecStart {
-  const mounts: ParsedMount[] = [];
-  let index = 2; // "/usr/bin/podman run"
-  while (words[index]!.startsWith("-")) {
-    const option = words[index]!;
-    const value = VALUED_OPTIONS.has(option) ? words[++index]! : undefined;
-    if (option === "--volume") {
-      const [host, container, options = ""] = value!.split(":") as [string, string, string?];
-      const flags = options.split(",");
-      mounts.push({
-        host,
-        container,
-        readOnly: flags.includes("ro"),
-        propagation: flags.includes("rshared") ? "rshared" : "rprivate",
-        selinuxRelabel: flags.includes("z"),
-      });
-    }
-    index++;
-  }
-  return { executable: words[0]!, mounts, image: words[index]!, kubeletFlags: words.slice(index + 1) };
-}
-
-function parseRktRun(words: readonly string[]): ParsedExecStart {
-  const volumes = new Map<string, Map<string, string>>();
-  const mounts: ParsedMount[] = [];
-  let index = 2; // "/usr/bin/rkt run"
-  while (!words[index]!.startsWith("docker://")) {
-    const option = words[index]!;
-    if (option === "--volume" || option === "--mount") {
-      const fields = new Map(words[++index]!.split(",").map((pair) => pair.split("=") as [string, string]));
-      if (option === "--volume") {
-        const name = [...fields.keys()][0]!;
-        expect(volumes.has(name), `volume ${name} declared twice`).toBe(false);
-        volumes.set(name, fields);
-      } else {
-        const volume = volumes.get(fields.get("volume")!);
-        expect(volume, `--mount of undeclared volume ${fields.get("volume")}`).toBeDefined();
-        expect(volume!.get("kind")).toBe("host");
-        // Like docker's and podman's rbind: without it, submounts (cgroup v1 controllers) vanish.
-        expect(volume!.get("recursive")).toBe("true");
-        mounts.push({
-          host: volume!.get("source")!,
-          container: fields.get("target")!,
-          readOnly: volume!.get("readOnly") === "true",
-          // stage1-fly makes every volume source rshared; it has no per-volume setting.
-          propagation: "rshared",
-          // rkt has no per-volume SELinux relabel.
-          selinuxRelabel: false,
-        });
-      }
-    }
-    index++;
-  }
-  const image = words[index]!.slice("docker://".length);
-  const separator = words.indexOf("--", index);
-  expect(words.slice(index + 1, separator)).toEqual(["--exec=/usr/local/bin/kubelet"]);
-  return { executable: words[0]!, mounts, image, kubeletFlags: words.slice(separator + 1) };
-}
-
-interface Rendered {
-  unit: Unit;
-  text: string;
-  execStart: ParsedExecStart;
-  kubeletYaml: Record<string, unknown>;
-}
-
-function render(runtime: Runtime, overrides: Partial<AgentConfig> = {}): Rendered {
-  const config = { ...defaultConfig(), ...overrides };
-  const files = renderNodeFiles(config, runtime);
-  expect(files.map((file) => [file.path, file.mode])).toEqual([
-    ["/etc/systemd/system/kubelet.service", 0o644],
-    ["/etc/kubernetes/kubelet.yaml", 0o644],
-  ]);
-  const text = files[0]!.content;
-  const unit = parseUnit(text);
-  const execStarts = values(unit, "Service", "ExecStart");
-  expect(execStarts).toHaveLength(1);
-  const { words } = splitCommand(execStarts[0]!);
-  const execStart = runtime === "rkt" ? parseRktRun(words) : parseBindRun(words);
-  return { unit, text, execStart, kubeletYaml: load(files[1]!.content) as Record<string, unknown> };
-}
-
-function flagValues(flags: readonly string[], name: string): string[] {
-  return flags.filter((flag) => flag.startsWith(`--${name}=`)).map((flag) => flag.slice(name.length + 3));
-}
-
-function isWithin(child: string, parent: string): boolean {
-  return parent === "/" || child === parent || child.startsWith(`${parent}/`);
-}
-
-// ---- the tests ----------------------------------------------------------------------
-
 describe.each(RUNTIMES)("kubelet.service for %s", (runtime) => {
   test("the ExecStart mounts are the mounts table, in order", () => {
     const { execStart } = render(runtime);
-    const expected = KUBELET_MOUNTS.map((mount) => ({
+    const expected = mountsFor(runtime).map((mount) => ({
       host: mount.host,
       container: mount.container,
       readOnly: mount.readOnly,
       propagation: runtime === "rkt" ? "rshared" : mount.propagation,
-      selinuxRelabel: runtime === "rkt" ? false : mount.selinuxRelabel,
+      // podman alone relabels (docker: none, as Typhoon's Flatcar unit; rkt cannot)
+      selinuxRelabel: runtime === "podman" ? mount.selinuxRelabel : false,
     }));
     expect(execStart.mounts).toEqual(expected);
   });
 
-  test.each(ROLES)("invariants of SPEC section 5 hold for a %s", (role) => {
+  test.each(ROLES)("the README's kubelet.service invariants hold for a %s", (role) => {
     const { text, execStart, unit, kubeletYaml } = render(runtime, { role, node_labels: ["example.com/rack=r1"], node_taints: ["dedicated=infra:NoExecute"] });
     const etcKubernetes = execStart.mounts.filter((mount) => mount.container === "/etc/kubernetes");
     expect(etcKubernetes).toHaveLength(1);
@@ -230,8 +64,9 @@ describe.each(RUNTIMES)("kubelet.service for %s", (runtime) => {
     expect(flagValues(plain.kubeletFlags, "kubeconfig")).toEqual(["/var/lib/kubelet/kubeconfig"]);
     expect(flagValues(plain.kubeletFlags, "config")).toEqual(["/etc/kubernetes/kubelet.yaml"]);
     expect(flagValues(plain.kubeletFlags, "cloud-provider")).toEqual([]);
-    expect(plain.image).toBe("quay.io/poseidon/kubelet:v1.36.1");
-    const cloud = render(runtime, { cloud_provider: "external", kubelet_image: "registry.example:5000/k/kubelet@sha256:" + "a".repeat(64) }).execStart;
+    expect(plain.image).toBe(runtime === "rkt" ? RKT_KUBELET_IMAGE : "quay.io/poseidon/kubelet:v1.36.1");
+    const pinned = { kubelet_image: "registry.example:5000/k/kubelet@sha256:" + "a".repeat(64), kubelet_version: runtime === "rkt" ? "1.34" : "1.36.1" };
+    const cloud = render(runtime, { cloud_provider: "external", ...pinned }).execStart;
     expect(flagValues(cloud.kubeletFlags, "cloud-provider")).toEqual(["external"]);
     expect(cloud.image).toBe("registry.example:5000/k/kubelet@sha256:" + "a".repeat(64));
   });
@@ -264,20 +99,41 @@ describe.each(RUNTIMES)("kubelet.service for %s", (runtime) => {
     // Inside the read-only /etc/kubernetes, and the bind sources podman and rkt refuse to miss.
     expect(created).toContain(kubeletYaml.staticPodPath as string);
     expect(created).toContain(kubeletYaml.volumePluginDir as string);
-    for (const mount of KUBELET_MOUNTS.filter((candidate) => candidate.createOnHost)) expect(created).toContain(mount.host);
+    for (const mount of mountsFor(runtime).filter((candidate) => candidate.createOnHost)) expect(created).toContain(mount.host);
   });
 
-  test("the client CA kubelet.yaml names is extracted from the bootstrap kubeconfig, failing loudly", () => {
+  test("every bind source exists before the container starts: part of every host, placed by Ignition, or created first", () => {
+    const { unit, execStart } = render(runtime);
+    const created = values(unit, "Service", "ExecStartPre")
+      .map((value) => splitCommand(value).words)
+      .filter((words) => words[0] === "/bin/mkdir")
+      .flatMap((words) => words.slice(2));
+    // What each Typhoon OS has before the kubelet starts (the OS itself, or Ignition's /etc/kubernetes/kubeconfig).
+    const present = ["/etc/kubernetes", "/etc/machine-id", "/etc/resolv.conf", "/usr/lib/os-release", "/lib/modules", "/run", "/sys/fs/cgroup", "/var/log"];
+    // selinuxfs: Fedora CoreOS (podman) alone always has SELinux on; docker would try to create it inside sysfs.
+    const presentOnFedoraCoreOS = ["/sys/fs/selinux"];
+    for (const mount of execStart.mounts) {
+      const exists = created.includes(mount.host) || present.includes(mount.host) || (runtime === "podman" && presentOnFedoraCoreOS.includes(mount.host));
+      expect(exists, `${mount.host} may be missing when ${runtime} starts the kubelet`).toBe(true);
+    }
+    expect(execStart.mounts.some((mount) => mount.host.startsWith("/sys/fs/selinux") || mount.host === "/etc/selinux")).toBe(runtime === "podman");
+  });
+
+  test("the unit starts after containerd, whose socket and image store it uses", () => {
+    const { unit } = render(runtime);
+    expect(values(unit, "Unit", "After")).toContain("containerd.service");
+    expect(values(unit, "Unit", "Wants")).toContain("containerd.service");
+  });
+
+  test("the client CA kubelet.yaml names is extracted from the bootstrap kubeconfig into a temporary file, renamed into place", () => {
     const { unit, kubeletYaml } = render(runtime);
     const scripts = values(unit, "Service", "ExecStartPre")
       .map((value) => splitCommand(value).words)
       .filter((words) => words[0] === "/usr/bin/bash");
-    expect(scripts).toHaveLength(1);
-    const script = scripts[0]![2]!;
-    expect(script).toContain("set -o pipefail");
-    expect(script).toContain("/etc/kubernetes/kubeconfig");
-    expect(script).toContain("awk '{print $2}'");
-    expect(script.endsWith(`> ${(kubeletYaml.authentication as { x509: { clientCAFile: string } }).x509.clientCAFile}`)).toBe(true);
+    expect(scripts).toEqual([["/usr/bin/bash", "-c", EXTRACT_CLIENT_CA]]);
+    const clientCA = (kubeletYaml.authentication as { x509: { clientCAFile: string } }).x509.clientCAFile;
+    expect(EXTRACT_CLIENT_CA).toContain("/etc/kubernetes/kubeconfig");
+    expect(EXTRACT_CLIENT_CA.endsWith(` ${clientCA}`)).toBe(true);
   });
 });
 
@@ -289,11 +145,18 @@ describe("values reach the unit intact", () => {
     }
   });
 
+  test("a word systemd expands is one word of ${NAME} and %H only, never a split $NAME, a space or a quote", async () => {
+    const { expands, systemdWord } = await import("../agent/units/systemd.ts");
+    expect(systemdWord(expands("--provider-id=aws:///${ZONE}/${ID}"))).toBe("--provider-id=aws:///${ZONE}/${ID}");
+    expect(systemdWord(expands("--hostname-override=%H"))).toBe("--hostname-override=%H");
+    for (const bad of ["$ZONE", "a b", '"x"', "%n", "${lower}", "back\\slash"]) expect(() => expands(bad), bad).toThrow();
+  });
+
   test("rkt volume names are unique ACNames", () => {
     const { unit } = render("rkt");
     const words = splitCommand(values(unit, "Service", "ExecStart")[0]!).words;
     const names = words.flatMap((word, index) => (words[index - 1] === "--volume" ? [word.split(",")[0]!] : []));
-    expect(names).toHaveLength(KUBELET_MOUNTS.length);
+    expect(names).toHaveLength(mountsFor("rkt").length);
     expect(new Set(names).size).toBe(names.length);
     for (const name of names) expect(name).toMatch(/^[a-z0-9]+(?:-[a-z0-9]+)*$/);
   });
@@ -301,7 +164,7 @@ describe("values reach the unit intact", () => {
   test("the docker unit requires docker.service and clears a leftover container first", () => {
     const { unit } = render("docker");
     expect(values(unit, "Unit", "Requires")).toEqual(["docker.service"]);
-    expect(values(unit, "Unit", "After")).toEqual(["docker.service"]);
+    expect(values(unit, "Unit", "After")).toEqual(["docker.service", "containerd.service"]);
     const pre = values(unit, "Service", "ExecStartPre").map(splitCommand);
     expect(pre).toContainEqual({ ignoreFailure: true, words: ["/usr/bin/docker", "rm", "--force", "kubelet"] });
     expect(splitCommand(values(unit, "Service", "ExecStop")[0]!)).toEqual({ ignoreFailure: true, words: ["/usr/bin/docker", "stop", "kubelet"] });

@@ -9,7 +9,8 @@ import * as path from "node:path";
 import { load, dump } from "js-yaml";
 import { beforeAll, describe, expect, test } from "vitest";
 import { EVENTS } from "../agent/report/events.ts";
-import type { VerifyReport } from "../agent/verify/verify.ts";
+import { CERTIFICATE_LIST, installedCertificates } from "../agent/verify/certificates.ts";
+import type { VerifyResult } from "../agent/verify/findings.ts";
 import { issue, newKeyPair, type IssuedCert, type KeyPair } from "../scripts/pki.ts";
 import { AGENT, runAgent } from "./helpers/agent-binary.ts";
 import { makeHost, writeSampleBundle } from "./helpers/host.ts";
@@ -39,12 +40,12 @@ function node(): string {
   return root;
 }
 
-async function verify(root: string, ...flags: string[]): Promise<{ exitCode: number; report: VerifyReport; stderr: string }> {
+async function verify(root: string, ...flags: string[]): Promise<{ exitCode: number; report: VerifyResult; stderr: string }> {
   const result = await runAgent(["verify", "--root", root, "--json", ...flags], QUIET);
-  return { exitCode: result.exitCode ?? -1, report: JSON.parse(result.stdout as string) as VerifyReport, stderr: result.stderr as string };
+  return { exitCode: result.exitCode ?? -1, report: JSON.parse(result.stdout as string) as VerifyResult, stderr: result.stderr as string };
 }
 
-const findingsAt = (report: VerifyReport, file: string): string[] => report.findings.filter((finding) => finding.path === file).map((finding) => `${finding.severity} ${finding.check}`);
+const findingsAt = (report: VerifyResult, file: string): string[] => report.findings.filter((finding) => finding.path === file).map((finding) => `${finding.severity} ${finding.check}`);
 
 function installedCa(root: string, name: "ca" | "aggregation-ca"): IssuedCert {
   const key = fs.readFileSync(`${root}/${PKI}/${name}.key`.replace("aggregation-ca.key", "ca.key"), "utf8");
@@ -113,8 +114,9 @@ describe("verify on an installed controller", () => {
       kubeconfig.clusters[0]!.cluster["certificate-authority-data"] = Buffer.from(foreign.cert).toString("base64");
       fs.writeFileSync(file, dump(kubeconfig));
     }, "/etc/kubernetes/pki/admin.conf", ["error ca"]],
+    // kube-controller-manager mounts the whole pki directory, so what it names there is a host file
     ["a static pod that reads a file that is not there", (root) => {
-      const file = `${root}/etc/kubernetes/manifests/kube-scheduler.yaml`;
+      const file = `${root}/etc/kubernetes/manifests/kube-controller-manager.yaml`;
       fs.writeFileSync(file, fs.readFileSync(file, "utf8").replace("--kubeconfig=", "--authentication-kubeconfig=/etc/kubernetes/pki/gone.conf\n    - --kubeconfig="));
     }, "/etc/kubernetes/pki/gone.conf", ["error reference"]],
     ["a static pod that no longer parses (its readers unknown: no owner noise)", (root) => {
@@ -201,6 +203,32 @@ describe("verify on an installed controller", () => {
 const journalUnavailable = !isRoot ? "needs root" : journaldUnavailable();
 if (journalUnavailable !== undefined) console.log(`verify journal test skipped: ${journalUnavailable}`);
 const journalTest = journalUnavailable === undefined ? test : test.skip;
+
+describe("the certificate list", () => {
+  test("names bundle assets; where they are installed comes from the placement table, each CA by its entry", () => {
+    const byName = new Map(CERTIFICATE_LIST.certificates.map((certificate) => [certificate.name, certificate]));
+    expect(byName.get("apiserver")).toEqual({ name: "apiserver", path: "/etc/kubernetes/pki/apiserver.crt", keyPath: "/etc/kubernetes/pki/apiserver.key", ca: { name: "ca", path: "/etc/kubernetes/pki/ca.crt" } });
+    expect(byName.get("etcd-peer")?.ca).toEqual({ name: "etcd-peer-ca", path: "/etc/ssl/etcd/etcd/peer-ca.crt" });
+    expect(CERTIFICATE_LIST.kubeconfigs.map((kubeconfig) => kubeconfig.path)).toContain("/etc/kubernetes/pki/scheduler.conf");
+  });
+
+  test("is checked as a whole: an unplaced asset, a name twice, a CA that is no CA entry are all named", () => {
+    const build = (): unknown =>
+      installedCertificates(
+        [
+          { name: "ca", certificate: "tls/k8s/ca.crt" },
+          { name: "leaf", certificate: "tls/k8s/leaf.crt", ca: "missing-ca" },
+          { name: "leaf", certificate: "elsewhere/leaf.crt", ca: "leaf" },
+        ],
+        [],
+        [{ name: "admin.conf", asset: "auth/admin.conf", ca: "ca" }],
+      );
+    expect(build).toThrow(/elsewhere\/leaf.crt has no place in the placement table/);
+    expect(build).toThrow(/leaf is listed twice/);
+    expect(build).toThrow(/leaf names missing-ca as its CA, which is not a CA of this list/);
+    expect(build).toThrow(/leaf names leaf as its CA/);
+  });
+});
 
 describe("verify in the journal", () => {
   journalTest("expiring, expired and drifted: the certificate-expiring and check-failed entries with their fields", async () => {

@@ -7,45 +7,63 @@
 
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { AgentError, ExitCode, fromSystemError } from "../errors.ts";
-import type { HostRoot } from "../hostfs/host-root.ts";
-import type { Plan } from "./plan.ts";
+import type { Pack } from "tar-stream";
+import { AgentError, ExitCode, attempt, fromSystemError } from "../errors.ts";
+import { ownershipOf, type Ownership } from "../fsio/ownership.ts";
+import { listIfExists } from "../fsio/read-only.ts";
+import { realChild, type HostPath, type HostRoot, type RealPath } from "../hostfs/host-root.ts";
+import { BACKUP_DIRECTORY } from "../paths.ts";
+import type { Plan } from "../plan/plan.ts";
+import { isTransactionId } from "../transaction/names.ts";
 
-export const KEEP_BACKUPS = 5;
+const KEEP_BACKUPS = 5;
 const MANIFEST_NAME = "typhoon-agent-backup.json";
-const TRANSACTION_ID = /^\d{8}T\d{9}Z$/;
 const BACKUP_SUFFIX = ".tar";
 /** A backup is written under this suffix and renamed once complete. */
 const TEMP_SUFFIX = ".tmp";
 
-export interface BackupManifest {
+interface BackupManifest {
   version: 1;
   transaction: string;
   createdAt: string;
-  /** Root-relative paths the apply created (files, then directories, parents first). */
+  /** Host paths the apply created (files, then directories, parents first). */
   createdFiles: string[];
   createdDirectories: string[];
 }
 
-export interface BackupEntry {
-  /** Root-relative path, with its leading slash. */
-  path: string;
+interface BackupEntry extends Ownership {
+  /** The host path it was taken from. */
+  path: HostPath;
   type: "file" | "directory";
-  mode: number;
-  uid: number;
-  gid: number;
   mtime: Date;
   content: Buffer;
 }
 
 export interface Backup {
-  file: string;
+  file: RealPath;
   manifest: BackupManifest;
   entries: BackupEntry[];
 }
 
-/** Writes the backup of transaction `transaction` for `plan`; returns its real path. */
-export async function writeBackup(host: HostRoot, directory: string, transaction: string, plan: Plan): Promise<string> {
+/** Writes the backup of transaction `id` for `plan` into the backup directory; returns its real path. */
+export async function writeBackup(host: HostRoot, id: string, plan: Plan): Promise<RealPath> {
+  const archive = await archiveOf(id, plan);
+  const directory = host.directory(BACKUP_DIRECTORY);
+  attempt("create", BACKUP_DIRECTORY, () => fs.mkdirSync(directory, { recursive: true, mode: 0o700 }));
+  const file = realChild(directory, `${id}${BACKUP_SUFFIX}`);
+  const temporary = `${file}${TEMP_SUFFIX}`;
+  try {
+    fs.writeFileSync(temporary, archive, { mode: 0o600, flag: "wx" });
+    fs.renameSync(temporary, file);
+  } catch (error) {
+    fs.rmSync(temporary, { force: true });
+    throw fromSystemError(error, "write backup", host.display(file));
+  }
+  return file;
+}
+
+/** The tar of everything `plan` replaces, removes or repairs, named by host path, and its manifest. */
+async function archiveOf(id: string, plan: Plan): Promise<Buffer> {
   const { pack } = await import("tar-stream");
   const archive = pack();
   const chunks: Buffer[] = [];
@@ -56,58 +74,47 @@ export async function writeBackup(host: HostRoot, directory: string, transaction
   });
   const manifest: BackupManifest = {
     version: 1,
-    transaction,
+    transaction: id,
     createdAt: new Date().toISOString(),
-    createdFiles: plan.files.filter((step) => step.action === "create").map((step) => host.display(step.realPath)),
-    createdDirectories: plan.directories.filter((step) => step.action === "create").map((step) => host.display(step.realPath)),
+    createdFiles: plan.files.filter((step) => step.action === "create").map((step) => step.desired.path),
+    createdDirectories: plan.directories.filter((step) => step.action === "create").map((step) => step.desired.path),
   };
   archive.entry({ name: MANIFEST_NAME, mode: 0o600, mtime: new Date() }, `${JSON.stringify(manifest, null, 1)}\n`);
-  const add = (realPath: string): void => {
-    const stat = fs.lstatSync(realPath);
-    const header = { name: host.display(realPath).slice(1), mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid, ...mtimeHeader(stat.mtimeMs) };
-    if (stat.isDirectory()) {
-      archive.entry({ ...header, type: "directory" });
-      for (const child of fs.readdirSync(realPath).sort()) add(path.join(realPath, child));
-    } else if (stat.isFile()) {
-      archive.entry({ ...header, type: "file" }, fs.readFileSync(realPath));
-    } else {
-      throw new AgentError(ExitCode.cannotCreate, `${host.display(realPath)} is neither a file nor a directory; the agent does not remove it`);
-    }
-  };
-  try {
-    for (const step of plan.files) if (step.action === "replace" || step.action === "repair") add(step.realPath);
-    for (const step of plan.removals) add(step.realPath);
+  attempt("back up", BACKUP_DIRECTORY, () => {
+    for (const step of plan.files) if (step.action === "replace" || step.action === "repair") addEntry(archive, step.desired.path, step.realPath);
+    for (const step of plan.removals) addEntry(archive, step.path, step.realPath);
     for (const step of plan.directories) {
       if (step.action !== "repair") continue;
       const { uid, gid, mode, mtimeMs } = step.current!;
-      archive.entry({ name: host.display(step.realPath).slice(1), type: "directory", mode, uid, gid, ...mtimeHeader(mtimeMs) });
+      archive.entry({ name: step.desired.path.slice(1), type: "directory", mode, uid, gid, ...mtimeHeader(mtimeMs) });
     }
-  } catch (error) {
-    throw fromSystemError(error, "back up", host.display(directory));
-  }
+  });
   archive.finalize();
   await finished;
+  return Buffer.concat(chunks);
+}
 
-  fs.mkdirSync(directory, { recursive: true, mode: 0o700 });
-  const file = path.join(directory, `${transaction}${BACKUP_SUFFIX}`);
-  const temporary = `${file}${TEMP_SUFFIX}`;
-  try {
-    fs.writeFileSync(temporary, Buffer.concat(chunks), { mode: 0o600, flag: "wx" });
-    fs.renameSync(temporary, file);
-  } catch (error) {
-    fs.rmSync(temporary, { force: true });
-    throw fromSystemError(error, "write backup", host.display(file));
+/** One file, or a directory with everything in it, as `hostPath` (where it really is: `realPath`). */
+function addEntry(archive: Pack, hostPath: HostPath, realPath: RealPath): void {
+  const stat = fs.lstatSync(realPath);
+  const header = { name: hostPath.slice(1), ...ownershipOf(stat), ...mtimeHeader(stat.mtimeMs) };
+  if (stat.isDirectory()) {
+    archive.entry({ ...header, type: "directory" });
+    for (const child of fs.readdirSync(realPath).sort()) addEntry(archive, `${hostPath}/${child}`, realChild(realPath, child));
+  } else if (stat.isFile()) {
+    archive.entry({ ...header, type: "file" }, fs.readFileSync(realPath));
+  } else {
+    throw new AgentError(ExitCode.cannotCreate, `${hostPath} is neither a file nor a directory; the agent does not remove it`);
   }
-  return file;
 }
 
 /** The newest backup, or undefined when there is none. */
-export function newestBackup(directory: string): string | undefined {
+export function newestBackup(directory: RealPath): RealPath | undefined {
   const all = listBackups(directory);
-  return all.length === 0 ? undefined : path.join(directory, all[all.length - 1]!);
+  return all.length === 0 ? undefined : realChild(directory, all[all.length - 1]!);
 }
 
-export async function readBackup(file: string): Promise<Backup> {
+export async function readBackup(file: RealPath): Promise<Backup> {
   const { extract } = await import("tar-stream");
   const reader = extract();
   const entries: BackupEntry[] = [];
@@ -160,10 +167,10 @@ function mtimeHeader(mtimeMs: number): { mtime: Date; pax: { mtime: string } } {
  * Keeps the newest `keep` backups, and removes any backup a killed apply left half-written
  * (`<id>.tar.tmp`: it holds keys, and no rollback can use it).
  */
-export function pruneBackups(directory: string, keep = KEEP_BACKUPS): void {
+export function pruneBackups(directory: RealPath, keep = KEEP_BACKUPS): void {
   const all = listBackups(directory);
-  for (const old of all.slice(0, Math.max(0, all.length - keep))) fs.rmSync(path.join(directory, old), { force: true });
-  for (const leftover of backupFiles(directory, `${BACKUP_SUFFIX}${TEMP_SUFFIX}`)) fs.rmSync(path.join(directory, leftover), { force: true });
+  const expired = [...all.slice(0, Math.max(0, all.length - keep)), ...backupFiles(directory, `${BACKUP_SUFFIX}${TEMP_SUFFIX}`)];
+  for (const name of expired) attempt("remove the old backup", `${BACKUP_DIRECTORY}/${name}`, () => fs.rmSync(path.join(directory, name), { force: true }));
 }
 
 function preciseMtime(header: { mtime?: Date; pax?: unknown }): Date {
@@ -177,16 +184,5 @@ function listBackups(directory: string): string[] {
 
 /** Names in `directory` that are a transaction id followed by `suffix`. */
 function backupFiles(directory: string, suffix: string): string[] {
-  let names: string[];
-  try {
-    names = fs.readdirSync(directory);
-  } catch {
-    return [];
-  }
-  return names.filter((name) => name.endsWith(suffix) && TRANSACTION_ID.test(name.slice(0, -suffix.length)));
-}
-
-/** A transaction is named by its UTC start, 20261124T181234567Z: sorts by time, needs no escaping. */
-export function newTransactionId(): string {
-  return new Date().toISOString().replace(/[-:.]/g, "");
+  return listIfExists(directory, BACKUP_DIRECTORY).filter((name) => name.endsWith(suffix) && isTransactionId(name.slice(0, -suffix.length)));
 }

@@ -12,7 +12,7 @@ const POLL_MS = 100;
 const O_ACCMODE = 0o3; // O_WRONLY 1, O_RDWR 2
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
-export interface Writer {
+interface Writer {
   pid: number;
   command: string;
 }
@@ -30,7 +30,7 @@ export function waitForWriters(file: string, waitSeconds: number): { waitedMs: n
     if (performance.now() - started >= waitSeconds * 1000) {
       throw new AgentError(
         ExitCode.busy,
-        `the bundle ${file} is still open for writing by ${writers.map(describe).join(", ")} after ${waitSeconds} s`,
+        `the bundle ${file} is still open for writing by ${writers.map(describeWriter).join(", ")} after ${waitSeconds} s`,
         "wait for the upload to finish (typhoon-agent.path starts the apply again), or raise --lock-wait",
       );
     }
@@ -38,7 +38,7 @@ export function waitForWriters(file: string, waitSeconds: number): { waitedMs: n
   }
 }
 
-export function describe(writer: Writer): string {
+export function describeWriter(writer: Writer): string {
   return `${writer.command} (pid ${writer.pid})`;
 }
 
@@ -47,7 +47,7 @@ function writersOf(target: fs.Stats): Writer[] {
   const writers: Writer[] = [];
   for (const pid of fs.readdirSync("/proc")) {
     if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
-    for (const fd of listOrEmpty(`/proc/${pid}/fd`)) {
+    for (const fd of descriptorsOf(pid)) {
       // Processes and descriptors come and go while we look; what vanished writes nothing.
       try {
         const open = fs.statSync(`/proc/${pid}/fd/${fd}`);
@@ -65,9 +65,10 @@ function writersOf(target: fs.Stats): Writer[] {
   return writers;
 }
 
-function listOrEmpty(directory: string): string[] {
+/** The open descriptors of process `pid`; none when it is gone, or not ours to look into. */
+function descriptorsOf(pid: string): string[] {
   try {
-    return fs.readdirSync(directory);
+    return fs.readdirSync(`/proc/${pid}/fd`);
   } catch {
     return [];
   }

@@ -12,12 +12,8 @@
 // and systemd runs it right after us.
 
 import { AgentError, ExitCode } from "../errors.ts";
-import { NODE_FILE_PATHS } from "../units/node-files.ts";
 
 const UNIT = "kubelet.service";
-
-/** Host paths whose change a running kubelet does not notice. */
-export const KUBELET_FILES = NODE_FILE_PATHS;
 
 export type KubeletChange = "unchanged" | "changed" | "removed";
 

@@ -5,7 +5,7 @@
 
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import { AgentError, ExitCode, fromSystemError } from "../errors.ts";
+import { AgentError, ExitCode, attempt } from "../errors.ts";
 
 const TIMED_OUT = 1;
 
@@ -14,12 +14,7 @@ export interface HeldLock {
 }
 
 export function acquireLock(lockFile: string, waitSeconds: number): HeldLock {
-  let fd: number;
-  try {
-    fd = fs.openSync(lockFile, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o600);
-  } catch (error) {
-    throw fromSystemError(error, "open lock file", lockFile);
-  }
+  const fd = attempt("open lock file", lockFile, () => fs.openSync(lockFile, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o600));
   const result = spawnSync("flock", ["--exclusive", "--wait", String(waitSeconds), "3"], { stdio: ["ignore", "ignore", "pipe", fd], encoding: "utf8" });
   if (result.status !== 0) {
     fs.closeSync(fd);

@@ -1,24 +1,30 @@
 // `typhoon-agent rollback`: restores the newest backup, i.e. undoes the last apply. Files
 // the apply replaced or removed come back from the backup with their content, owner, mode
 // and mtime; files and directories it created are removed; directory modes it repaired are
-// restored. The restore is itself a transaction (transaction.ts), so it is all or nothing,
+// restored. The restore is itself a transaction (transaction/), so it is all or nothing,
 // and the backup is consumed: the next rollback undoes the apply before. On the real host a
 // restored kubelet.service or kubelet.yaml also restarts a running kubelet (kubelet.ts).
 
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { AgentError, ExitCode } from "../errors.ts";
-import type { HostRoot } from "../hostfs/host-root.ts";
-import { SYSTEM_DEPTH } from "../placement/policy.ts";
-import type { Reporter } from "../report/events.ts";
+import { AgentError, ExitCode, attempt } from "../errors.ts";
+import { ownershipOf } from "../fsio/ownership.ts";
+import { statIfExists } from "../fsio/read-only.ts";
+import { realChild, type HostPath, type HostRoot, type RealPath } from "../hostfs/host-root.ts";
+import { BACKUP_DIRECTORY, LOCK_FILE, STATE_DIRECTORY } from "../paths.ts";
+import { logKubelet, logRestored } from "../report/apply-journal.ts";
+import type { EventLog } from "../report/events.ts";
+import { SiblingNames, newTransactionId } from "../transaction/names.ts";
+import { chmodStep, mkdirStep, removeStep, writeStep, type Step } from "../transaction/steps.ts";
+import { runTransaction } from "../transaction/transaction.ts";
 import { KUBELET_SERVICE_PATH } from "../units/kubelet-service.ts";
-import { STATE_DIRECTORY, recoverAndReport } from "./apply.ts";
-import { newTransactionId, newestBackup, readBackup, type Backup } from "./backup.ts";
-import { KUBELET_FILES, settleKubelet, type KubeletChange } from "./kubelet.ts";
+import { NODE_FILE_PATHS } from "../units/node-files.ts";
+import { newestBackup, readBackup, type Backup } from "./backup.ts";
+import { settleKubelet, type KubeletChange } from "./kubelet.ts";
 import { acquireLock } from "./lock.ts";
-import { Transaction, type Step } from "./transaction.ts";
+import { recoverAndLog } from "./state.ts";
 
-export interface RollbackReport {
+interface RollbackResult {
   backup: string;
   restored: string[];
   removed: string[];
@@ -27,113 +33,90 @@ export interface RollbackReport {
   durationMs: number;
 }
 
-export interface RollbackOptions {
+interface RollbackOptions {
   lockWaitSeconds: number;
   /** Reload systemd and restart (or stop) the kubelet when its files changed; never under --root. */
   settleKubelet: boolean;
 }
 
-export async function runRollback(host: HostRoot, reporter: Reporter, options: RollbackOptions): Promise<RollbackReport> {
+export async function runRollback(host: HostRoot, events: EventLog, options: RollbackOptions): Promise<RollbackResult> {
   const started = performance.now();
-  const stateDirectory = host.directory(STATE_DIRECTORY, SYSTEM_DEPTH);
-  if (!fs.existsSync(stateDirectory)) throw noBackup(host);
-  const lock = acquireLock(path.join(stateDirectory, "lock"), options.lockWaitSeconds);
+  const stateDirectory = host.directory(STATE_DIRECTORY);
+  if (!fs.existsSync(stateDirectory)) throw noBackup();
+  const lock = acquireLock(host.file(LOCK_FILE), options.lockWaitSeconds);
   try {
-    recoverAndReport(host, stateDirectory, reporter);
-    const file = newestBackup(path.join(stateDirectory, "backups"));
-    if (file === undefined) throw noBackup(host);
+    recoverAndLog(host, events);
+    const file = newestBackup(host.directory(BACKUP_DIRECTORY));
+    if (file === undefined) throw noBackup();
     const backup = await readBackup(file);
     const id = newTransactionId();
-    const steps = restoreSteps(host, backup, id);
-    await new Transaction({ host, stateDirectory, id, steps, hooks: { throwIfCancelled: () => {} }, command: "rollback" }).run();
-    fs.rmSync(file);
-    const restored = steps.flatMap((step) => (step.kind === "write" || step.kind === "mkdir" || step.kind === "chmod" ? [host.display(step.target)] : []));
-    const removed = steps.flatMap((step) => (step.kind === "remove" ? [host.display(step.target)] : []));
-    reporter.emit("rolledBack", `typhoon-agent rollback restored ${path.basename(file)}: ${restored.length} restored, ${removed.length} removed`, {
-      TYPHOON_PATH: host.display(file),
-      TYPHOON_ACTION: "rollback",
-    });
-    const report: RollbackReport = { backup: host.display(file), restored, removed, durationMs: 0 };
+    const { steps, restored, removed } = restoreSteps(host, backup, id);
+    await runTransaction({ host, id, steps, command: "rollback" });
+    attempt("remove the used backup", host.display(file), () => fs.rmSync(file));
+    logRestored(events, host.display(file), path.basename(file), { restored: restored.length, removed: removed.length });
+    const result: RollbackResult = { backup: host.display(file), restored, removed, durationMs: 0 };
     const change = kubeletChange(restored, removed);
     if (options.settleKubelet && change !== "unchanged") {
-      report.kubelet = await settleKubelet("rollback", change);
-      reporter.emit("kubeletStarted", `kubelet.service: ${report.kubelet}`);
+      result.kubelet = await settleKubelet("rollback", change);
+      logKubelet(events, result.kubelet);
     }
-    report.durationMs = Math.round(performance.now() - started);
-    return report;
+    result.durationMs = Math.round(performance.now() - started);
+    return result;
   } finally {
     lock.release();
   }
 }
 
-function kubeletChange(restored: readonly string[], removed: readonly string[]): KubeletChange {
+function kubeletChange(restored: readonly HostPath[], removed: readonly HostPath[]): KubeletChange {
   if (removed.includes(KUBELET_SERVICE_PATH)) return "removed";
-  return [...restored, ...removed].some((file) => KUBELET_FILES.includes(file)) ? "changed" : "unchanged";
+  return [...restored, ...removed].some((file) => NODE_FILE_PATHS.includes(file)) ? "changed" : "unchanged";
 }
 
-function noBackup(host: HostRoot): AgentError {
-  return new AgentError(ExitCode.noInput, `no backup to roll back to under ${host.display(host.directory(`${STATE_DIRECTORY}/backups`, SYSTEM_DEPTH))}`);
+function noBackup(): AgentError {
+  return new AgentError(ExitCode.noInput, `no backup to roll back to under ${BACKUP_DIRECTORY}`);
 }
 
-/** The steps that turn the host back into the tree the backup was taken from. */
-function restoreSteps(host: HostRoot, backup: Backup, id: string): Step[] {
-  const real = (relative: string): string => host.file(relative, SYSTEM_DEPTH);
+/** The steps that turn the host back into the tree the backup was taken from, and the host paths they restore and remove. */
+function restoreSteps(host: HostRoot, backup: Backup, id: string): { steps: Step[]; restored: HostPath[]; removed: HostPath[] } {
+  const names = new SiblingNames(id);
   const steps: Step[] = [];
-  let index = 0;
-  const sibling = (target: string, suffix: "tmp" | "orig"): string => path.join(path.dirname(target), `.typhoon-agent.${id}.${++index}.${suffix}`);
-
+  const restored: HostPath[] = [];
+  const removed: HostPath[] = [];
   const directories = backup.entries.filter((entry) => entry.type === "directory").sort((a, b) => a.path.length - b.path.length);
   for (const entry of directories) {
-    const target = real(entry.path);
-    const ownership = { uid: entry.uid, gid: entry.gid, mode: entry.mode };
-    const current = statOrUndefined(target);
-    if (current === undefined) steps.push({ kind: "mkdir", target, ...ownership });
-    else steps.push({ kind: "chmod", target, ...ownership, previous: { uid: current.uid, gid: current.gid, mode: current.mode & 0o7777 } });
+    restored.push(entry.path);
+    const target = host.directory(entry.path);
+    const current = statIfExists(target);
+    steps.push(current === undefined ? mkdirStep(target, entry) : chmodStep(target, entry, ownershipOf(current)));
   }
   for (const entry of backup.entries) {
     if (entry.type !== "file") continue;
-    const target = real(entry.path);
-    const exists = statOrUndefined(target) !== undefined;
-    steps.push({
-      kind: "write",
-      target,
-      temp: sibling(target, "tmp"),
-      undo: exists ? sibling(target, "orig") : undefined,
-      content: entry.content,
-      uid: entry.uid,
-      gid: entry.gid,
-      mode: entry.mode,
-      mtimeMs: entry.mtime.getTime(),
-    });
+    restored.push(entry.path);
+    const target = host.file(entry.path);
+    steps.push(writeStep(names, target, entry.content, entry, { replacing: statIfExists(target) !== undefined, mtimeMs: entry.mtime.getTime() }));
   }
-  const created = new Set([...backup.manifest.createdFiles, ...backup.manifest.createdDirectories]);
+  const remove = (entry: HostPath, target: RealPath): void => {
+    removed.push(entry);
+    steps.push(removeStep(names, target));
+  };
   for (const file of backup.manifest.createdFiles) {
-    const target = real(file);
-    if (statOrUndefined(target) !== undefined) steps.push({ kind: "remove", target, undo: sibling(target, "orig") });
+    const target = host.file(file);
+    if (statIfExists(target) !== undefined) remove(file, target);
   }
   // A directory the apply created goes too, unless something else has been put in it since.
+  const created = new Set([...backup.manifest.createdFiles, ...backup.manifest.createdDirectories]);
   for (const directory of [...backup.manifest.createdDirectories].sort((a, b) => b.length - a.length)) {
-    const target = real(directory);
-    if (statOrUndefined(target) !== undefined && onlyHolds(target, directory, created)) {
-      steps.push({ kind: "remove", target, undo: sibling(target, "orig") });
-    }
+    const target = host.file(directory);
+    if (statIfExists(target) !== undefined && onlyHolds(target, directory, created)) remove(directory, target);
   }
-  return steps;
+  return { steps, restored, removed };
 }
 
-function onlyHolds(realDirectory: string, relative: string, created: ReadonlySet<string>): boolean {
-  return fs.readdirSync(realDirectory).every((name) => {
-    const child = `${relative}/${name}`;
+function onlyHolds(realDirectory: RealPath, hostDirectory: HostPath, created: ReadonlySet<HostPath>): boolean {
+  return attempt("list", hostDirectory, () => fs.readdirSync(realDirectory)).every((name) => {
+    const child = `${hostDirectory}/${name}`;
     if (!created.has(child)) return false;
-    const stat = fs.lstatSync(path.join(realDirectory, name));
-    return !stat.isDirectory() || onlyHolds(path.join(realDirectory, name), child, created);
+    const real = realChild(realDirectory, name);
+    return !fs.lstatSync(real).isDirectory() || onlyHolds(real, child, created);
   });
-}
-
-function statOrUndefined(target: string): fs.Stats | undefined {
-  try {
-    return fs.lstatSync(target);
-  } catch {
-    return undefined;
-  }
 }

@@ -1,14 +1,16 @@
 // `typhoon-agent apply` and `typhoon-agent plan` (= apply --dry-run): the CLI side of
 // agent/apply. Turns flags and the config file into an ApplyRequest, runs it, prints the
-// outcome (a table, a summary line, or JSON) and exits with the report's code.
+// outcome (a table, a summary line, or JSON) and exits with the result's code.
 
 import type { Argv, CommandModule } from "yargs";
-import type { ApplyReport } from "../apply/apply.ts";
+import type { ApplyOutcome } from "../apply/apply.ts";
+import type { ApplyResult } from "../report/apply-result.ts";
 import { configOptions, flagsFromArgs, type ConfigArgs } from "../config/options.ts";
-import { AgentError, UsageError } from "../errors.ts";
+import { AgentError, UsageError, exitCodeHelp } from "../errors.ts";
+import { TEXTFILE_COLLECTOR_DIRECTORY } from "../paths.ts";
 import { seconds, sha256Digest } from "./option-checks.ts";
 import { print, say } from "../report/console.ts";
-import type { Reporter } from "../report/events.ts";
+import type { EventLog } from "../report/events.ts";
 
 interface ApplyArgs extends ConfigArgs {
   bundle: string | undefined;
@@ -22,7 +24,7 @@ interface ApplyArgs extends ConfigArgs {
   verbose: boolean;
 }
 
-const SILENT: Reporter = { emit() {} };
+const SILENT: EventLog = { emit() {} };
 
 function builder(yargs: Argv<object>, dryRun: boolean): Argv<ApplyArgs> {
   const declared = configOptions(
@@ -34,27 +36,25 @@ function builder(yargs: Argv<object>, dryRun: boolean): Argv<ApplyArgs> {
       .option("json", { type: "boolean", default: false, describe: "print one JSON document (actions, exit code, durations) on standard output" })
       .option("allow-unknown", { type: "boolean", default: false, describe: "skip assets outside the placement table instead of refusing the bundle" })
       .option("expect-sha256", { type: "string", coerce: sha256Digest("expect-sha256"), describe: "the bundle's sha256 as Terraform computes it; anything else is refused (exit 65) before any change" })
-      .option("lock-wait", { type: "number", default: 30, coerce: seconds("lock-wait"), describe: "seconds to wait for another apply to finish, or for the upload still writing the bundle (then exit 75)" })
-      .option("verbose", { alias: "v", type: "boolean", default: false, describe: "list unchanged paths too" }),
+      .option("lock-wait", { type: "number", default: 30, coerce: seconds("lock-wait"), describe: "seconds to wait for another apply to finish, or for the upload still writing the bundle (then exit 75)" }),
   );
   return declared as unknown as Argv<ApplyArgs>;
 }
 
 async function handler(args: ApplyArgs): Promise<void> {
   // Loaded on use: every command pays the start-up cost of what it imports.
-  const [{ runApply, refusedApply }, { loadConfig }, { HostRoot }, { createJournalReporter }, { nodeFilesFor }, { DEFAULT_TEXTFILE_COLLECTOR_DIR }] = await Promise.all([
+  const [{ runApply, refusedApply }, { loadConfig }, { HostRoot }, { createJournal }, { nodeFilesFor }] = await Promise.all([
     import("../apply/apply.ts"),
     import("../config/load.ts"),
     import("../hostfs/host-root.ts"),
     import("../journal/journal.ts"),
     import("../units/node-files.ts"),
-    import("../config/keys.ts"),
   ]);
   const host = new HostRoot(args.root);
-  const reporter = args["dry-run"] ? SILENT : createJournalReporter();
+  const events = args["dry-run"] ? SILENT : createJournal();
   // A configuration that does not load still gets its failed run into the default directory.
-  let metricsDirectory = DEFAULT_TEXTFILE_COLLECTOR_DIR;
-  let report: ApplyReport;
+  let metricsDirectory = TEXTFILE_COLLECTOR_DIRECTORY;
+  let outcome: ApplyOutcome;
   try {
     const { config } = loadConfig({ root: host.root, configPath: args.config, flags: flagsFromArgs(args) });
     metricsDirectory = config.textfile_collector_dir;
@@ -65,7 +65,7 @@ async function handler(args: ApplyArgs): Promise<void> {
       throw new UsageError("a controller needs the asset bundle", "typhoon-agent apply /home/core/assets (or set role: worker)");
     }
     const { runtime, rendered } = nodeFilesFor(config, host.root);
-    report = await runApply(
+    outcome = await runApply(
       {
         host,
         bundle: args.bundle,
@@ -79,31 +79,29 @@ async function handler(args: ApplyArgs): Promise<void> {
         expectSha256: args["expect-sha256"],
         lockWaitSeconds: args["lock-wait"],
       },
-      reporter,
+      events,
     );
   } catch (error) {
     if (!(error instanceof AgentError)) throw error;
-    report = refusedApply(host, args["dry-run"], error, reporter);
+    outcome = { result: refusedApply(host, args["dry-run"], error, events), failure: error };
   }
   // plan writes nothing, not even metrics.
-  if (!args["dry-run"]) (await import("../metrics/publish.ts")).publishApplyMetrics(host, metricsDirectory, report, reporter);
-  await show(report, args);
-  if (report.exitCode !== 0) throw new AgentError(report.exitCode as AgentError["exitCode"], report.error ?? "apply failed", report.hint);
+  if (!args["dry-run"]) (await import("../metrics/publish.ts")).publishApplyMetrics(host, metricsDirectory, outcome.result, events);
+  await show(outcome.result, args);
+  if (outcome.failure !== undefined) throw outcome.failure;
 }
 
-async function show(report: ApplyReport, args: ApplyArgs): Promise<void> {
+async function show(result: ApplyResult, args: ApplyArgs): Promise<void> {
   if (args.json) {
-    print(JSON.stringify(report, null, 2));
+    print(JSON.stringify(result, null, 2));
     return;
   }
-  for (const warning of report.warnings) say(`warning: ${warning}`);
-  if (report.outcome === "failed") return;
+  for (const warning of result.warnings) say(`warning: ${warning}`);
+  if (result.outcome === "failed") return;
   const { formatPlanTable, summaryLine } = await import("../report/plan-table.ts");
-  if (report.outcome === "planned") print(formatPlanTable(report, { showUnchanged: args.verbose }));
-  else say(summaryLine(report) + (report.backup === undefined ? "" : `; backup ${report.backup}`));
+  if (result.outcome === "planned") print(formatPlanTable(result, { showUnchanged: args.verbose }));
+  else say(summaryLine(result) + (result.backup === undefined ? "" : `; backup ${result.backup}`));
 }
-
-const EXIT_CODES = "Exit: 0 ok, 1 failed and rolled back, 2 usage, 65 bad bundle, 66 no bundle, 67 no etcd user, 73 symlink or unwritable path, 74 I/O error, 75 busy, 78 bad config.";
 
 export const applyCommand: CommandModule<object, ApplyArgs> = {
   command: "apply [bundle]",
@@ -113,7 +111,7 @@ export const applyCommand: CommandModule<object, ApplyArgs> = {
       .example("$0 apply /home/core/assets", "what typhoon-agent.service runs on a controller at first boot")
       .example("$0 apply --role worker", "a worker: kubelet.service and kubelet.yaml only")
       .example("$0 apply assets --root /tmp/node --no-start --json", "install into a scratch tree, report as JSON")
-      .epilogue(EXIT_CODES),
+      .epilogue(exitCodeHelp()),
   handler,
 };
 
@@ -124,6 +122,6 @@ export const planCommand: CommandModule<object, ApplyArgs> = {
     builder(yargs, true)
       .example("$0 plan /home/core/assets", "create / replace / repair / remove / unchanged, with owner, mode and size")
       .example("$0 plan assets --json", "the same as JSON")
-      .epilogue(EXIT_CODES),
+      .epilogue(exitCodeHelp()),
   handler,
 };

@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Argv, CommandModule } from "yargs";
-import { UsageError, fromSystemError } from "../errors.ts";
+import { UsageError, attempt, exitCodeHelp, fromSystemError } from "../errors.ts";
 import { preparePack, writePack, type PackResult } from "../unpack/pack.ts";
 import { say } from "../report/console.ts";
 import { formatBytes } from "../report/format.ts";
@@ -18,7 +18,8 @@ export const packCommand: CommandModule<object, PackArgs> = {
     (yargs as Argv<object>)
       .positional("directory", { type: "string", demandOption: true, describe: "tree whose files become the assets" })
       .option("output", { alias: "o", type: "string", describe: "write the bundle here (mode 0600) instead of standard output" })
-      .example("$0 pack /tmp/assets -o assets", "keys sorted by bytes, joined like Terraform's join(\"\\n\", ...)") as Argv<PackArgs>,
+      .example("$0 pack /tmp/assets -o assets", "keys sorted by bytes, joined like Terraform's join(\"\\n\", ...)")
+      .epilogue(exitCodeHelp()) as Argv<PackArgs>,
   handler: async (args) => {
     const result = args.output === undefined ? await packToStdout(args.directory) : packToFile(args.directory, args.output);
     say(`packed ${result.assets} assets (${formatBytes(result.bytes)})`);
@@ -37,12 +38,7 @@ async function packToStdout(directory: string): Promise<PackResult> {
 function packToFile(directory: string, output: string): PackResult {
   const names = preparePack(directory);
   const temporary = path.join(path.dirname(output), `.${path.basename(output)}.${process.pid}.tmp`);
-  let fd: number;
-  try {
-    fd = fs.openSync(temporary, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
-  } catch (error) {
-    throw fromSystemError(error, "create", temporary);
-  }
+  let fd = attempt("create", temporary, () => fs.openSync(temporary, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600));
   try {
     const result = writePack(directory, names, fd);
     fs.closeSync(fd);

@@ -1,5 +1,6 @@
 import type { Argv, CommandModule } from "yargs";
 import { configOptions, flagsFromArgs, type ConfigArgs } from "../config/options.ts";
+import { exitCodeHelp } from "../errors.ts";
 import { print, say } from "../report/console.ts";
 
 const TARGETS = ["kubelet", "config", "agent-config"] as const;
@@ -23,8 +24,11 @@ export const renderCommand: CommandModule<object, RenderArgs> = {
     )
       .example("$0 render kubelet --runtime podman --role worker", "a Fedora CoreOS worker's kubelet.service")
       .example("$0 render kubelet --root /mnt/node", "runtime auto: chosen from /mnt/node/etc/os-release")
+      .example("$0 render kubelet --runtime docker --platform aws", "a Flatcar node on AWS: --provider-id from coreos-metadata")
+      .example("$0 render config --kubelet-image quay.io/poseidon/kubelet:v1.26.4", "kubelet.yaml for an older kubelet: only the fields it knows")
       .example("$0 render config --cluster-dns-service-ip fd00::a", "kubelet.yaml for an IPv6 service network")
-      .example("$0 render agent-config --config ./agent.yaml", "check a configuration file before shipping it") as Argv<RenderArgs>,
+      .example("$0 render agent-config --config ./agent.yaml", "check a configuration file before shipping it")
+      .epilogue(exitCodeHelp()) as Argv<RenderArgs>,
   handler: async (args) => {
     // Loaded on demand: the YAML library is start-up time every other command would pay.
     const { loadConfig } = await import("../config/load.ts");

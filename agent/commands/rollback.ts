@@ -1,4 +1,5 @@
 import type { Argv, CommandModule } from "yargs";
+import { exitCodeHelp } from "../errors.ts";
 import { print, say } from "../report/console.ts";
 import { seconds } from "./option-checks.ts";
 
@@ -19,16 +20,17 @@ export const rollbackCommand: CommandModule<object, RollbackArgs> = {
       .option("start", { type: "boolean", default: true, describe: "when kubelet.service or kubelet.yaml was restored, systemctl daemon-reload and restart the kubelet (--no-start skips; never under --root)" })
       .option("lock-wait", { type: "number", default: 30, coerce: seconds("lock-wait"), describe: "seconds to wait for a running apply (then exit 75)" })
       .example("$0 rollback", "restore what the last apply replaced or removed, remove what it created")
-      .example("$0 rollback --root /tmp/node", "the same in a scratch tree") as Argv<RollbackArgs>,
+      .example("$0 rollback --root /tmp/node", "the same in a scratch tree")
+      .epilogue(exitCodeHelp()) as Argv<RollbackArgs>,
   handler: async (args) => {
-    const [{ runRollback }, { HostRoot }, { createJournalReporter }] = await Promise.all([
+    const [{ runRollback }, { HostRoot }, { createJournal }] = await Promise.all([
       import("../apply/rollback.ts"),
       import("../hostfs/host-root.ts"),
       import("../journal/journal.ts"),
     ]);
     const host = new HostRoot(args.root);
-    const report = await runRollback(host, createJournalReporter(), { lockWaitSeconds: args["lock-wait"], settleKubelet: args.start && host.isRealRoot });
-    if (args.json) print(JSON.stringify(report, null, 2));
-    else say(`rolled back ${report.backup}: ${report.restored.length} restored, ${report.removed.length} removed in ${report.durationMs} ms${report.kubelet === undefined ? "" : `; kubelet.service: ${report.kubelet}`}`);
+    const result = await runRollback(host, createJournal(), { lockWaitSeconds: args["lock-wait"], settleKubelet: args.start && host.isRealRoot });
+    if (args.json) print(JSON.stringify(result, null, 2));
+    else say(`rolled back ${result.backup}: ${result.restored.length} restored, ${result.removed.length} removed in ${result.durationMs} ms${result.kubelet === undefined ? "" : `; kubelet.service: ${result.kubelet}`}`);
   },
 };

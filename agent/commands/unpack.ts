@@ -1,4 +1,5 @@
 import type { Argv, CommandModule } from "yargs";
+import { exitCodeHelp } from "../errors.ts";
 import { openBundleInput } from "../unpack/input.ts";
 import { unpackToDirectory } from "../unpack/unpack-to-directory.ts";
 import { say } from "../report/console.ts";
@@ -28,7 +29,8 @@ export const unpackCommand: CommandModule<object, UnpackArgs> = {
         describe: "write the tree byte-identical to the upstream awk one-liner (extra newline after every asset but the last)",
       })
       .example("$0 unpack assets -C /tmp/assets", "restore every asset byte for byte")
-      .example("$0 unpack - -C old-layout --awk < assets", "what `awk '/#####/ {filename=$2; next} {print > filename}'` wrote") as Argv<UnpackArgs>,
+      .example("$0 unpack - -C old-layout --awk < assets", "what `awk '/#####/ {filename=$2; next} {print > filename}'` wrote")
+      .epilogue(exitCodeHelp()) as Argv<UnpackArgs>,
   handler: (args) => {
     const input = openBundleInput(args.bundle);
     try {

@@ -1,12 +1,14 @@
 // `typhoon-agent verify`: the CLI side of agent/verify. Renders the kubelet files from the
 // same configuration apply uses, so drift in them shows too, runs the checks, prints the
-// table (or JSON) and exits 1 when any check found an error.
+// table (or JSON), writes the metrics, and exits 1 when any check found an error.
 
 import type { Argv, CommandModule } from "yargs";
 import { configOptions, flagsFromArgs, type ConfigArgs } from "../config/options.ts";
-import { AgentError, ExitCode } from "../errors.ts";
+import { AgentError, ExitCode, exitCodeHelp } from "../errors.ts";
+import { TEXTFILE_COLLECTOR_DIRECTORY } from "../paths.ts";
 import { print } from "../report/console.ts";
-import type { VerifyReport, VerifyRequest } from "../verify/verify.ts";
+import type { VerifyResult } from "../verify/findings.ts";
+import type { VerifyRequest } from "../verify/verify.ts";
 import { days } from "./option-checks.ts";
 
 /** Certificates closer to their NotAfter are a warning; the shipped expiry alert warns from the same day. */
@@ -31,35 +33,35 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       .example("$0 verify", "what typhoon-agent-verify.timer runs every day")
       .example("$0 verify --warn-days 30 --json", "fewer warnings, for a monitoring system")
       .example("$0 verify --root /mnt/node", "a node's disk mounted elsewhere")
-      .epilogue("Exit: 0 no error (warnings allowed), 1 an error found, 2 usage, 66 nothing installed (no install record), 67 no etcd user, 77 not root, 78 bad config."),
+      .epilogue(exitCodeHelp()),
   handler: async (args) => {
     // As another user every 0400 key would look unreadable, which verify cannot tell from drift.
     if (process.getuid?.() !== 0) throw new AgentError(ExitCode.noPermission, "verify reads private keys owned by root, etcd and nobody", "run it as root: sudo typhoon-agent verify");
     const started = performance.now();
     const checkedAt = new Date();
-    const [{ runVerify }, { formatVerifyReport, summaryLine }, { HostRoot }, { createJournalReporter }, { publishVerifyMetrics }] = await Promise.all([
+    const [{ runVerify }, { formatVerifyResult, summaryLine }, { HostRoot }, { createJournal }, { publishVerifyMetrics }] = await Promise.all([
       import("../verify/verify.ts"),
-      import("../verify/report.ts"),
+      import("../report/verify-table.ts"),
       import("../hostfs/host-root.ts"),
       import("../journal/journal.ts"),
       import("../metrics/publish.ts"),
     ]);
     const host = new HostRoot(args.root);
-    const reporter = createJournalReporter();
+    const events = createJournal();
     const { request, metricsDirectory } = await verifyInputs(args, host.root);
-    const metrics = (exitCode: number, report?: VerifyReport): void =>
-      publishVerifyMetrics(host, metricsDirectory, { checkedAt, durationSeconds: (performance.now() - started) / 1000, exitCode, ...(report === undefined ? {} : { report }) }, reporter);
-    let report: VerifyReport;
+    const metrics = (exitCode: number, result?: VerifyResult): void =>
+      publishVerifyMetrics(host, metricsDirectory, { checkedAt, durationSeconds: (performance.now() - started) / 1000, exitCode, ...(result === undefined ? {} : { result }) }, events);
+    let result: VerifyResult;
     try {
-      report = runVerify({ host, ...request, warnDays: args["warn-days"], now: checkedAt }, reporter);
+      result = runVerify({ host, ...request, warnDays: args["warn-days"], now: checkedAt }, events);
     } catch (error) {
       // Stopped before checking (no install record, an unreadable one): a failed run all the same.
       if (error instanceof AgentError) metrics(error.exitCode);
       throw error;
     }
-    metrics(report.exitCode, report);
-    print(args.json ? JSON.stringify(report, null, 2) : formatVerifyReport(report));
-    if (report.exitCode !== ExitCode.ok) throw new AgentError(ExitCode.failed, summaryLine(report), "typhoon-agent plan shows what an apply would repair");
+    metrics(result.exitCode, result);
+    print(args.json ? JSON.stringify(result, null, 2) : formatVerifyResult(result));
+    if (result.exitCode !== ExitCode.ok) throw new AgentError(ExitCode.failed, summaryLine(result), "typhoon-agent plan shows what an apply would repair");
   },
 };
 
@@ -71,7 +73,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
  * failure reaches Prometheus too.
  */
 async function verifyInputs(args: VerifyArgs, root: string): Promise<{ request: Pick<VerifyRequest, "etcdUser" | "rendered" | "configProblem">; metricsDirectory: string }> {
-  const [{ loadConfig }, { nodeFilesFor, NODE_FILE_MODE, NODE_FILE_PATHS }, { DEFAULT_CONFIG_PATH, DEFAULT_TEXTFILE_COLLECTOR_DIR, defaultConfig }] = await Promise.all([
+  const [{ loadConfig }, { nodeFilesFor, NODE_FILE_MODE, NODE_FILE_PATHS }, { DEFAULT_CONFIG_PATH, defaultConfig }] = await Promise.all([
     import("../config/load.ts"),
     import("../units/node-files.ts"),
     import("../config/keys.ts"),
@@ -87,7 +89,7 @@ async function verifyInputs(args: VerifyArgs, root: string): Promise<{ request: 
         rendered: NODE_FILE_PATHS.map((file) => ({ path: file, mode: NODE_FILE_MODE, content: undefined })),
         configProblem: { path: args.config ?? DEFAULT_CONFIG_PATH, message: error.message },
       },
-      metricsDirectory: DEFAULT_TEXTFILE_COLLECTOR_DIR,
+      metricsDirectory: TEXTFILE_COLLECTOR_DIRECTORY,
     };
   }
 }

@@ -63,6 +63,13 @@ export function imageReferenceProblem(value: string): Problem {
   return undefined;
 }
 
+/** 1.36, 1.36.1, v1.36.1: a Kubernetes release, of which the agent needs the minor. */
+const KUBERNETES_VERSION = /^v?1\.(0|[1-9]\d{0,2})(?:\.(?:0|[1-9]\d{0,3}))?$/;
+
+export function kubeletVersionProblem(value: string): Problem {
+  return KUBERNETES_VERSION.test(value) ? undefined : "is not a Kubernetes version";
+}
+
 const USER_NAME = /^[a-z_][a-z0-9_-]{0,31}$/;
 
 /** A system user name as useradd accepts it by default. */

@@ -1,10 +1,11 @@
-// The one table of agent configuration keys (SPEC section 6). The YAML loader, the command
+// The one table of agent configuration keys (README, "Configuration"). The YAML loader, the command
 // line flags, their --help text and the README table are all derived from it, so a key
 // cannot exist in one place and be missing from another. Kept free of heavy imports: every
 // command's option parsing reads it.
 
+import { TEXTFILE_COLLECTOR_DIRECTORY } from "../paths.ts";
 import type { AgentConfig } from "./types.ts";
-import { directoryOrEmptyProblem, dnsSubdomainProblem, imageReferenceProblem, ipAddressProblem, oneOfProblem, userNameProblem, type Problem } from "./forms.ts";
+import { directoryOrEmptyProblem, dnsSubdomainProblem, imageReferenceProblem, ipAddressProblem, kubeletVersionProblem, oneOfProblem, userNameProblem, type Problem } from "./forms.ts";
 import { LABEL_FORM, TAINT_FORM, duplicateLabelProblem, duplicateTaintProblem, labelProblem, taintProblem } from "./labels.ts";
 
 export type ConfigKeyName = keyof AgentConfig;
@@ -29,14 +30,13 @@ export type ConfigKey = { [K in ConfigKeyName]: KeyFields<K> }[ConfigKeyName];
 const ROLES = ["controller", "worker"];
 const RUNTIME_CHOICES = ["auto", "podman", "docker", "rkt"];
 const CLOUD_PROVIDERS = ["external"];
+/** Typhoon's platform modules, and none. */
+export const PLATFORM_CHOICES = ["none", "aws", "azure", "bare-metal", "digital-ocean", "google-cloud"] as const;
 
 /** Where the agent reads its configuration, below --root. */
 export const DEFAULT_CONFIG_PATH = "/etc/typhoon/agent.yaml";
 
 const DEFAULT_KUBELET_IMAGE = "quay.io/poseidon/kubelet:v1.36.1";
-
-/** node-exporter's conventional textfile collector directory (a host path, below --root). */
-export const DEFAULT_TEXTFILE_COLLECTOR_DIR = "/var/lib/node_exporter/textfile_collector";
 
 export const CONFIG_KEYS: { readonly [K in ConfigKeyName]: KeyFields<K> } = {
   role: {
@@ -113,11 +113,31 @@ export const CONFIG_KEYS: { readonly [K in ConfigKeyName]: KeyFields<K> } = {
     description: "owner of the etcd TLS files on a controller",
     check: userNameProblem,
   },
+  platform: {
+    name: "platform",
+    kind: "scalar",
+    form: "none, aws, azure, bare-metal, digital-ocean or google-cloud",
+    default: "none",
+    description:
+      "the Typhoon platform module that made the node: kubelet.service gets what that module's own unit has " +
+      "(aws: --provider-id from the instance metadata; digital-ocean: the private IPv4 as node name; bare-metal: the host name)",
+    check: oneOfProblem(PLATFORM_CHOICES),
+  },
+  kubelet_version: {
+    name: "kubelet_version",
+    kind: "scalar",
+    form: "a Kubernetes version, like 1.36 or 1.36.1",
+    default: undefined,
+    description:
+      "the kubelet's version, which decides what kubelet.yaml may hold; needed when kubelet_image has no version tag " +
+      "(pinned by digest alone), and must agree with the tag when it has one",
+    check: kubeletVersionProblem,
+  },
   textfile_collector_dir: {
     name: "textfile_collector_dir",
     kind: "scalar",
     form: 'an absolute directory path, or "" for none',
-    default: DEFAULT_TEXTFILE_COLLECTOR_DIR,
+    default: TEXTFILE_COLLECTOR_DIRECTORY,
     description: "where apply and verify write their Prometheus metrics for node-exporter's textfile collector; empty writes none",
     check: directoryOrEmptyProblem,
   },

@@ -18,7 +18,7 @@ export interface Taint {
 }
 
 /**
- * What each role registers with (SPEC section 5). No node-role.kubernetes.io label: the
+ * What each role registers with (README, "kubelet.service"). No node-role.kubernetes.io label: the
  * kubelet refuses to set it; the controller taint keeps ordinary pods off the control plane.
  */
 const ROLE_LABELS: Readonly<Record<Role, readonly string[]>> = {

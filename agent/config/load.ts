@@ -5,7 +5,8 @@
 
 import * as fs from "node:fs";
 import { loadAll } from "js-yaml";
-import { ConfigError, fromSystemError } from "../errors.ts";
+import { ConfigError, attempt } from "../errors.ts";
+import { readTextIfExists } from "../fsio/read-only.ts";
 import { HostRoot } from "../hostfs/host-root.ts";
 import { CONFIG_KEYS, CONFIG_KEY_LIST, DEFAULT_CONFIG_PATH, RENAMED_KEYS, defaultConfig, flagName, type ConfigKey, type ConfigKeyName } from "./keys.ts";
 import { closestName } from "./suggest.ts";
@@ -14,7 +15,7 @@ import type { AgentConfig } from "./types.ts";
 /** Values from the command line, as typed: validated like the file's. */
 export type ConfigFlags = Partial<Record<ConfigKeyName, string | readonly string[]>>;
 
-export type ConfigOrigin = "default" | "file" | "flag";
+type ConfigOrigin = "default" | "file" | "flag";
 
 export interface LoadedConfig {
   config: AgentConfig;
@@ -66,13 +67,9 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
 function readConfigFile(options: LoadConfigOptions): { path: string; values: Record<string, unknown> } | undefined {
   const explicit = options.configPath !== undefined;
   const file = options.configPath ?? new HostRoot(options.root).readable(DEFAULT_CONFIG_PATH);
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (error) {
-    if (!explicit && (error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw fromSystemError(error, "read the agent configuration", file);
-  }
+  const action = "read the agent configuration";
+  const text = explicit ? attempt(action, file, () => fs.readFileSync(file, "utf8")) : readTextIfExists(file, action);
+  if (text === undefined) return undefined;
   let documents: unknown[];
   try {
     documents = loadAll(text, { filename: file });

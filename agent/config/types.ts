@@ -1,9 +1,11 @@
-// The agent configuration (/etc/typhoon/agent.yaml, SPEC section 6): what the loader in
+// The agent configuration (/etc/typhoon/agent.yaml; README, "Configuration"): what the loader in
 // this folder produces and every other module reads.
 
 export type Role = "controller" | "worker";
 export type RuntimeChoice = "auto" | "podman" | "docker" | "rkt";
 export type Runtime = Exclude<RuntimeChoice, "auto">;
+/** The Typhoon platform module that made the node; "none" adds nothing to the kubelet. */
+export type Platform = "none" | "aws" | "azure" | "bare-metal" | "digital-ocean" | "google-cloud";
 
 export interface AgentConfig {
   role: Role;
@@ -18,6 +20,9 @@ export interface AgentConfig {
   cloud_provider?: string;
   /** Owner of the etcd TLS files. */
   etcd_user: string;
+  platform: Platform;
+  /** The kubelet's version (1.36 or 1.36.1), for an image that does not say it in its tag. */
+  kubelet_version?: string;
   /** Where apply and verify write their Prometheus textfile collector files; "" writes none. */
   textfile_collector_dir: string;
 }

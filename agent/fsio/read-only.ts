@@ -27,3 +27,27 @@ export function withReadOnlyFile<T>(file: string, use: (fd: number) => T): T {
     fs.closeSync(fd);
   }
 }
+
+/**
+ * The names in `directory`; none when it does not exist. Any other failure (EACCES, EIO) is
+ * an AgentError naming `shownAs`: a directory that cannot be read is not an empty one.
+ */
+export function listIfExists(directory: string, shownAs: string = directory): string[] {
+  try {
+    return fs.readdirSync(directory);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return [];
+    throw fromSystemError(error, "list", shownAs);
+  }
+}
+
+/** The text of `file`, or undefined when it does not exist; any other failure names `shownAs`. */
+export function readTextIfExists(file: string, action: string, shownAs: string = file): string | undefined {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw fromSystemError(error, action, shownAs);
+  }
+}

@@ -2,21 +2,17 @@
 // Fedora CoreOS, /usr/lib/passwd where system users such as etcd live (altfiles NSS).
 // Never from the machine running the tests, so --root trees behave like the real host.
 
-import * as fs from "node:fs";
 import { AgentError, ExitCode } from "../errors.ts";
+import { ROOT, type Owner } from "../fsio/ownership.ts";
+import { readTextIfExists } from "../fsio/read-only.ts";
 import type { HostRoot } from "./host-root.ts";
 
 const PASSWD_FILES = ["/etc/passwd", "/usr/lib/passwd"];
 const GROUP_FILES = ["/etc/group", "/usr/lib/group"];
 
-export interface Account {
-  uid: number;
-  gid: number;
-}
-
 export class Accounts {
   private readonly host: HostRoot;
-  private users: Map<string, Account> | undefined;
+  private users: Map<string, Owner> | undefined;
   private groups: Map<string, number> | undefined;
 
   constructor(host: HostRoot) {
@@ -24,12 +20,12 @@ export class Accounts {
   }
 
   /** uid and primary gid of `name`; exit 67 naming the files searched when it is missing. */
-  user(name: string): Account {
+  user(name: string): Owner {
     this.users ??= readTable(
       this.host,
       PASSWD_FILES,
       (fields) => (fields.length >= 4 ? { uid: Number(fields[2]), gid: Number(fields[3]) } : undefined),
-      { uid: 0, gid: 0 },
+      ROOT,
     );
     const account = this.users.get(name);
     if (account === undefined || !Number.isInteger(account.uid) || !Number.isInteger(account.gid)) {
@@ -74,12 +70,9 @@ export class Accounts {
 function readTable<T>(host: HostRoot, files: readonly string[], parse: (fields: string[]) => T | undefined, root: T): Map<string, T> {
   const table = new Map<string, T>();
   for (const file of files) {
-    let text: string;
-    try {
-      text = fs.readFileSync(host.file(file, 0), "utf8");
-    } catch {
-      continue; // /usr/lib/passwd exists only on some hosts
-    }
+    // /usr/lib/passwd exists only on some hosts; one that cannot be read is an error, not an empty table.
+    const text = readTextIfExists(host.readable(file), "read", file);
+    if (text === undefined) continue;
     for (const line of text.split("\n")) {
       if (line === "" || line.startsWith("#")) continue;
       const fields = line.split(":");

@@ -1,4 +1,4 @@
-// The Reporter commands use: every event becomes one structured journal entry
+// The event log commands use: every event becomes one structured journal entry
 // (SYSLOG_IDENTIFIER=typhoon-agent, the event's fixed MESSAGE_ID, PRIORITY, the TYPHOON_*
 // fields). Without a journal, or when a send fails, the event becomes one line on standard
 // error instead, prefixed with its priority the way sd-daemon(3) reads it:
@@ -10,13 +10,13 @@
 // is kept in the journal for as long as the host keeps its logs.
 
 import { writeAll } from "../fsio/write-all.ts";
-import { EVENTS, type EventFields, type EventName, type Priority, type Reporter } from "../report/events.ts";
+import { EVENTS, type EventFields, type EventName, type Priority, type EventLog } from "../report/events.ts";
 import { encodeEntry, type JournalField } from "./encode.ts";
 import { sendToJournal } from "./native-socket.ts";
 
 const SYSLOG_IDENTIFIER = "typhoon-agent";
 
-export interface JournalReporterOptions {
+interface JournalOptions {
   /**
    * "stderr" never touches the journal socket. Default: "stderr" when the environment has
    * TYPHOON_AGENT_JOURNAL=stderr (for tests, and for hosts where an operator wants the lines
@@ -27,7 +27,7 @@ export interface JournalReporterOptions {
   fallbackFd?: number;
 }
 
-export function createJournalReporter(options: JournalReporterOptions = {}): Reporter {
+export function createJournal(options: JournalOptions = {}): EventLog {
   const transport = options.transport ?? (process.env.TYPHOON_AGENT_JOURNAL === "stderr" ? "stderr" : "journal");
   const fallbackFd = options.fallbackFd ?? 2;
   return {

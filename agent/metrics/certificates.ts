@@ -2,7 +2,7 @@
 // certificate (a file, or a kubeconfig's client certificate), its NotAfter and NotBefore
 // from the certificate itself, and whether verify found it broken.
 
-import { CERTIFICATES, KUBECONFIGS } from "../verify/certificates.ts";
+import { CERTIFICATE_LIST } from "../verify/certificates.ts";
 import type { CertificateRow, Finding, NameFields } from "../verify/findings.ts";
 import type { Sample, Samples } from "./exposition.ts";
 import type { CertificateLabel } from "./families.ts";
@@ -12,8 +12,8 @@ const BREAKING_CHECKS: ReadonlySet<Finding["check"]> = new Set(["missing", "syml
 
 /** Files that hold a certificate, with the key it must match when there is one. */
 const CERTIFICATE_FILES: ReadonlyArray<{ file: string; key?: string }> = [
-  ...CERTIFICATES.map((spec) => ({ file: spec.certificate, ...(spec.key === undefined ? {} : { key: spec.key }) })),
-  ...KUBECONFIGS.map((kubeconfig) => ({ file: kubeconfig.path })),
+  ...CERTIFICATE_LIST.certificates.map((spec) => ({ file: spec.path, ...(spec.keyPath === undefined ? {} : { key: spec.keyPath }) })),
+  ...CERTIFICATE_LIST.kubeconfigs.map((kubeconfig) => ({ file: kubeconfig.path })),
 ];
 
 export function certificateSamples(certificates: readonly CertificateRow[], findings: readonly Finding[], checkedAt: Date): Samples {

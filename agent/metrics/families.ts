@@ -19,7 +19,7 @@ export const METRICS_FILE_NAMES: Readonly<Record<MetricsFile, string>> = {
 const NAME_ATTRIBUTES = ["C", "ST", "L", "O", "OU", "CN"] as const;
 
 /** x509-certificate-exporter's labels for a certificate read from a file or a kubeconfig. */
-export const CERTIFICATE_LABELS = [
+const CERTIFICATE_LABELS = [
   "filename",
   "filepath",
   "embedded_kind",
@@ -31,7 +31,7 @@ export const CERTIFICATE_LABELS = [
 
 export type CertificateLabel = (typeof CERTIFICATE_LABELS)[number];
 
-export interface MetricFamily {
+interface MetricFamily {
   name: string;
   /** All of them are gauges: each file is a snapshot of one run. */
   type: "gauge";

@@ -4,47 +4,37 @@
 // to the run's outcome or exit code: those say what happened to the node, not to its
 // monitoring. Prometheus sees it too, as a verify file that stops getting newer.
 
-import * as fs from "node:fs";
-import type { ApplyReport } from "../apply/apply.ts";
-import { INSTALL_RECORD, type InstallRecord } from "../apply/desired-state.ts";
-import type { HostRoot } from "../hostfs/host-root.ts";
-import { SYSTEM_DEPTH } from "../placement/policy.ts";
+import { AgentError, InternalError } from "../errors.ts";
+import type { HostPath, HostRoot } from "../hostfs/host-root.ts";
+import { readInstallRecord } from "../plan/install-record.ts";
+import type { ApplyResult } from "../report/apply-result.ts";
 import { say } from "../report/console.ts";
-import type { Reporter } from "../report/events.ts";
+import type { EventLog } from "../report/events.ts";
 import { METRICS_FILE_NAMES, type MetricsFile } from "./families.ts";
 import { applyMetricsText, verifyMetricsText, type VerifyRun } from "./run-files.ts";
 import { writeTextfile } from "./textfile.ts";
 
-export function publishVerifyMetrics(host: HostRoot, directory: string, run: VerifyRun, reporter: Reporter): void {
-  publish(host, directory, "verify", () => verifyMetricsText(run), reporter);
+export function publishVerifyMetrics(host: HostRoot, directory: HostPath, run: VerifyRun, events: EventLog): void {
+  publish(host, directory, "verify", () => verifyMetricsText(run), events);
 }
 
-/** The bundle identity comes from the install record, so a failed apply still names the bundle the node holds. */
-export function publishApplyMetrics(host: HostRoot, directory: string, report: ApplyReport, reporter: Reporter): void {
-  publish(host, directory, "apply", () => applyMetricsText(report, installedBundle(host)), reporter);
+/**
+ * The bundle comes from the install record as the run left it, so a failed apply still
+ * names the bundle the node holds; a record that cannot be read leaves the file unwritten.
+ */
+export function publishApplyMetrics(host: HostRoot, directory: HostPath, result: ApplyResult, events: EventLog): void {
+  publish(host, directory, "apply", () => applyMetricsText(result, readInstallRecord(host).bundle?.sha256), events);
 }
 
-function publish(host: HostRoot, directory: string, file: MetricsFile, text: () => string, reporter: Reporter): void {
+function publish(host: HostRoot, directory: HostPath, file: MetricsFile, text: () => string, events: EventLog): void {
   if (directory === "") return;
   const target = `${directory}/${METRICS_FILE_NAMES[file]}`;
   try {
     writeTextfile(host, directory, METRICS_FILE_NAMES[file], text());
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
+    // A bug is named as one, and still leaves the run's outcome alone.
+    const reason = (error instanceof AgentError ? error : new InternalError(error)).message;
     say(`warning: metrics not written: ${reason}`);
-    reporter.emit("metricsNotWritten", `typhoon-agent could not write its metrics to ${target}: ${reason}`, { TYPHOON_PATH: target, TYPHOON_ERROR: reason });
-  }
-}
-
-const SHA256 = /^[0-9a-f]{64}$/;
-
-/** The bundle the install record names; undefined for a worker, an older agent's record, or none. */
-function installedBundle(host: HostRoot): string | undefined {
-  try {
-    const record = JSON.parse(fs.readFileSync(host.file(INSTALL_RECORD, SYSTEM_DEPTH), "utf8")) as Partial<InstallRecord> | null;
-    const sha256 = record?.bundle?.sha256;
-    return typeof sha256 === "string" && SHA256.test(sha256) ? sha256 : undefined;
-  } catch {
-    return undefined; // no record, or one that is not the agent's: the node names no bundle
+    events.emit("metricsNotWritten", `typhoon-agent could not write its metrics to ${target}: ${reason}`, { TYPHOON_PATH: target, TYPHOON_ERROR: reason });
   }
 }

@@ -6,21 +6,20 @@
 // it only leaves the previous run's complete file.
 
 import * as fs from "node:fs";
-import * as path from "node:path";
 import { fromSystemError } from "../errors.ts";
 import { writeAll } from "../fsio/write-all.ts";
-import type { HostRoot } from "../hostfs/host-root.ts";
+import { realChild, realParent, type HostPath, type HostRoot, type RealPath } from "../hostfs/host-root.ts";
 
 /** node-exporter runs as nobody: the files and the directories made for them are world-readable. */
-export const TEXTFILE_MODE = 0o644;
+const TEXTFILE_MODE = 0o644;
 export const TEXTFILE_DIRECTORY_MODE = 0o755;
 
 /** Writes `text` as `name` in the host directory `directory`; returns the host path written. */
-export function writeTextfile(host: HostRoot, directory: string, name: string, text: string): string {
-  // Not a directory the agent manages: links on the way are followed, inside the root.
-  const real = host.directory(directory, Number.POSITIVE_INFINITY);
-  const target = path.join(real, name);
-  const temporary = path.join(real, `.${name}.${process.pid}.tmp`);
+export function writeTextfile(host: HostRoot, directory: HostPath, name: string, text: string): HostPath {
+  // The path layer follows links on the way inside the root (none below a managed directory).
+  const real = host.directory(directory);
+  const target = realChild(real, name);
+  const temporary = realChild(real, `.${name}.${process.pid}.tmp`);
   let fd: number | undefined;
   try {
     createDirectories(real);
@@ -41,9 +40,9 @@ export function writeTextfile(host: HostRoot, directory: string, name: string, t
 }
 
 /** The missing directories down to `real`, each 0755 whatever the umask; existing ones are left as they are. */
-function createDirectories(real: string): void {
-  const missing: string[] = [];
-  for (let directory = real; !fs.existsSync(directory); directory = path.dirname(directory)) missing.unshift(directory);
+function createDirectories(real: RealPath): void {
+  const missing: RealPath[] = [];
+  for (let directory = real; fs.lstatSync(directory, { throwIfNoEntry: false }) === undefined; directory = realParent(directory)) missing.unshift(directory);
   for (const directory of missing) {
     try {
       fs.mkdirSync(directory, { mode: TEXTFILE_DIRECTORY_MODE });
@@ -56,12 +55,12 @@ function createDirectories(real: string): void {
 }
 
 /** Temporary files of runs that died before their rename (a process that no longer exists). */
-function removeStaleTemporaries(real: string, name: string): void {
+function removeStaleTemporaries(real: RealPath, name: string): void {
   const prefix = `.${name}.`;
   for (const entry of fs.readdirSync(real)) {
     if (!entry.startsWith(prefix) || !entry.endsWith(".tmp")) continue;
     const pid = Number(entry.slice(prefix.length, -".tmp".length));
-    if (Number.isInteger(pid) && pid > 0 && !isRunning(pid)) fs.rmSync(path.join(real, entry), { force: true });
+    if (Number.isInteger(pid) && pid > 0 && !isRunning(pid)) fs.rmSync(realChild(real, entry), { force: true });
   }
 }
 

@@ -1,19 +1,19 @@
-// The placement policy (SPEC section 3) as one declarative table, like kubeadm's list of
-// certificates: where each bundle asset is installed, which directories the agent owns,
-// and who may read what. `apply` installs from it and `verify` checks against it; neither
-// has a copy of these rules.
+// The placement policy (docs/design.md, "Placement") as one declarative table, like
+// kubeadm's list of certificates: where each bundle asset is installed, which directories
+// the agent owns, and who may read what. `apply` installs from it and `verify` checks
+// against it; neither has a copy of these rules.
 
-import type { Account } from "../hostfs/accounts.ts";
-import { isPublicMaterial, PKI_DIRECTORY, type PkiReader } from "./static-pods.ts";
+import { ROOT, type Owner, type Ownership } from "../fsio/ownership.ts";
+import { BOOTSTRAP_ASSETS_DIRECTORY, ETCD_CERTIFICATE_DIRECTORY, ETCD_TLS_DIRECTORY, PKI_DIRECTORY, STATE_DIRECTORY, STATIC_POD_DIRECTORY } from "../paths.ts";
 
 /**
  * - etcd: etcd's own TLS; owned by the etcd user, nobody else can enter the directory.
  * - pki: control-plane TLS and kubeconfigs; each secret readable only by the pod that uses it.
  * - private: root-only files (the kubelet and bootstrap.service run as root).
  */
-export type AccessClass = "etcd" | "pki" | "private";
+type AccessClass = "etcd" | "pki" | "private";
 
-export interface PlacementRule {
+interface PlacementRule {
   /** Asset name patterns: `*` matches within one path segment, `**` any number of segments. */
   assets: readonly string[];
   directory: string;
@@ -23,10 +23,10 @@ export interface PlacementRule {
   why: string;
 }
 
-export const PLACEMENT_RULES: readonly PlacementRule[] = [
+const PLACEMENT_RULES: readonly PlacementRule[] = [
   {
     assets: ["tls/etcd/server*", "tls/etcd/peer*"],
-    directory: "/etc/ssl/etcd/etcd",
+    directory: ETCD_CERTIFICATE_DIRECTORY,
     layout: "flat",
     access: "etcd",
     why: "etcd serves and peers with these; etcd-member mounts /etc/ssl/etcd",
@@ -40,21 +40,21 @@ export const PLACEMENT_RULES: readonly PlacementRule[] = [
   },
   {
     assets: ["static-manifests/*.yaml"],
-    directory: "/etc/kubernetes/manifests",
+    directory: STATIC_POD_DIRECTORY,
     layout: "flat",
     access: "private",
     why: "the kubelet runs every Pod in its staticPodPath",
   },
   {
     assets: ["manifests/**", "manifests-networking/**"],
-    directory: "/opt/bootstrap/assets",
+    directory: BOOTSTRAP_ASSETS_DIRECTORY,
     layout: "path",
     access: "private",
     why: "bootstrap.service applies them once with kubectl; the bootstrap token is a secret",
   },
 ];
 
-export interface ManagedDirectory {
+interface ManagedDirectory {
   path: string;
   owner: "root" | "etcd";
   mode: number;
@@ -62,23 +62,30 @@ export interface ManagedDirectory {
 
 /** Directories the agent creates and whose owner and mode it enforces. */
 export const MANAGED_DIRECTORIES: readonly ManagedDirectory[] = [
-  { path: "/etc/ssl/etcd", owner: "etcd", mode: 0o700 },
-  { path: "/etc/ssl/etcd/etcd", owner: "etcd", mode: 0o700 },
+  { path: ETCD_TLS_DIRECTORY, owner: "etcd", mode: 0o700 },
+  { path: ETCD_CERTIFICATE_DIRECTORY, owner: "etcd", mode: 0o700 },
   { path: PKI_DIRECTORY, owner: "root", mode: 0o755 },
-  { path: "/etc/kubernetes/manifests", owner: "root", mode: 0o700 },
-  { path: "/opt/bootstrap/assets", owner: "root", mode: 0o700 },
-  // The agent's own state: install record, transaction journal, backups (which hold keys).
-  { path: "/var/lib/typhoon-agent", owner: "root", mode: 0o700 },
+  { path: STATIC_POD_DIRECTORY, owner: "root", mode: 0o700 },
+  { path: BOOTSTRAP_ASSETS_DIRECTORY, owner: "root", mode: 0o700 },
+  // The agent's own state: install record, transaction record, backups (which hold keys).
+  { path: STATE_DIRECTORY, owner: "root", mode: 0o700 },
 ];
 
 /** Mode of directories the agent creates below a managed directory (/opt/bootstrap/assets/manifests/...). */
 export const NESTED_DIRECTORY_MODE = 0o700;
 
 /**
- * Components of a host path that may be symlinks (resolved inside the root): those above
- * the directories the agent manages. /opt on Fedora CoreOS is a link to var/opt.
+ * How many leading components of `hostPath` are system directories, which may be symlinks
+ * (resolved inside the root; /opt on Fedora CoreOS is a link to var/opt): those above the
+ * outermost managed directory the path is or lies in, and all of them outside the managed
+ * directories. A managed directory and everything below it is never a link.
  */
-export const SYSTEM_DEPTH = 2;
+export function systemComponentCount(hostPath: string): number {
+  const depths = MANAGED_DIRECTORIES.filter((directory) => hostPath === directory.path || hostPath.startsWith(`${directory.path}/`)).map(
+    (directory) => directory.path.split("/").length - 2,
+  );
+  return depths.length === 0 ? Number.POSITIVE_INFINITY : Math.min(...depths);
+}
 
 export interface Placement {
   asset: string;
@@ -113,23 +120,23 @@ export function managedDirectoryOf(hostPath: string): ManagedDirectory | undefin
   return best;
 }
 
-export interface FileAccess {
-  uid: number;
-  gid: number;
-  mode: number;
+export interface FileAccess extends Ownership {
   /** Never printed, logged or diffed; kept from group and others. */
   secret: boolean;
 }
 
 export interface Identities {
-  etcd: Account;
+  etcd: Owner;
 }
 
+/** Certificates and public keys: world-readable, so any number of pods may share one. */
+export const isPublicMaterial = (name: string): boolean => name.endsWith(".crt") || name.endsWith(".pub");
+
 /**
- * Owner and mode of an installed file: the least-privilege rule of SPEC section 3.
- * `readers` comes from the static pods (analyzeStaticPods).
+ * Owner and mode of an installed file: the least-privilege rule (docs/design.md, "Placement").
+ * `readers` comes from the static pods (analyzeStaticPods): the one identity that reads each pki secret.
  */
-export function fileAccess(placement: Pick<Placement, "path" | "rule">, readers: ReadonlyMap<string, PkiReader>, identities: Identities): FileAccess {
+export function fileAccess(placement: Pick<Placement, "path" | "rule">, readers: ReadonlyMap<string, Owner>, identities: Identities): FileAccess {
   const name = placement.path.slice(placement.path.lastIndexOf("/") + 1);
   switch (placement.rule.access) {
     case "etcd": {
@@ -137,12 +144,12 @@ export function fileAccess(placement: Pick<Placement, "path" | "rule">, readers:
       return name.endsWith(".crt") ? { uid, gid, mode: 0o444, secret: false } : { uid, gid, mode: 0o400, secret: true };
     }
     case "pki": {
-      if (isPublicMaterial(name)) return { uid: 0, gid: 0, mode: 0o644, secret: false };
+      if (isPublicMaterial(name)) return { ...ROOT, mode: 0o644, secret: false };
       const reader = readers.get(placement.path);
-      return reader === undefined ? { uid: 0, gid: 0, mode: 0o600, secret: true } : { uid: reader.uid, gid: reader.gid, mode: 0o400, secret: true };
+      return reader === undefined ? { ...ROOT, mode: 0o600, secret: true } : { uid: reader.uid, gid: reader.gid, mode: 0o400, secret: true };
     }
     case "private":
-      return { uid: 0, gid: 0, mode: 0o600, secret: false };
+      return { ...ROOT, mode: 0o600, secret: false };
   }
 }
 

@@ -1,26 +1,24 @@
 // Who reads which control-plane secret, derived from the static pods themselves rather
-// than hard-coded: the pods run as a non-root runAsUser (65534 in Typhoon), so every
-// /etc/kubernetes/pki file a pod references must be readable by that uid, and no other
-// secret should be.
+// than hard-coded, the way the kubelet will run them (pod-spec.ts): every path a container
+// is handed is followed through its mounts to the host, and each /etc/kubernetes/pki secret
+// it reaches must be readable by the uid that container runs as, and by no other uid.
 
 import * as path from "node:path";
 import { load } from "js-yaml";
 import { BundleError } from "../errors.ts";
-
-export const PKI_DIRECTORY = "/etc/kubernetes/pki";
-const PKI_FILE_REFERENCE = /\/etc\/kubernetes\/pki\/[A-Za-z0-9._/-]+/g;
-
-/** Certificates and public keys: world-readable, so any number of pods may share one. */
-export const isPublicMaterial = (name: string): boolean => name.endsWith(".crt") || name.endsWith(".pub");
+import { RUN_TIME_VALUE } from "./expansion.ts";
+import type { Owner } from "../fsio/ownership.ts";
+import { isObject } from "../json.ts";
+import { PKI_DIRECTORY } from "../paths.ts";
+import { hostPathIn, invalidPod, podContainers, type ContainerView } from "./pod-spec.ts";
+import { isPublicMaterial } from "./policy.ts";
 
 export interface StaticPodSource {
   asset: string;
   content: Uint8Array;
 }
 
-export interface PkiReader {
-  uid: number;
-  gid: number;
+interface PkiReader extends Owner {
   /** The pods (by asset) whose containers read the file. */
   pods: string[];
 }
@@ -32,124 +30,103 @@ export interface StaticPodAnalysis {
   references: Map<string, string[]>;
 }
 
-interface Container {
-  name: string;
-  uid: number;
-  gid: number;
-  strings: string[];
-  volumeNames: string[];
-}
+/**
+ * An absolute path inside a string a container is handed: it starts the string or follows a
+ * separator of command-line syntax (`--flag=/p`, `a,/p`, `host:/p`, a space), and a `//`
+ * (a URL's authority) is not one. A run-time value is a path character: see expansion.ts.
+ */
+const CONTAINER_PATH = new RegExp(`(?<=^|[\\s=,:;"'\`(\\[{<>|&])/(?!/)[A-Za-z0-9._@%+~/${RUN_TIME_VALUE}-]*`, "g");
+
+const UNKNOWN_UID_HINT =
+  "add securityContext.runAsUser (the uid its image runs as; Typhoon's pods use 65534) to the pod's spec or to the container: the agent gives each secret to the uid that reads it, and guessing root would leave a non-root image unable to read its key";
 
 /** Parses every static pod (exit 65 naming the asset when one is not a v1 Pod). */
 export function analyzeStaticPods(manifests: readonly StaticPodSource[]): StaticPodAnalysis {
   const readers = new Map<string, PkiReader>();
   const references = new Map<string, string[]>();
-  const note = (file: string, asset: string, uid: number, gid: number): void => {
-    const pods = references.get(file) ?? [];
-    if (!pods.includes(asset)) pods.push(asset);
-    references.set(file, pods);
-    if (uid === 0 || isPublicMaterial(file)) return; // root reads every file anyway; everyone reads these
-    const reader = readers.get(file);
-    if (reader === undefined) {
-      readers.set(file, { uid, gid, pods: [asset] });
-    } else if (reader.uid !== uid) {
-      throw new BundleError(
-        `${file} is read by ${reader.pods.join(", ")} as uid ${reader.uid} and by ${asset} as uid ${uid}; a 0400 secret has one reader`,
-        undefined,
-        "run the static pods that share a secret as the same runAsUser",
-      );
-    } else if (!reader.pods.includes(asset)) {
-      reader.pods.push(asset);
-    }
-  };
-
   for (const manifest of manifests) {
-    const pod = parsePod(manifest);
-    const fileVolumes = singleFileHostPaths(pod, manifest.asset);
-    for (const container of containersOf(pod, manifest.asset)) {
-      for (const text of container.strings) {
-        for (const match of text.matchAll(PKI_FILE_REFERENCE)) {
-          const file = path.posix.normalize(match[0]);
-          if (file.startsWith(`${PKI_DIRECTORY}/`)) note(file, manifest.asset, container.uid, container.gid);
-        }
-      }
-      for (const volume of container.volumeNames) {
-        const file = fileVolumes.get(volume);
-        if (file !== undefined) note(file, manifest.asset, container.uid, container.gid);
+    for (const container of podContainers(parsePod(manifest), manifest.asset)) {
+      for (const file of pkiFilesRead(container, manifest.asset)) {
+        const pods = references.get(file) ?? [];
+        if (!pods.includes(manifest.asset)) pods.push(manifest.asset);
+        references.set(file, pods);
+        if (!isPublicMaterial(file)) noteSecretReader(readers, file, manifest.asset, container);
       }
     }
   }
   return { readers, references };
 }
 
-type Json = Record<string, unknown>;
+/** The pki files a container reaches: named in a string it is handed, or mounted as one file. */
+function pkiFilesRead(container: ContainerView, asset: string): Set<string> {
+  const files = new Set<string>();
+  const consider = (hostPath: string | undefined): void => {
+    if (hostPath !== undefined && hostPath.startsWith(`${PKI_DIRECTORY}/`)) files.add(hostPath); // the directory itself grants only traversal
+  };
+  for (const mount of container.mounts) {
+    if (!mount.subPathUnknown) consider(mount.hostPath);
+    else if (mount.hostPath !== undefined && overlapsPki(mount.hostPath)) refuseUnknownSubPath(asset, container, mount.mountPath);
+  }
+  for (const text of container.strings) {
+    for (const match of text.matchAll(CONTAINER_PATH)) {
+      if (match[0].includes(RUN_TIME_VALUE)) continue; // names a file only the running pod knows
+      consider(hostPathIn(container, path.posix.normalize(match[0])));
+    }
+  }
+  return files;
+}
 
-function parsePod(manifest: StaticPodSource): Json {
-  const invalid = (reason: string): BundleError =>
-    new BundleError(`${manifest.asset} is not a valid v1 Pod: ${reason}`, undefined, "static-manifests/ holds one Pod object per file");
+function noteSecretReader(readers: Map<string, PkiReader>, file: string, asset: string, container: ContainerView): void {
+  if (container.uid === undefined) {
+    throw new BundleError(
+      `${asset}: pod ${container.pod}, container ${container.name} reads ${file}, but neither the pod nor the container sets securityContext.runAsUser, so nobody can tell which uid must own it`,
+      undefined,
+      UNKNOWN_UID_HINT,
+    );
+  }
+  if (container.uid === 0) return; // root reads every file anyway
+  const reader = readers.get(file);
+  if (reader === undefined) {
+    readers.set(file, { uid: container.uid, gid: container.gid, pods: [asset] });
+  } else if (reader.uid !== container.uid) {
+    throw new BundleError(
+      `${file} is read by ${reader.pods.join(", ")} as uid ${reader.uid} and by ${asset} as uid ${container.uid}; a 0400 secret has one reader`,
+      undefined,
+      "run the static pods that share a secret as the same runAsUser",
+    );
+  } else if (!reader.pods.includes(asset)) {
+    reader.pods.push(asset);
+  }
+}
+
+/** The pki directory, a file in it, or a directory above it. */
+function overlapsPki(hostPath: string): boolean {
+  return hostPath === PKI_DIRECTORY || hostPath.startsWith(`${PKI_DIRECTORY}/`) || PKI_DIRECTORY.startsWith(`${hostPath === "/" ? "" : hostPath}/`);
+}
+
+function refuseUnknownSubPath(asset: string, container: ContainerView, where: string): never {
+  throw new BundleError(
+    `${asset}: pod ${container.pod}, container ${container.name}: the subPathExpr of the mount at ${where} uses a value only the running pod knows (env valueFrom), so nobody can tell which host files it reaches`,
+    undefined,
+    "use subPath, or a subPathExpr over env values written in the manifest",
+  );
+}
+
+function parsePod(manifest: StaticPodSource): Record<string, unknown> {
   let document: unknown;
   try {
     document = load(Buffer.from(manifest.content).toString("utf8"), { filename: manifest.asset });
   } catch (error) {
     const mark = (error as { mark?: { line?: number } }).mark;
-    throw invalid(`YAML error${mark?.line === undefined ? "" : ` at line ${mark.line + 1}`}: ${(error as { reason?: string }).reason ?? String(error)}`);
+    throw invalidPod(manifest.asset, `YAML error${mark?.line === undefined ? "" : ` at line ${mark.line + 1}`}: ${(error as { reason?: string }).reason ?? String(error)}`);
   }
-  if (!isObject(document)) throw invalid("not a YAML mapping");
+  if (!isObject(document)) throw invalidPod(manifest.asset, "not a YAML mapping");
   if (document.apiVersion !== "v1" || document.kind !== "Pod") {
-    throw invalid(`apiVersion/kind is ${String(document.apiVersion)}/${String(document.kind)}, expected v1/Pod`);
+    throw invalidPod(manifest.asset, `apiVersion/kind is ${String(document.apiVersion)}/${String(document.kind)}, expected v1/Pod`);
   }
   const spec = document.spec;
   if (!isObject(spec) || !Array.isArray(spec.containers) || spec.containers.length === 0) {
-    throw invalid("spec.containers is missing or empty");
+    throw invalidPod(manifest.asset, "spec.containers is missing or empty");
   }
   return document;
-}
-
-/** Volumes whose hostPath is one file inside the pki directory (the directory itself grants only traversal). */
-function singleFileHostPaths(pod: Json, asset: string): Map<string, string> {
-  const files = new Map<string, string>();
-  const volumes = (pod.spec as Json).volumes;
-  if (volumes === undefined) return files;
-  if (!Array.isArray(volumes)) throw new BundleError(`${asset} is not a valid v1 Pod: spec.volumes is not a list`);
-  for (const volume of volumes) {
-    if (!isObject(volume) || !isObject(volume.hostPath) || typeof volume.hostPath.path !== "string") continue;
-    const hostPath = path.posix.normalize(volume.hostPath.path);
-    if (hostPath.startsWith(`${PKI_DIRECTORY}/`) && typeof volume.name === "string") files.set(volume.name, hostPath);
-  }
-  return files;
-}
-
-function containersOf(pod: Json, asset: string): Container[] {
-  const spec = pod.spec as Json;
-  const podContext = isObject(spec.securityContext) ? spec.securityContext : {};
-  const all = [...(spec.containers as unknown[]), ...(Array.isArray(spec.initContainers) ? spec.initContainers : [])];
-  return all.map((entry, index) => {
-    if (!isObject(entry) || typeof entry.name !== "string") {
-      throw new BundleError(`${asset} is not a valid v1 Pod: container ${index + 1} has no name`);
-    }
-    const context = isObject(entry.securityContext) ? entry.securityContext : {};
-    const identity = (field: "runAsUser" | "runAsGroup"): number => {
-      const value = context[field] ?? podContext[field] ?? 0;
-      if (typeof value !== "number" || !Number.isInteger(value) || value < 0) {
-        throw new BundleError(`${asset} is not a valid v1 Pod: ${entry.name}: securityContext.${field} must be a non-negative integer`);
-      }
-      return value;
-    };
-    const strings = [...stringList(entry.command), ...stringList(entry.args)];
-    if (Array.isArray(entry.env)) {
-      for (const variable of entry.env) if (isObject(variable) && typeof variable.value === "string") strings.push(variable.value);
-    }
-    const volumeNames = Array.isArray(entry.volumeMounts)
-      ? entry.volumeMounts.flatMap((mount) => (isObject(mount) && typeof mount.name === "string" ? [mount.name] : []))
-      : [];
-    return { name: entry.name, uid: identity("runAsUser"), gid: identity("runAsGroup"), strings, volumeNames };
-  });
-}
-
-function stringList(value: unknown): string[] {
-  return Array.isArray(value) ? value.filter((item): item is string => typeof item === "string") : [];
-}
-
-function isObject(value: unknown): value is Json {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -2,6 +2,7 @@
 // process.stdout/stderr stream objects lazily, and that alone costs a boot-time tool
 // several milliseconds.
 
+import { AgentError, ExitCode, InternalError, stackOf, type ExitCodeValue } from "../errors.ts";
 import { writeAll } from "../fsio/write-all.ts";
 
 /** A line for the operator on standard error. */
@@ -16,4 +17,17 @@ export function say(line: string): void {
 /** Machine-readable output (JSON, rendered units) on standard output. */
 export function print(text: string): void {
   writeAll(1, Buffer.from(text.endsWith("\n") ? text : `${text}\n`));
+}
+
+/**
+ * How a failed command ends: its message and hint, one line each, and for an internal error
+ * (a bug, exit 70) the stack of what was thrown, under -v only: no input reaches a stack trace.
+ */
+export function explainFailure(error: unknown, verbose: boolean): { exitCode: ExitCodeValue; lines: string[] } {
+  const failure = error instanceof AgentError ? error : new InternalError(error);
+  const lines = [failure.message];
+  if (failure.hint !== undefined) lines.push(`hint: ${failure.hint}`);
+  const stack = failure.exitCode === ExitCode.internal ? stackOf(failure) : undefined;
+  if (verbose && stack !== undefined) lines.push(stack);
+  return { exitCode: failure.exitCode, lines };
 }

@@ -6,6 +6,10 @@
 // @FIELD@ is replaced by that field of the entry, so an event using it must carry the field;
 // a line starting with spaces (a command) is kept as it is, never wrapped.
 
+import { ExitCode, PHASES, exitCodeList } from "../errors.ts";
+import { DEFAULT_CONFIG_PATH } from "../config/keys.ts";
+import { BACKUP_DIRECTORY, RESULT_FILE, STATIC_POD_DIRECTORY, TEXTFILE_COLLECTOR_DIRECTORY, TRANSACTION_RECORD } from "../paths.ts";
+
 export const EVENTS = {
   applyStarted: {
     messageId: "9ed377f63a2e470687ea51030f5fd4e6",
@@ -37,7 +41,7 @@ export const EVENTS = {
     priority: 6,
     title: "asset removed",
     explanation:
-      "typhoon-agent removed @TYPHOON_PATH@: an earlier apply installed it and the current bundle no longer holds it. The previous file is kept in the backup under /var/lib/typhoon-agent/backups.",
+      `typhoon-agent removed @TYPHOON_PATH@: an earlier apply installed it and the current bundle no longer holds it. The previous file is kept in the backup under ${BACKUP_DIRECTORY}.`,
     action:
       "Nothing to do if the asset left the cluster's Terraform configuration on purpose. Otherwise check which configuration the bundle was rendered from; typhoon-agent rollback restores the newest backup.",
   },
@@ -55,7 +59,7 @@ export const EVENTS = {
     priority: 5,
     title: "legacy layout migrated",
     explanation:
-      "typhoon-agent found files of an older installation (/etc/kubernetes/bootstrap-secrets, or bootkube and pod-checkpointer leftovers), moved them into the backup under /var/lib/typhoon-agent/backups and removed them. TYPHOON_PATH names what was migrated.",
+      `typhoon-agent found files of an older installation (/etc/kubernetes/bootstrap-secrets, or bootkube and pod-checkpointer leftovers), moved them into the backup under ${BACKUP_DIRECTORY} and removed them. TYPHOON_PATH names what was migrated.`,
     action:
       "Nothing to do. Nothing reads the old layout any more; the backup keeps it until it is rotated out after five later applies.",
   },
@@ -64,7 +68,7 @@ export const EVENTS = {
     priority: 3,
     title: "apply failed",
     explanation:
-      "typhoon-agent could not install the bundle. TYPHOON_ERROR says why, TYPHOON_PATH names the file involved when there is one, and TYPHOON_EXIT_CODE is the agent's exit status (sysexits: 65 bad bundle, 67 no such user, 73 cannot create, 74 I/O error, 78 bad config). Whatever it had already written was restored from the backup, and a \"rolled back\" entry says so.",
+      `typhoon-agent could not install the bundle. TYPHOON_ERROR says why, TYPHOON_PATH names the file involved when there is one, TYPHOON_PHASE the phase of the apply it failed in (${PHASES.join(", ")}; absent when the configuration was refused), and TYPHOON_EXIT_CODE is the agent's exit status (sysexits: ${exitCodeList([ExitCode.badBundle, ExitCode.noInput, ExitCode.noUser, ExitCode.internal, ExitCode.cannotCreate, ExitCode.ioError, ExitCode.busy, ExitCode.badConfig])}). Whatever it had already written was restored from the backup, and a "rolled back" entry says so.`,
     action:
       "Fix the cause named in TYPHOON_ERROR (a full or read-only disk, a missing user such as etcd, a symlink where a managed path should be, a malformed bundle) and run typhoon-agent apply again: it converges from whatever state the host is in. The entries of this boot:\n    journalctl -b SYSLOG_IDENTIFIER=typhoon-agent",
   },
@@ -82,7 +86,7 @@ export const EVENTS = {
     priority: 5,
     title: "interrupted apply recovered",
     explanation:
-      "An earlier typhoon-agent apply or rollback was killed, or the host lost power, in the middle of its transaction, and left its record in /var/lib/typhoon-agent/state.json. This run finished that transaction before doing its own work: TYPHOON_ACTION is \"rolled back\" when the earlier run had not yet replaced any file (the host holds what it held before that run) and \"completed\" when it had (every file that run was writing is now in place). Either way no file was left half-written.",
+      `An earlier typhoon-agent apply or rollback was killed, or the host lost power, in the middle of its transaction, and left its record in ${TRANSACTION_RECORD}. This run finished that transaction before doing its own work: TYPHOON_ACTION is "rolled back" when the earlier run had not yet replaced any file (the host holds what it held before that run) and "completed" when it had (every file that run was writing is now in place). Either way no file was left half-written.`,
     action:
       "Nothing to do for the files. Find out what stopped the earlier run, in the journal of the boot it ran in:\n    journalctl -b -1 SYSLOG_IDENTIFIER=typhoon-agent",
   },
@@ -91,7 +95,7 @@ export const EVENTS = {
     priority: 6,
     title: "kubelet started",
     explanation:
-      "typhoon-agent reloaded systemd and enabled and started kubelet.service after installing the bundle, or restarted it because the apply replaced kubelet.service or kubelet.yaml, which a running kubelet does not read again. After a rollback that restored those files it restarts a running kubelet, or stops and disables it when the rollback removed kubelet.service. The message says which. The kubelet runs the static pods from /etc/kubernetes/manifests.",
+      `typhoon-agent reloaded systemd and enabled and started kubelet.service after installing the bundle, or restarted it because the apply replaced kubelet.service or kubelet.yaml, which a running kubelet does not read again. After a rollback that restored those files it restarts a running kubelet, or stops and disables it when the rollback removed kubelet.service. The message says which. The kubelet runs the static pods from ${STATIC_POD_DIRECTORY}.`,
     action: "Nothing to do. The kubelet's own progress:\n    journalctl -u kubelet.service",
   },
   certificateExpiring: {
@@ -125,7 +129,7 @@ export const EVENTS = {
     priority: 6,
     title: "apply done",
     explanation:
-      "typhoon-agent installed the bundle successfully in TYPHOON_DURATION_MS milliseconds. The entries before this one list what changed; /var/lib/typhoon-agent/result.json records the same run.",
+      `typhoon-agent installed the bundle successfully in TYPHOON_DURATION_MS milliseconds. The entries before this one list what changed; ${RESULT_FILE} records the same run.`,
     action: "Nothing to do.",
   },
   metricsNotWritten: {
@@ -135,7 +139,7 @@ export const EVENTS = {
     explanation:
       "typhoon-agent could not write its Prometheus metrics file @TYPHOON_PATH@ for node-exporter's textfile collector; TYPHOON_ERROR says why. The run itself is not affected: its outcome, exit code and other entries stand. Prometheus keeps reading the previous file, so its series stop getting newer, and the TyphoonAgentVerifyNotRun alert fires once the verify file is two days old.",
     action:
-      "Make the directory writable for the agent, or point textfile_collector_dir in /etc/typhoon/agent.yaml at one that is (an empty value writes no metrics). typhoon-agent-verify.service may write only /var/lib/node_exporter/textfile_collector, which systemd creates for it; another directory needs ReadWritePaths= in a drop-in:\n    systemctl edit typhoon-agent-verify.service",
+      `Make the directory writable for the agent, or point textfile_collector_dir in ${DEFAULT_CONFIG_PATH} at one that is (an empty value writes no metrics). The agent's units may write only ${TEXTFILE_COLLECTOR_DIRECTORY}, which systemd-tmpfiles creates at boot; another directory needs ReadWritePaths= in a drop-in for each:\n    systemctl edit typhoon-agent.service typhoon-agent-verify.service`,
   },
 } as const;
 
@@ -145,7 +149,7 @@ export type EventName = keyof typeof EVENTS;
 export type Priority = 3 | 4 | 5 | 6 | 7;
 
 /** The structured fields an entry may carry, besides MESSAGE, MESSAGE_ID, PRIORITY. */
-export type TyphoonField =
+type TyphoonField =
   | "TYPHOON_ASSET"
   | "TYPHOON_PATH"
   | "TYPHOON_OWNER"
@@ -158,14 +162,16 @@ export type TyphoonField =
   | "TYPHOON_NOT_AFTER"
   | "TYPHOON_DAYS_LEFT"
   | "TYPHOON_CHECK"
-  | "TYPHOON_ERROR";
+  | "TYPHOON_ERROR"
+  | "TYPHOON_PHASE";
 
-export type EventFields = Partial<Record<TyphoonField, string | number>>;
+/** A field left undefined is not sent. */
+export type EventFields = { [F in TyphoonField]?: string | number | undefined };
 
 /**
  * Where events go. Commands receive one and never know whether it is the journal, the
  * stderr fallback or a test recorder. Implementations never throw and never block.
  */
-export interface Reporter {
+export interface EventLog {
   emit(event: EventName, message: string, fields?: EventFields, priority?: Priority): void;
 }

@@ -2,28 +2,27 @@
 // size), what changes first, unchanged paths folded into a count unless asked for.
 // Contents are never shown; a secret is marked as one.
 
-import type { ApplyReport, ReportedAction } from "../apply/apply.ts";
-import { countActions } from "../apply/apply.ts";
+import { countActions, type ApplyResult, type ReportedAction } from "./apply-result.ts";
 import { formatBytes, formatColumns } from "./format.ts";
 
 const ORDER = ["remove", "replace", "repair", "create", "unchanged"] as const;
 
-export function formatPlanTable(report: ApplyReport, options: { showUnchanged: boolean }): string {
-  const shown = report.actions
+export function formatPlanTable(result: ApplyResult, options: { showUnchanged: boolean }): string {
+  const shown = result.actions
     .filter((action) => options.showUnchanged || action.action !== "unchanged")
     .sort((a, b) => ORDER.indexOf(a.action) - ORDER.indexOf(b.action) || a.path.localeCompare(b.path));
   const rows = shown.map(row);
   const lines = rows.length === 0 ? [] : formatColumns(["ACTION", "PATH", "OWNER", "MODE", "SIZE", "NOTE"], rows, [4]);
-  const hidden = report.actions.length - shown.length;
+  const hidden = result.actions.length - shown.length;
   if (hidden > 0) lines.push(`(${hidden} unchanged path${hidden === 1 ? "" : "s"} not listed; --verbose lists them)`);
-  lines.push(summaryLine(report));
+  lines.push(summaryLine(result));
   return `${lines.join("\n")}\n`;
 }
 
-export function summaryLine(report: ApplyReport): string {
-  const verb = { planned: "plan", applied: "applied", unchanged: "unchanged", failed: "failed" }[report.outcome];
-  const bundle = report.bundle === undefined ? "" : `, bundle sha256 ${report.bundle.sha256.slice(0, 12)}…`;
-  return `${verb}: ${countActions(report.actions)} (${report.role}, ${report.runtime}${bundle}) in ${report.durationMs} ms`;
+export function summaryLine(result: ApplyResult): string {
+  const verb = { planned: "plan", applied: "applied", unchanged: "unchanged", failed: "failed" }[result.outcome];
+  const bundle = result.bundle === undefined ? "" : `, bundle sha256 ${result.bundle.sha256.slice(0, 12)}…`;
+  return `${verb}: ${countActions(result.actions)} (${result.role}, ${result.runtime}${bundle}) in ${result.durationMs} ms`;
 }
 
 function row(action: ReportedAction): string[] {

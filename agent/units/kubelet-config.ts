@@ -1,13 +1,15 @@
 // /etc/kubernetes/kubelet.yaml: the KubeletConfiguration. Everything the kubelet accepts in
 // its config file goes here rather than on the command line (several flags are deprecated
-// in favour of it); kubelet.service keeps only what has no config field.
+// in favour of it); kubelet.service keeps only what has no config field, and what the
+// node's kubelet release does not accept in the file yet (kubelet-release.ts).
 
 import { dump } from "js-yaml";
 import { nodeTaints } from "../config/labels.ts";
 import type { AgentConfig } from "../config/types.ts";
+import { STATIC_POD_DIRECTORY } from "../paths.ts";
+import { fitToRelease, kubeletRelease, type KubeletSettings } from "./kubelet-release.ts";
 
 export const KUBELET_CONFIG_PATH = "/etc/kubernetes/kubelet.yaml";
-export const STATIC_POD_PATH = "/etc/kubernetes/manifests";
 export const VOLUME_PLUGIN_DIR = "/var/lib/kubelet/volumeplugins";
 /** Extracted from the bootstrap kubeconfig by kubelet.service before the kubelet starts. */
 export const CLIENT_CA_FILE = "/etc/kubernetes/ca.crt";
@@ -45,12 +47,17 @@ function kubeletConfiguration(config: AgentConfig): Record<string, unknown> {
     // Graceful node shutdown, within the 45 s logind inhibitor delay the node's Ignition config sets.
     shutdownGracePeriod: "45s",
     shutdownGracePeriodCriticalPods: "30s",
-    staticPodPath: STATIC_POD_PATH,
+    staticPodPath: STATIC_POD_DIRECTORY,
     // Where kube-controller-manager looks for FlexVolume drivers too.
     volumePluginDir: VOLUME_PLUGIN_DIR,
   };
 }
 
+/** kubelet.yaml's fields and the flags for the node's kubelet release; ConfigError (78) when it cannot be configured. */
+export function kubeletSettings(config: AgentConfig): KubeletSettings {
+  return fitToRelease(kubeletConfiguration(config), kubeletRelease(config));
+}
+
 export function renderKubeletConfig(config: AgentConfig): string {
-  return `# ${RENDERED_HEADER}\n${dump(kubeletConfiguration(config), { lineWidth: -1 })}`;
+  return `# ${RENDERED_HEADER}\n${dump(kubeletSettings(config).configuration, { lineWidth: -1 })}`;
 }

@@ -1,17 +1,19 @@
 // /etc/systemd/system/kubelet.service: the kubelet in a privileged container, started by
 // an explicit inline ExecStart (no kubelet-wrapper script), with the host mounts of
 // mounts.ts rendered for the node's container runtime. What differs between runtimes is
-// only how each one is told the same thing (RUNTIMES below).
-//
-// Left to the platform, not rendered here: upstream's cloud-specific `--provider-id` (and
-// the afterburn / coreos-metadata unit and EnvironmentFile it reads on AWS). It depends on
-// the platform Typhoon module, not on the node's configuration, and belongs in a drop-in.
+// only how each one is told the same thing (RUNTIMES below); what differs between Typhoon's
+// platforms is in platforms.ts, and between kubelet releases in kubelet-release.ts.
 
 import type { AgentConfig, Runtime } from "../config/types.ts";
 import { nodeLabels } from "../config/labels.ts";
-import { KUBELET_MOUNTS, type KubeletMount } from "./mounts.ts";
-import { CLIENT_CA_FILE, KUBELET_CONFIG_PATH, RENDERED_HEADER, STATIC_POD_PATH, VOLUME_PLUGIN_DIR } from "./kubelet-config.ts";
-import { execDirective, renderUnit, type CommandLines } from "./systemd.ts";
+import { ConfigError } from "../errors.ts";
+import { STATIC_POD_DIRECTORY } from "../paths.ts";
+import { mountsFor, type KubeletMount } from "./mounts.ts";
+import { CLIENT_CA_FILE, KUBELET_CONFIG_PATH, RENDERED_HEADER, VOLUME_PLUGIN_DIR, kubeletSettings } from "./kubelet-config.ts";
+import type { KubeletRelease } from "./kubelet-release.ts";
+import { FAILS_ON_CGROUP_V1_SINCE } from "./kubelet-versions.ts";
+import { platformUnitParts } from "./platforms.ts";
+import { execDirective, renderUnit, type CommandLines, type Word } from "./systemd.ts";
 
 export const KUBELET_SERVICE_PATH = "/etc/systemd/system/kubelet.service";
 /** Placed by Ignition; the kubelet trades it for its own client certificate. */
@@ -39,19 +41,40 @@ interface RuntimeRecipe {
    * outside the unit's cgroup, so systemd stopping the client alone could leave it running.
    */
   readonly stop: readonly string[];
+  /** Why this runtime cannot run `release`, if it cannot. */
+  readonly cannotRun?: (release: KubeletRelease) => string | undefined;
 }
 
 const PRIVILEGED_HOST_NAMESPACES: CommandLines = [["--privileged"], ["--pid", "host"], ["--network", "host"]];
 
-/** podman and docker share the -v syntax: host:container[:options]. */
-function bindVolume(mount: KubeletMount): CommandLines {
-  const options = [
-    ...(mount.readOnly ? ["ro"] : []),
-    ...(mount.propagation === "rshared" ? ["rshared"] : []),
-    ...(mount.selinuxRelabel ? ["z"] : []),
-  ];
-  return [["--volume", `${mount.host}:${mount.container}${options.length > 0 ? `:${options.join(",")}` : ""}`]];
+/** podman and docker share the -v syntax: host:container[:options]; only podman relabels (mounts.ts). */
+function bindVolume(relabel: boolean): (mount: KubeletMount) => CommandLines {
+  return (mount) => {
+    const options = [
+      ...(mount.readOnly ? ["ro"] : []),
+      ...(mount.propagation === "rshared" ? ["rshared"] : []),
+      ...(relabel && mount.selinuxRelabel ? ["z"] : []),
+    ];
+    return [["--volume", `${mount.host}:${mount.container}${options.length > 0 ? `:${options.join(",")}` : ""}`]];
+  };
 }
+
+/**
+ * rkt runs only on Container Linux, which is cgroup v1 only and out of support since May
+ * 2020; from 1.35 the kubelet refuses cgroup v1 (failCgroupV1 defaults to true).
+ */
+function rktCannotRun(release: KubeletRelease): string | undefined {
+  if (release.minor < FAILS_ON_CGROUP_V1_SINCE) return undefined;
+  return (
+    `rkt cannot run kubelet ${release.text}: rkt runs only on Container Linux, whose cgroups are v1 only, and from ` +
+    `1.${FAILS_ON_CGROUP_V1_SINCE} the kubelet refuses to start on a cgroup v1 host (failCgroupV1); Container Linux ` +
+    `reached its end of life in May 2020, and rkt cannot fetch the multi-architecture images quay.io/poseidon/kubelet publishes`
+  );
+}
+
+const RKT_HINT =
+  "move the node to Flatcar Linux (runtime docker) or Fedora CoreOS (runtime podman); a Container Linux node can " +
+  `only run a single-architecture kubelet image of 1.${FAILS_ON_CGROUP_V1_SINCE - 1} or older, named in kubelet_image`;
 
 /**
  * `--log-driver none` (podman and docker): systemd already puts the attached output in the
@@ -67,7 +90,7 @@ const RUNTIMES: Readonly<Record<Runtime, RuntimeRecipe>> = {
     serviceLines: ["Delegate=yes"],
     // --replace removes a container an unclean stop left under the same name.
     run: [["/usr/bin/podman", "run", "--name", CONTAINER_NAME], ["--replace"], ["--rm"], ["--log-driver", "none"], ...PRIVILEGED_HOST_NAMESPACES],
-    mount: bindVolume,
+    mount: bindVolume(true),
     image: (image) => [[image]],
     stop: ["/usr/bin/podman", "stop", CONTAINER_NAME],
   },
@@ -83,7 +106,7 @@ const RUNTIMES: Readonly<Record<Runtime, RuntimeRecipe>> = {
     serviceLines: [],
     removeLeftover: ["/usr/bin/docker", "rm", "--force", CONTAINER_NAME],
     run: [["/usr/bin/docker", "run", "--name", CONTAINER_NAME], ["--rm"], ["--log-driver", "none"], ...PRIVILEGED_HOST_NAMESPACES],
-    mount: bindVolume,
+    mount: bindVolume(false),
     image: (image) => [[image]],
     stop: ["/usr/bin/docker", "stop", CONTAINER_NAME],
   },
@@ -115,6 +138,7 @@ const RUNTIMES: Readonly<Record<Runtime, RuntimeRecipe>> = {
     // The image's entrypoint, named because rkt's docker2aci conversion does not promise it.
     image: (image) => [[`docker://${image}`], ["--exec=/usr/local/bin/kubelet", "--"]],
     stop: ["/usr/bin/rkt", "stop", "--uuid-file=/var/cache/kubelet-pod.uuid"],
+    cannotRun: rktCannotRun,
   },
 };
 
@@ -123,8 +147,11 @@ function rktVolumeName(mount: KubeletMount): string {
   return mount.container.slice(1).replaceAll(/[^a-z0-9]+/g, "-");
 }
 
-/** The kubelet's command line: only what KubeletConfiguration has no field for. */
-export function kubeletFlags(config: AgentConfig): string[] {
+/**
+ * The kubelet's command line: what KubeletConfiguration has no field for, what the node's
+ * kubelet release does not accept in kubelet.yaml yet, and what the platform adds.
+ */
+export function kubeletFlags(config: AgentConfig, runtime: Runtime): Word[] {
   return [
     `--bootstrap-kubeconfig=${BOOTSTRAP_KUBECONFIG}`,
     ...(config.cloud_provider === undefined ? [] : [`--cloud-provider=${config.cloud_provider}`]),
@@ -132,6 +159,8 @@ export function kubeletFlags(config: AgentConfig): string[] {
     `--kubeconfig=${KUBELET_KUBECONFIG}`,
     // One flag per label: the kubelet merges repeated --node-labels.
     ...nodeLabels(config).map((label) => `--node-labels=${label}`),
+    ...kubeletSettings(config).flags,
+    ...platformUnitParts(config.platform, runtime).kubeletFlags,
   ];
 }
 
@@ -140,26 +169,40 @@ export function kubeletFlags(config: AgentConfig): string[] {
  * and the static pod and volume plugin directories, which the kubelet cannot create itself
  * where /etc/kubernetes is read-only.
  */
-function hostDirectoriesToCreate(): string[] {
-  const directories = [...KUBELET_MOUNTS.filter((mount) => mount.createOnHost).map((mount) => mount.host), STATIC_POD_PATH, VOLUME_PLUGIN_DIR];
+function hostDirectoriesToCreate(runtime: Runtime): string[] {
+  const directories = [...mountsFor(runtime).filter((mount) => mount.createOnHost).map((mount) => mount.host), STATIC_POD_DIRECTORY, VOLUME_PLUGIN_DIR];
   return [...new Set(directories)].sort();
 }
 
 /**
  * kubelet.yaml names the client CA file; the cluster CA arrives only inside the bootstrap
- * kubeconfig, so it is extracted before each start (pipefail: a kubeconfig without the CA
- * fails the start instead of leaving an empty ca.crt).
+ * kubeconfig, so it is extracted before each start, into a temporary file renamed over
+ * ca.crt once it holds something: a kubeconfig without the CA fails the start and leaves
+ * the previous ca.crt as it was (a redirect into ca.crt would empty it first).
  */
-const EXTRACT_CLIENT_CA =
-  `set -o pipefail; grep certificate-authority-data ${BOOTSTRAP_KUBECONFIG} | awk '{print $2}' | base64 -d > ${CLIENT_CA_FILE}`;
+const CLIENT_CA_TEMPORARY = `${CLIENT_CA_FILE}.typhoon-tmp`;
+export const EXTRACT_CLIENT_CA =
+  `set -euo pipefail; trap 'rm -f ${CLIENT_CA_TEMPORARY}' EXIT; ` +
+  `grep certificate-authority-data ${BOOTSTRAP_KUBECONFIG} | awk '{print $2}' | base64 -d > ${CLIENT_CA_TEMPORARY}; ` +
+  `test -s ${CLIENT_CA_TEMPORARY}; mv -f ${CLIENT_CA_TEMPORARY} ${CLIENT_CA_FILE}`;
+
+/**
+ * containerd serves the CRI socket the kubelet talks to and owns /var/lib/containerd: the
+ * kubelet starts after it (Typhoon enables containerd.service on every OS it runs).
+ */
+const CONTAINERD_ORDERING = ["Wants=containerd.service", "After=containerd.service"];
 
 export function renderKubeletService(config: AgentConfig, runtime: Runtime): string {
   const recipe = RUNTIMES[runtime];
+  const settings = kubeletSettings(config);
+  const refusal = recipe.cannotRun?.(settings.release);
+  if (refusal !== undefined) throw new ConfigError(refusal, "runtime", RKT_HINT);
+  const platform = platformUnitParts(config.platform, runtime);
   const execStart: CommandLines = [
     ...recipe.run,
-    ...KUBELET_MOUNTS.flatMap((mount) => recipe.mount(mount)),
+    ...mountsFor(runtime).flatMap((mount) => recipe.mount(mount)),
     ...recipe.image(config.kubelet_image),
-    ...kubeletFlags(config).map((flag) => [flag]),
+    ...kubeletFlags(config, runtime).map((flag) => [flag]),
   ];
   return renderUnit(RENDERED_HEADER, [
     {
@@ -168,6 +211,8 @@ export function renderKubeletService(config: AgentConfig, runtime: Runtime): str
         `Description=Kubelet (${recipe.name} container)`,
         "Documentation=https://typhoon.psdn.io",
         ...recipe.unitLines,
+        ...CONTAINERD_ORDERING,
+        ...platform.unitLines,
         // NFS volumes need rpc.statd for file locking.
         "Wants=rpc-statd.service",
       ],
@@ -175,7 +220,8 @@ export function renderKubeletService(config: AgentConfig, runtime: Runtime): str
     {
       name: "Service",
       lines: [
-        execDirective("ExecStartPre", [["/bin/mkdir", "-p", ...hostDirectoriesToCreate()]]),
+        ...platform.serviceLines,
+        execDirective("ExecStartPre", [["/bin/mkdir", "-p", ...hostDirectoriesToCreate(runtime)]]),
         execDirective("ExecStartPre", [["/usr/bin/bash", "-c", EXTRACT_CLIENT_CA]]),
         ...(recipe.removeLeftover === undefined ? [] : [execDirective("ExecStartPre", [recipe.removeLeftover], true)]),
         execDirective("ExecStart", execStart),

@@ -3,10 +3,20 @@
 // host means reading these rows. Each row says why the kubelet needs the path; anything the
 // kubelet only reads is read-only.
 //
+// Every bind source exists before the container starts, on every host of the runtimes that
+// mount it: it is part of the OS (/etc/machine-id, /lib/modules, /run, ...), placed by
+// Ignition (/etc/kubernetes), or created by ExecStartPre (createOnHost). podman and rkt
+// refuse a missing source; docker would create it, and inside sysfs it cannot. That is why
+// the SELinux rows are podman's alone: Fedora CoreOS always has SELinux on, so selinuxfs is
+// mounted there, while a Flatcar host booted with selinux=0 has no /sys/fs/selinux, and
+// Typhoon's Flatcar and Container Linux units mount neither path.
+//
 // Left out on purpose: /var/lib/cni (CNI state belongs to containerd, which runs CNI since
 // dockershim's removal), /var/lib/docker, /etc/ssl/certs and /usr/share/ca-certificates
 // (in-tree cloud providers are gone; the kubelet trusts the CA in its kubeconfig), and
 // /var/run/lock (it is /run/lock, inside /run).
+
+import type { Runtime } from "../config/types.ts";
 
 export interface KubeletMount {
   /** The path on the host: the bind source. */
@@ -15,10 +25,15 @@ export interface KubeletMount {
   readonly container: string;
   readonly readOnly: boolean;
   /**
-   * Relabel the host path with the shared container label (`z`) on SELinux hosts, so that
-   * pods given files from it can read them. podman and docker do; rkt has no per-volume relabel.
+   * Relabel the host path with the shared container label (`z`), so that pods given files
+   * from it can read them: podman only, on Fedora CoreOS, as Typhoon's unit does. docker gets
+   * no `z`, as in Typhoon's Flatcar unit: the kubelet runs privileged (unconfined), which reads
+   * any label, and `z` would relabel /var/lib/kubelet with every pod volume below it at each
+   * start. rkt has no per-volume relabel.
    */
   readonly selinuxRelabel: boolean;
+  /** The runtimes whose unit mounts it; absent: all of them. */
+  readonly runtimes?: readonly Runtime[];
   /**
    * rshared: mounts the kubelet makes below the path propagate to the host, where containerd
    * hands them to pods. rprivate: they do not (and host mounts made later stay invisible).
@@ -26,7 +41,7 @@ export interface KubeletMount {
   readonly propagation: "rprivate" | "rshared";
   /**
    * ExecStartPre creates the host directory first: podman and rkt refuse a missing bind
-   * source, and docker would create it silently.
+   * source, and docker would create it silently (as root, unlabelled).
    */
   readonly createOnHost: boolean;
   readonly why: string;
@@ -82,6 +97,7 @@ export const KUBELET_MOUNTS: readonly KubeletMount[] = [
     selinuxRelabel: false,
     propagation: "rprivate",
     createOnHost: true,
+    runtimes: ["podman"],
     why: "the SELinux policy configuration libselinux reads to label the volumes the kubelet mounts for pods",
   },
   {
@@ -130,6 +146,7 @@ export const KUBELET_MOUNTS: readonly KubeletMount[] = [
     selinuxRelabel: false,
     propagation: "rprivate",
     createOnHost: false,
+    runtimes: ["podman"],
     why: "selinuxfs: libselinux learns from it whether SELinux is on, and validates contexts by writing to it",
   },
   {
@@ -138,10 +155,10 @@ export const KUBELET_MOUNTS: readonly KubeletMount[] = [
     readOnly: true,
     selinuxRelabel: false,
     propagation: "rprivate",
-    createOnHost: false,
+    createOnHost: true,
     why:
       "containerd's image store, whose usage the kubelet reports as imagefs and evicts on; read-only: " +
-      "images are pulled and removed through the CRI socket",
+      "images are pulled and removed through the CRI socket; created first, for a kubelet started before containerd's first start",
   },
   {
     host: "/var/lib/kubelet",
@@ -173,3 +190,8 @@ export const KUBELET_MOUNTS: readonly KubeletMount[] = [
     why: "the CNI plugins the network DaemonSet installs: like /etc/cni/net.d, only the kubelet's hostPath type check looks here",
   },
 ];
+
+/** The rows `runtime` mounts. */
+export function mountsFor(runtime: Runtime): KubeletMount[] {
+  return KUBELET_MOUNTS.filter((mount) => mount.runtimes?.includes(runtime) ?? true);
+}

@@ -9,7 +9,7 @@ import { resolveRuntime } from "./runtime.ts";
 
 export { resolveRuntime, type ResolvedRuntime } from "./runtime.ts";
 
-export interface NodeFile {
+interface NodeFile {
   /** Absolute host path; apply places it below --root. */
   path: string;
   content: string;

@@ -3,14 +3,13 @@
 // awk one-liner writes to exactly the same relative file, and nothing that could escape
 // the target directory.
 
+import { RESERVED_PREFIX } from "../transaction/names.ts";
+
 /** Longest header line accepted: `##### ` plus a name of PATH_MAX bytes. */
 export const MAX_NAME_BYTES = 4096;
 const MAX_SEGMENT_BYTES = 255;
-/**
- * unpack stages into `.typhoon-agent-unpack.<pid>` and apply writes `.typhoon-agent.<id>.<n>.tmp`
- * beside its targets; both clean up what they find of those names, so no asset may use them.
- */
-const RESERVED_PREFIX = ".typhoon-agent";
+// unpack's staging directory and apply's temp files carry the reserved prefix, and both are
+// cleaned up by name (transaction/names.ts), so no asset may use it.
 
 /** What to do about a name the rules refuse; the name comes from the Terraform asset map. */
 export const NAME_HINT = "asset names are relative paths of plain segments (no spaces, backslashes, control characters, . or ..); fix the key in the Terraform asset map";

@@ -7,15 +7,15 @@
 import * as fs from "node:fs";
 import { AgentError } from "../errors.ts";
 import type { Accounts } from "../hostfs/accounts.ts";
+import { ROOT, type Ownership } from "../fsio/ownership.ts";
 import type { HostRoot } from "../hostfs/host-root.ts";
-import { MANAGED_DIRECTORIES, NESTED_DIRECTORY_MODE, SYSTEM_DEPTH, fileAccess, managedDirectoryOf, ruleOfInstalledPath, type Identities } from "../placement/policy.ts";
+import { STATIC_POD_DIRECTORY } from "../paths.ts";
+import { MANAGED_DIRECTORIES, NESTED_DIRECTORY_MODE, fileAccess, managedDirectoryOf, ruleOfInstalledPath, type Identities } from "../placement/policy.ts";
 import { analyzeStaticPods, type StaticPodAnalysis } from "../placement/static-pods.ts";
 import { formatMode } from "../report/format.ts";
 import type { Finding } from "./findings.ts";
 
-const STATIC_POD_DIRECTORY = "/etc/kubernetes/manifests";
-
-export interface FileCheckInput {
+interface FileCheckInput {
   host: HostRoot;
   accounts: Accounts;
   /** Host paths from the install record. */
@@ -34,12 +34,6 @@ export interface ExpectedNodeFile {
   content: string | Buffer | undefined;
 }
 
-interface Expected {
-  uid: number;
-  gid: number;
-  mode: number;
-}
-
 export function checkFiles(input: FileCheckInput): Finding[] {
   const findings: Finding[] = [];
   const pods = analyzeInstalledPods(input, findings);
@@ -47,13 +41,13 @@ export function checkFiles(input: FileCheckInput): Finding[] {
   for (const file of input.installed) {
     const rule = ruleOfInstalledPath(file);
     const rendered = input.rendered.find((candidate) => candidate.path === file);
-    let expected: Expected | undefined;
+    let expected: Ownership | undefined;
     if (rule !== undefined) {
       // Without the static pods nobody knows who may read a pki secret: only its presence is checked.
       const unknowable = pods === undefined && rule.access === "pki";
       expected = unknowable ? undefined : fileAccess({ path: file, rule }, pods?.readers ?? new Map(), input.identities);
     } else if (rendered !== undefined) {
-      expected = { uid: 0, gid: 0, mode: rendered.mode };
+      expected = { ...ROOT, mode: rendered.mode };
     } else {
       findings.push({ severity: "warning", check: "content", path: file, message: "is in the install record, but this agent neither places nor renders it" });
       continue;
@@ -91,29 +85,29 @@ function analyzeInstalledPods(input: FileCheckInput, findings: Finding[]): Stati
 }
 
 /** The managed directories holding installed files, and the directories nested below them. */
-function directoriesOf(installed: readonly string[], identities: Identities): Array<Expected & { path: string }> {
-  const directories = new Map<string, Expected & { path: string }>();
+function directoriesOf(installed: readonly string[], identities: Identities): Array<Ownership & { path: string }> {
+  const directories = new Map<string, Ownership & { path: string }>();
   for (const file of installed) {
     const managed = managedDirectoryOf(file);
     if (managed === undefined) continue;
     for (const ancestor of MANAGED_DIRECTORIES) {
       if (managed.path === ancestor.path || managed.path.startsWith(`${ancestor.path}/`)) {
-        const owner = ancestor.owner === "etcd" ? identities.etcd : { uid: 0, gid: 0 };
+        const owner = ancestor.owner === "etcd" ? identities.etcd : ROOT;
         directories.set(ancestor.path, { path: ancestor.path, uid: owner.uid, gid: owner.gid, mode: ancestor.mode });
       }
     }
     for (let parent = file.slice(0, file.lastIndexOf("/")); parent.length > managed.path.length; parent = parent.slice(0, parent.lastIndexOf("/"))) {
-      directories.set(parent, { path: parent, uid: 0, gid: 0, mode: NESTED_DIRECTORY_MODE });
+      directories.set(parent, { path: parent, ...ROOT, mode: NESTED_DIRECTORY_MODE });
     }
   }
   return [...directories.values()].sort((a, b) => a.path.localeCompare(b.path));
 }
 
 /** Checks one entry's type, and its owner and mode when they are known; false when it is not there to check further. */
-function checkEntry(input: FileCheckInput, hostPath: string, kind: "file" | "directory", expected: Expected | undefined, findings: Finding[]): boolean {
+function checkEntry(input: FileCheckInput, hostPath: string, kind: "file" | "directory", expected: Ownership | undefined, findings: Finding[]): boolean {
   let stat: fs.Stats;
   try {
-    const real = kind === "file" ? input.host.file(hostPath, SYSTEM_DEPTH) : input.host.directory(hostPath, SYSTEM_DEPTH);
+    const real = kind === "file" ? input.host.file(hostPath) : input.host.directory(hostPath);
     stat = fs.lstatSync(real);
   } catch (error) {
     if (error instanceof AgentError) {

@@ -1,10 +1,11 @@
 // What verify reports: findings (an error fails the run, a warning does not) and one row
-// per certificate for the table. Plain data, so the table, JSON and journal all read it.
+// per certificate for the table, in one VerifyResult. Plain data, so the table, JSON and
+// journal (report/verify-table.ts, report/verify-journal.ts) all read it.
 
-export type Severity = "error" | "warning";
+type Severity = "error" | "warning";
 
 /** Which check found it; JSON consumers filter on it. */
-export type CheckName = "config" | "missing" | "symlink" | "owner" | "mode" | "content" | "parse" | "key" | "chain" | "ca" | "validity" | "reference";
+type CheckName = "config" | "missing" | "symlink" | "owner" | "mode" | "content" | "parse" | "key" | "chain" | "ca" | "validity" | "reference";
 
 export interface Finding {
   severity: Severity;
@@ -16,7 +17,7 @@ export interface Finding {
   certificate?: CertificateRow;
 }
 
-export type CertificateStatus = "ok" | "expiring" | "expired" | "not yet valid";
+type CertificateStatus = "ok" | "expiring" | "expired" | "not yet valid";
 
 /**
  * The name attributes certificate exporters label a certificate with: the first C, ST, L,
@@ -25,7 +26,7 @@ export type CertificateStatus = "ok" | "expiring" | "expired" | "not yet valid";
 export type NameFields = Partial<Record<"C" | "ST" | "L" | "O" | "OU" | "CN", string>>;
 
 export interface CertificateRow {
-  /** CERTIFICATES' name, or "<kubeconfig> client" for a kubeconfig's client certificate. */
+  /** The certificate list's name, or "<kubeconfig> client" for a kubeconfig's client certificate. */
   name: string;
   path: string;
   /** For a kubeconfig's client certificate: the name of its entry under `users` ("" when it has none). */
@@ -43,4 +44,16 @@ export interface CertificateRow {
   /** Whole days until notAfter, toward zero (negative once expired a day or more). */
   daysLeft: number;
   status: CertificateStatus;
+}
+
+export interface VerifyResult {
+  command: "verify";
+  root: string;
+  checkedAt: string;
+  warnDays: number;
+  exitCode: number;
+  /** Files in the install record. */
+  files: number;
+  certificates: CertificateRow[];
+  findings: Finding[];
 }

@@ -5,88 +5,108 @@
 
 import { X509Certificate, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import { load } from "js-yaml";
-import { CERTIFICATES, KEY_PAIRS, KUBECONFIGS } from "./certificates.ts";
+import { messageOf } from "../errors.ts";
+import { isObject } from "../json.ts";
+import { CERTIFICATE_LIST, type Certificate, type CertificateList } from "./certificates.ts";
 import type { CertificateRow, Finding, NameFields } from "./findings.ts";
 
 const DAY_MS = 86_400_000;
 
-export interface PkiInput {
+interface PkiInput {
   /** Content of an installed file, or undefined when it is not there to read (reported elsewhere). */
   read(hostPath: string): Buffer | undefined;
   now: Date;
   warnDays: number;
 }
 
+interface Check {
+  input: PkiInput;
+  certificates: CertificateRow[];
+  findings: Finding[];
+  /** The certificate at a host path, parsed once (its parse finding reported once). */
+  certificateAt(path: string): X509Certificate | undefined;
+}
+
 export function checkPki(input: PkiInput): { certificates: CertificateRow[]; findings: Finding[] } {
-  const certificates: CertificateRow[] = [];
-  const findings: Finding[] = [];
   const parsed = new Map<string, X509Certificate | undefined>();
-  const certificateAt = (path: string): X509Certificate | undefined => {
-    if (!parsed.has(path)) parsed.set(path, parseCertificate(input.read(path), path, findings));
-    return parsed.get(path);
+  const check: Check = {
+    input,
+    certificates: [],
+    findings: [],
+    certificateAt: (path) => {
+      if (!parsed.has(path)) parsed.set(path, parseCertificate(input.read(path), path, check.findings));
+      return parsed.get(path);
+    },
   };
-  const caName = (path: string): string => CERTIFICATES.find((spec) => spec.certificate === path)?.name ?? path;
+  for (const certificate of CERTIFICATE_LIST.certificates) checkCertificate(check, certificate);
+  for (const pair of CERTIFICATE_LIST.keyPairs) checkKeyPair(check, pair);
+  for (const kubeconfig of CERTIFICATE_LIST.kubeconfigs) checkKubeconfig(check, kubeconfig);
+  return { certificates: check.certificates, findings: check.findings };
+}
 
-  for (const spec of CERTIFICATES) {
-    const certificate = certificateAt(spec.certificate);
-    if (certificate === undefined) continue;
-    const ca = spec.ca === undefined ? undefined : caName(spec.ca);
-    certificates.push(rowOf({ name: spec.name, path: spec.certificate }, certificate, ca, input, findings));
-    if (spec.key !== undefined) {
-      const key = parseKey(input.read(spec.key), spec.key, findings);
-      if (key !== undefined && !certificate.checkPrivateKey(key)) {
-        findings.push({ severity: "error", check: "key", path: spec.certificate, message: `does not match its private key ${spec.key}` });
-      }
-    }
-    const issuer = spec.ca === undefined ? undefined : certificateAt(spec.ca);
-    if (spec.ca !== undefined && issuer !== undefined && !signedBy(certificate, issuer)) {
-      findings.push({ severity: "error", check: "chain", path: spec.certificate, message: `is not signed by ${spec.ca} (issuer ${oneLine(certificate.issuer)})` });
+/** A certificate matches its key and is signed by its CA. */
+function checkCertificate(check: Check, spec: Certificate): void {
+  const { input, findings } = check;
+  const certificate = check.certificateAt(spec.path);
+  if (certificate === undefined) return;
+  check.certificates.push(rowOf({ name: spec.name, path: spec.path }, certificate, spec.ca?.name, input, findings));
+  if (spec.keyPath !== undefined) {
+    const key = parseKey(input.read(spec.keyPath), spec.keyPath, findings);
+    if (key !== undefined && !certificate.checkPrivateKey(key)) {
+      findings.push({ severity: "error", check: "key", path: spec.path, message: `does not match its private key ${spec.keyPath}` });
     }
   }
+  const issuer = spec.ca === undefined ? undefined : check.certificateAt(spec.ca.path);
+  if (spec.ca !== undefined && issuer !== undefined && !signedBy(certificate, issuer)) {
+    findings.push({ severity: "error", check: "chain", path: spec.path, message: `is not signed by ${spec.ca.path} (issuer ${oneLine(certificate.issuer)})` });
+  }
+}
 
-  for (const pair of KEY_PAIRS) {
-    const key = parseKey(input.read(pair.key), pair.key, findings);
-    const publicText = input.read(pair.publicKey);
-    if (key === undefined || publicText === undefined) continue;
-    let publicKey: KeyObject;
-    try {
-      publicKey = createPublicKey(publicText);
-    } catch (error) {
-      findings.push({ severity: "error", check: "parse", path: pair.publicKey, message: `is not a public key: ${reason(error)}` });
-      continue;
-    }
-    if (!spki(createPublicKey(key)).equals(spki(publicKey))) {
-      findings.push({ severity: "error", check: "key", path: pair.publicKey, message: `is not the public half of ${pair.key}` });
+/** A private key and the public key beside it are one pair. */
+function checkKeyPair(check: Check, pair: CertificateList["keyPairs"][number]): void {
+  const { input, findings } = check;
+  const key = parseKey(input.read(pair.keyPath), pair.keyPath, findings);
+  const publicText = input.read(pair.publicKeyPath);
+  if (key === undefined || publicText === undefined) return;
+  let publicKey: KeyObject;
+  try {
+    publicKey = createPublicKey(publicText);
+  } catch (error) {
+    findings.push({ severity: "error", check: "parse", path: pair.publicKeyPath, message: `is not a public key: ${messageOf(error)}` });
+    return;
+  }
+  if (!spki(createPublicKey(key)).equals(spki(publicKey))) {
+    findings.push({ severity: "error", check: "key", path: pair.publicKeyPath, message: `is not the public half of ${pair.keyPath}` });
+  }
+}
+
+/** A kubeconfig trusts only its CA, and its client certificate matches its key and is signed by that CA. */
+function checkKubeconfig(check: Check, kubeconfig: CertificateList["kubeconfigs"][number]): void {
+  const { input, findings } = check;
+  const text = input.read(kubeconfig.path);
+  const clusterCa = check.certificateAt(kubeconfig.ca.path);
+  if (text === undefined) return;
+  const embedded = parseKubeconfig(text, kubeconfig.path, findings);
+  if (embedded === undefined) return;
+  for (const caPem of embedded.caCertificates) {
+    const ca = parseCertificate(caPem, `${kubeconfig.path} certificate-authority-data`, findings);
+    if (ca !== undefined && clusterCa !== undefined && !ca.raw.equals(clusterCa.raw)) {
+      findings.push({ severity: "error", check: "ca", path: kubeconfig.path, message: `trusts a CA other than ${kubeconfig.ca.path} (${oneLine(ca.subject)})` });
     }
   }
-
-  for (const kubeconfig of KUBECONFIGS) {
-    const text = input.read(kubeconfig.path);
-    const clusterCa = certificateAt(kubeconfig.ca);
-    if (text === undefined) continue;
-    const embedded = parseKubeconfig(text, kubeconfig.path, findings);
-    if (embedded === undefined) continue;
-    for (const caPem of embedded.caCertificates) {
-      const ca = parseCertificate(caPem, `${kubeconfig.path} certificate-authority-data`, findings);
-      if (ca !== undefined && clusterCa !== undefined && !ca.raw.equals(clusterCa.raw)) {
-        findings.push({ severity: "error", check: "ca", path: kubeconfig.path, message: `trusts a CA other than ${kubeconfig.ca} (${oneLine(ca.subject)})` });
-      }
+  for (const user of embedded.clients) {
+    const client = parseCertificate(user.certificate, `${kubeconfig.path} client-certificate-data`, findings);
+    if (client === undefined) continue;
+    const identity = { name: `${kubeconfig.name} client`, path: kubeconfig.path, kubeconfigUser: user.name ?? "" };
+    check.certificates.push(rowOf(identity, client, kubeconfig.ca.name, input, findings));
+    const key = parseKey(user.key, `${kubeconfig.path} client-key-data`, findings);
+    if (key !== undefined && !client.checkPrivateKey(key)) {
+      findings.push({ severity: "error", check: "key", path: kubeconfig.path, message: "client-certificate-data does not match client-key-data" });
     }
-    for (const user of embedded.clients) {
-      const client = parseCertificate(user.certificate, `${kubeconfig.path} client-certificate-data`, findings);
-      if (client === undefined) continue;
-      const identity = { name: `${kubeconfig.name} client`, path: kubeconfig.path, kubeconfigUser: user.name ?? "" };
-      certificates.push(rowOf(identity, client, caName(kubeconfig.ca), input, findings));
-      const key = parseKey(user.key, `${kubeconfig.path} client-key-data`, findings);
-      if (key !== undefined && !client.checkPrivateKey(key)) {
-        findings.push({ severity: "error", check: "key", path: kubeconfig.path, message: "client-certificate-data does not match client-key-data" });
-      }
-      if (clusterCa !== undefined && !signedBy(client, clusterCa)) {
-        findings.push({ severity: "error", check: "chain", path: kubeconfig.path, message: `client certificate is not signed by ${kubeconfig.ca} (issuer ${oneLine(client.issuer)})` });
-      }
+    if (clusterCa !== undefined && !signedBy(client, clusterCa)) {
+      findings.push({ severity: "error", check: "chain", path: kubeconfig.path, message: `client certificate is not signed by ${kubeconfig.ca.path} (issuer ${oneLine(client.issuer)})` });
     }
   }
-  return { certificates, findings };
 }
 
 type RowIdentity = Pick<CertificateRow, "name" | "path" | "kubeconfigUser">;
@@ -149,7 +169,7 @@ function parseCertificate(pem: Buffer | undefined, path: string, findings: Findi
   try {
     return new X509Certificate(pem);
   } catch (error) {
-    findings.push({ severity: "error", check: "parse", path, message: `is not a PEM certificate: ${reason(error)}` });
+    findings.push({ severity: "error", check: "parse", path, message: `is not a PEM certificate: ${messageOf(error)}` });
     return undefined;
   }
 }
@@ -159,7 +179,7 @@ function parseKey(pem: Buffer | undefined, path: string, findings: Finding[]): K
   try {
     return createPrivateKey(pem);
   } catch (error) {
-    findings.push({ severity: "error", check: "parse", path, message: `is not a PEM private key: ${reason(error)}` });
+    findings.push({ severity: "error", check: "parse", path, message: `is not a PEM private key: ${messageOf(error)}` });
     return undefined;
   }
 }
@@ -174,7 +194,7 @@ function parseKubeconfig(text: Buffer, path: string, findings: Finding[]): Embed
   try {
     document = load(text.toString("utf8"));
   } catch (error) {
-    findings.push({ severity: "error", check: "parse", path, message: `is not YAML: ${reason(error)}` });
+    findings.push({ severity: "error", check: "parse", path, message: `is not YAML: ${messageOf(error)}` });
     return undefined;
   }
   const named = (list: unknown, field: "cluster" | "user"): Array<{ name: string | undefined; body: Record<string, unknown> }> =>
@@ -202,12 +222,4 @@ function spki(key: KeyObject): Buffer {
 /** X509Certificate names are one attribute per line, and undefined when empty. */
 function oneLine(name: string | undefined): string {
   return name === undefined || name === "" ? "(empty)" : name.split("\n").join(", ");
-}
-
-function reason(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

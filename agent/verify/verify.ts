@@ -4,17 +4,18 @@
 // Every finding also goes to the journal, so a daily timer warns months before an outage.
 
 import * as fs from "node:fs";
-import { INSTALL_RECORD } from "../apply/desired-state.ts";
+
 import { AgentError, ExitCode, fromSystemError } from "../errors.ts";
+import { ROOT } from "../fsio/ownership.ts";
 import { withReadOnlyFile } from "../fsio/read-only.ts";
 import { Accounts } from "../hostfs/accounts.ts";
 import type { HostRoot } from "../hostfs/host-root.ts";
-import { SYSTEM_DEPTH } from "../placement/policy.ts";
-import type { Reporter } from "../report/events.ts";
+import { ETCD_TLS_DIRECTORY, INSTALL_RECORD } from "../paths.ts";
+import type { EventLog } from "../report/events.ts";
+import { logFinding, logVerifyDone } from "../report/verify-journal.ts";
 import { checkFiles, type ExpectedNodeFile } from "./files.ts";
-import type { CertificateRow, Finding } from "./findings.ts";
+import type { Finding, VerifyResult } from "./findings.ts";
 import { checkPki } from "./pki.ts";
-import { summaryLine } from "./report.ts";
 
 export interface VerifyRequest {
   host: HostRoot;
@@ -31,24 +32,13 @@ export interface VerifyRequest {
   configProblem?: { path: string; message: string };
 }
 
-export interface VerifyReport {
-  command: "verify";
-  root: string;
-  checkedAt: string;
-  warnDays: number;
-  exitCode: number;
-  /** Files in the install record. */
-  files: number;
-  certificates: CertificateRow[];
-  findings: Finding[];
-}
 
-export function runVerify(request: VerifyRequest, reporter: Reporter): VerifyReport {
+export function runVerify(request: VerifyRequest, events: EventLog): VerifyResult {
   const { host } = request;
   const installed = readInstallRecord(host);
   const accounts = new Accounts(host);
-  const etcdFiles = installed.some((file) => file.startsWith("/etc/ssl/etcd/"));
-  const identities = { etcd: etcdFiles ? accounts.user(request.etcdUser) : { uid: 0, gid: 0 } };
+  const etcdFiles = installed.some((file) => file.startsWith(`${ETCD_TLS_DIRECTORY}/`));
+  const identities = { etcd: etcdFiles ? accounts.user(request.etcdUser) : ROOT };
   const contents = new Map<string, Buffer | undefined>();
   const read = (hostPath: string): Buffer | undefined => {
     if (!contents.has(hostPath)) contents.set(hostPath, readInstalled(host, hostPath));
@@ -61,9 +51,9 @@ export function runVerify(request: VerifyRequest, reporter: Reporter): VerifyRep
   const configFindings: Finding[] =
     request.configProblem === undefined ? [] : [{ severity: "error", check: "config", path: request.configProblem.path, message: request.configProblem.message }];
   const findings = [...configFindings, ...fileFindings, ...pki.findings];
-  for (const finding of findings) reportFinding(reporter, finding);
+  for (const finding of findings) logFinding(events, finding);
   const exitCode = findings.some((finding) => finding.severity === "error") ? ExitCode.failed : ExitCode.ok;
-  const report: VerifyReport = {
+  const result: VerifyResult = {
     command: "verify",
     root: host.root,
     checkedAt: request.now.toISOString(),
@@ -73,12 +63,8 @@ export function runVerify(request: VerifyRequest, reporter: Reporter): VerifyRep
     certificates: pki.certificates,
     findings,
   };
-  const soonest = [...pki.certificates].sort((a, b) => a.daysLeft - b.daysLeft)[0];
-  reporter.emit("verifyDone", `typhoon-agent ${summaryLine(report)}`, {
-    TYPHOON_EXIT_CODE: exitCode,
-    ...(soonest === undefined ? {} : { TYPHOON_CERT: soonest.name, TYPHOON_DAYS_LEFT: soonest.daysLeft }),
-  });
-  return report;
+  logVerifyDone(events, result);
+  return result;
 }
 
 function readInstallRecord(host: HostRoot): string[] {
@@ -110,7 +96,7 @@ function readInstallRecord(host: HostRoot): string[] {
 function readInstalled(host: HostRoot, hostPath: string): Buffer | undefined {
   let real: string;
   try {
-    real = host.file(hostPath, SYSTEM_DEPTH);
+    real = host.file(hostPath);
     if (!fs.lstatSync(real).isFile()) return undefined;
   } catch (error) {
     if (error instanceof AgentError || (error as NodeJS.ErrnoException).code === "ENOENT" || (error as NodeJS.ErrnoException).code === "ENOTDIR") return undefined;
@@ -121,25 +107,5 @@ function readInstalled(host: HostRoot, hostPath: string): Buffer | undefined {
   } catch (error) {
     const failure = fromSystemError(error, "read", hostPath);
     throw new AgentError(failure.exitCode, failure.message, "verify reads private keys: run it as root");
-  }
-}
-
-function reportFinding(reporter: Reporter, finding: Finding): void {
-  const priority = finding.severity === "error" ? 3 : 4;
-  const message = `${finding.path} ${finding.message}`;
-  if (finding.certificate !== undefined) {
-    reporter.emit(
-      "certificateExpiring",
-      message,
-      {
-        TYPHOON_CERT: finding.certificate.name,
-        TYPHOON_PATH: finding.path,
-        TYPHOON_NOT_AFTER: finding.certificate.notAfter,
-        TYPHOON_DAYS_LEFT: finding.certificate.daysLeft,
-      },
-      priority,
-    );
-  } else {
-    reporter.emit("checkFailed", message, { TYPHOON_PATH: finding.path, TYPHOON_CHECK: finding.check, TYPHOON_ERROR: finding.message }, priority);
   }
 }

@@ -1,6 +1,6 @@
 // Checks what a boot left against test/boot/expectations.ts, and a few rules that hold for
 // every boot: systemd had nothing to say about our units, the journal catalog compiles where
-// it was placed, and no line of a private key reached the journal (SPEC section 7).
+// it was placed, and no line of a private key reached the journal (docs/design.md, "The journal").
 
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -35,9 +35,11 @@ export async function checkBoot(result: BootResult, facts: BootFacts, journalDum
     if (/typhoon-agent\.(service|path)[^:]*:\d+: /.test(entry.MESSAGE ?? "")) problems.push(`systemd about our units: ${entry.MESSAGE}`);
   }
   // Fedora CoreOS compiles the catalog at first boot; Debian, standing in, has no unit that
-  // does, so the test compiles the machine's catalog directories itself
-  await run("journalctl", [`--root=${result.tree}`, "--update-catalog"], { timeoutSeconds: 60 });
-  const catalog = await run("journalctl", [`--root=${result.tree}`, "--list-catalog"], { timeoutSeconds: 60 });
+  // does, so the test compiles the machine's catalog directories itself (Flatcar's: the
+  // image's /usr/lib/systemd/catalog, merged into the machine's /usr at boot)
+  const catalogRoot = facts.catalogRoot ?? result.tree;
+  await run("journalctl", [`--root=${catalogRoot}`, "--update-catalog"], { timeoutSeconds: 60 });
+  const catalog = await run("journalctl", [`--root=${catalogRoot}`, "--list-catalog"], { timeoutSeconds: 60 });
   for (const event of Object.values(EVENTS)) {
     if (!catalog.output.includes(`${event.messageId} typhoon-agent: `)) problems.push(`catalog: no entry for ${event.title}`);
   }

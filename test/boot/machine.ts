@@ -1,17 +1,20 @@
-// One first boot of the root filesystem (cache.ts) as a Typhoon node: the harness additions,
+// One first boot of a root filesystem (cache.ts) as a Typhoon node: the harness additions,
 // the real Ignition, systemd-nspawn or QEMU, and reading back what the boot left. Boots:
-// "nspawn" and "qemu" are controllers, "worker" a worker in systemd-nspawn. The harness adds
-// only what a test needs and a node does not have: a way to power off when done, a first-boot
-// machine-id, two masked units that cannot work without a console or a network, and (nspawn)
-// a unit that drops the bundle after boot and a stand-in kubelet command; see guest/.
+// "nspawn", "rejected" and "qemu" are Fedora CoreOS controllers, "worker" a worker in
+// systemd-nspawn, "flatcar" a Flatcar controller (docker, the agent from its sysext image) in
+// systemd-nspawn. The harness adds only what a test needs and a node does not have: a way to
+// power off when done, a first-boot machine-id, two masked units that cannot work without a
+// console or a network, a unit that drops the bundle after boot (nspawn, flatcar) or drops a
+// rejected one and then re-uploads a good one (rejected), a stand-in kubelet command (nspawn,
+// rejected, worker) and, on the Flatcar stand-in, what Flatcar has and Debian lacks; see guest/.
 
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { BUNDLE_PATH } from "../../packaging/agent-files.ts";
-import { GUEST_FILES, IGNITION, type KernelFiles } from "./cache.ts";
+import { GUEST_FILES, IGNITION, STAND_IN_KUBELET_IMAGE, writeKubeletImage, type KernelFiles } from "./cache.ts";
 import { run, tail, type RunResult } from "./run.ts";
 
-export type Boot = "nspawn" | "qemu" | "worker";
+export type Boot = "nspawn" | "qemu" | "worker" | "flatcar" | "rejected";
 
 /** Where the harness's guest files go inside the machine. */
 const HARNESS = "/usr/local/lib/typhoon-boot-test";
@@ -22,14 +25,29 @@ function inRoot(root: string, file: string): string {
   return path.join(root, file);
 }
 
+/** The EC2 metadata the Flatcar boot's coreos-metadata.service stand-in writes (platform aws). */
+export const AWS_METADATA = { COREOS_EC2_AVAILABILITY_ZONE: "us-east-1a", COREOS_EC2_INSTANCE_ID: "i-0123456789abcdef0" } as const;
+
 function install(root: string, guestFile: string, target: string, mode: number): void {
   fs.mkdirSync(path.dirname(inRoot(root, target)), { recursive: true });
-  fs.copyFileSync(path.join(GUEST_FILES, guestFile), inRoot(root, target));
+  const text = fs
+    .readFileSync(path.join(GUEST_FILES, guestFile), "utf8")
+    .replaceAll("@KUBELET_IMAGE@", STAND_IN_KUBELET_IMAGE)
+    .replaceAll("@AWS_ZONE@", AWS_METADATA.COREOS_EC2_AVAILABILITY_ZONE)
+    .replaceAll("@AWS_INSTANCE_ID@", AWS_METADATA.COREOS_EC2_INSTANCE_ID);
+  fs.writeFileSync(inRoot(root, target), text);
   fs.chmodSync(inRoot(root, target), mode);
 }
 
-function enable(root: string, unit: string): void {
-  fs.symlinkSync(`/etc/systemd/system/${unit}`, inRoot(root, `etc/systemd/system/multi-user.target.wants/${unit}`));
+function enable(root: string, unit: string, target = "multi-user.target"): void {
+  fs.mkdirSync(inRoot(root, `etc/systemd/system/${target}.wants`), { recursive: true });
+  fs.symlinkSync(`/etc/systemd/system/${unit}`, inRoot(root, `etc/systemd/system/${target}.wants/${unit}`));
+}
+
+/** A harness unit, installed and enabled. */
+function harnessUnit(root: string, unit: string, target?: string): void {
+  install(root, unit, `etc/systemd/system/${unit}`, 0o644);
+  enable(root, unit, target);
 }
 
 function writeAs(root: string, file: string, content: Buffer, mode: number, owner: { uid: number; gid: number }): void {
@@ -45,8 +63,8 @@ function accountOf(root: string, user: string): { uid: number; gid: number } {
   return { uid: Number(fields[2]), gid: Number(fields[3]) };
 }
 
-/** Prepares a fresh copy of the cached root for one boot. */
-export function prepareRoot(root: string, boot: Boot, bundle: Buffer): void {
+/** Prepares a fresh copy of the cached root for one boot; `rejectedBundle` is the "rejected" boot's first upload. */
+export async function prepareRoot(root: string, boot: Boot, bundle: Buffer, rejectedBundle?: Buffer): Promise<void> {
   // a first boot, as on a new node: systemd applies the presets Ignition wrote
   fs.writeFileSync(inRoot(root, "etc/machine-id"), "uninitialized\n");
   // the first-boot wizard fails without a console; wait-online (podman pulls it in) would
@@ -54,21 +72,36 @@ export function prepareRoot(root: string, boot: Boot, bundle: Buffer): void {
   for (const unit of ["systemd-firstboot.service", "systemd-networkd-wait-online.service"]) {
     fs.symlinkSync("/dev/null", inRoot(root, `etc/systemd/system/${unit}`));
   }
-  install(root, "boot-test-finish.service", "etc/systemd/system/boot-test-finish.service", 0o644);
   install(root, "finish.sh", `${HARNESS}/finish.sh`, 0o755);
-  enable(root, "boot-test-finish.service");
+  harnessUnit(root, "boot-test-finish.service");
 
-  if (boot === "nspawn") {
-    writeAs(root, "var/lib/typhoon-boot-test/assets", bundle, 0o600, { uid: 0, gid: 0 });
-    install(root, "boot-test-drop-bundle.service", "etc/systemd/system/boot-test-drop-bundle.service", 0o644);
-    enable(root, "boot-test-drop-bundle.service");
+  if (boot === "nspawn" || boot === "flatcar" || boot === "rejected") {
+    // the harness uploads it as user core (boot-test-drop-bundle.service), as Terraform does
+    writeAs(root, "var/lib/typhoon-boot-test/assets", bundle, 0o600, accountOf(root, "core"));
   }
-  if (boot === "nspawn" || boot === "worker") {
+  if (boot === "nspawn" || boot === "flatcar") harnessUnit(root, "boot-test-drop-bundle.service");
+  if (boot === "rejected") {
+    if (rejectedBundle === undefined) throw new Error("the rejected boot needs the bundle to reject");
+    writeAs(root, "var/lib/typhoon-boot-test/rejected-assets", rejectedBundle, 0o600, { uid: 0, gid: 0 });
+    install(root, "drop-rejected.sh", `${HARNESS}/drop-rejected.sh`, 0o755);
+    harnessUnit(root, "boot-test-drop-rejected.service");
+  }
+  if (boot === "nspawn" || boot === "worker" || boot === "rejected") {
     install(root, "kubelet-stub.conf", "etc/systemd/system/kubelet.service.d/50-boot-test-stub.conf", 0o644);
-  } else {
+  }
+  if (boot === "qemu") {
     // present at boot, as the file provisioner (user core, mode 0644) leaves it
     writeAs(root, BUNDLE_PATH, bundle, 0o644, accountOf(root, "core"));
-    fs.writeFileSync(inRoot(root, `${HARNESS}/kubelet-container`), "");
+    fs.writeFileSync(inRoot(root, `${HARNESS}/kubelet-container`), "podman");
+  }
+  if (boot === "flatcar") {
+    harnessUnit(root, "ensure-sysext.service", "sysinit.target");
+    harnessUnit(root, "boot-test-cgroups.service", "sysinit.target");
+    harnessUnit(root, "boot-test-kubelet-image.service");
+    // started by kubelet.service (Requires=), as on an EC2 node
+    install(root, "coreos-metadata.service", "etc/systemd/system/coreos-metadata.service", 0o644);
+    await writeKubeletImage(inRoot(root, "var/lib/typhoon-boot-test/kubelet-image.tar"));
+    fs.writeFileSync(inRoot(root, `${HARNESS}/kubelet-container`), "docker");
   }
 }
 
@@ -116,13 +149,27 @@ function checkConsole(result: RunResult, consoleLog: string, poweredOff: RegExp,
   if (problem !== "") throw new Error(`${what} ${problem}; console:\n${tail(consoleLog, 40)}`);
 }
 
+/**
+ * What the Flatcar stand-in needs of nspawn. systemd-sysext mounts the image through a loop
+ * device, and nspawn's /dev has none: the host's loop-control and loop devices are bound in
+ * (the kernel hands out a free one, so concurrent users do not collide). runc joins a session
+ * keyring for every container, which nspawn's seccomp filter refuses unless allowed (podman
+ * was told not to, cache.ts). The rest is in the root: guest/runc-bounded and
+ * guest/boot-test-cgroups.service.
+ */
+function flatcarNspawnOptions(): string[] {
+  const loopDevices = fs.readdirSync("/dev").filter((name) => /^loop(-control|\d+)$/.test(name));
+  return ["--system-call-filter=add_key keyctl request_key", ...loopDevices.map((name) => `--bind=/dev/${name}`)];
+}
+
 export async function bootNspawn(root: string, work: string, boot: Boot): Promise<BootResult> {
   const result = await run(
     "systemd-nspawn",
     [
-      ...["-q", "-D", root, "-b", `--machine=typhoon-boot-${process.pid}`, "--private-network", "--link-journal=no"],
+      ...["-q", "-D", root, "-b", `--machine=typhoon-boot-${process.pid}-${boot}`, "--private-network", "--link-journal=no"],
       // no systemd (machined) on the host side to register with or to make a scope
       ...["--keep-unit", "--register=no", "--console=read-only", "--setenv=SYSTEMD_COLORS=0"],
+      ...(boot === "flatcar" ? flatcarNspawnOptions() : []),
     ],
     { timeoutSeconds: NSPAWN_TIMEOUT_SECONDS, allowFailure: true, logFile: path.join(work, `${boot}-console.log`) },
   );

@@ -1,27 +1,31 @@
-// The agent's release binary over HTTP, on 127.0.0.1 only, for Ignition to fetch as a node
-// fetches it from the release URL; and a copy with one byte flipped, which Ignition must refuse.
+// The agent's release binary and its systemd-sysext image over HTTP, on 127.0.0.1 only, for
+// Ignition to fetch as a node fetches them from the release URLs; and a copy of the binary
+// with one byte flipped, which Ignition must refuse.
 
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 
 export const RELEASE_NAME = "typhoon-agent-linux-x64";
+const SYSEXT_RELEASE_NAME = `${RELEASE_NAME}.raw`;
 
 export interface BinaryServer {
   /** Where Ignition gets the binary, and the corrupted copy. */
   binaryUrl: string;
   corruptedUrl: string;
+  sysextUrl: string;
   /** "GET /path" of every request, in order. */
   requests: string[];
   close(): Promise<void>;
 }
 
-export async function serveBinary(binary: Buffer): Promise<BinaryServer> {
+export async function serveBinary(binary: Buffer, sysext: Buffer): Promise<BinaryServer> {
   const corrupted = Buffer.from(binary);
   const middle = corrupted.length >> 1;
   corrupted[middle] = corrupted[middle]! ^ 0xff;
   const files = new Map([
     [`/${RELEASE_NAME}`, binary],
     [`/corrupted/${RELEASE_NAME}`, corrupted],
+    [`/${SYSEXT_RELEASE_NAME}`, sysext],
   ]);
   const requests: string[] = [];
   const server = http.createServer((request, response) => {
@@ -35,6 +39,7 @@ export async function serveBinary(binary: Buffer): Promise<BinaryServer> {
   return {
     binaryUrl: `${base}/${RELEASE_NAME}`,
     corruptedUrl: `${base}/corrupted/${RELEASE_NAME}`,
+    sysextUrl: `${base}/${SYSEXT_RELEASE_NAME}`,
     requests,
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };

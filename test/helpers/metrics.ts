@@ -6,10 +6,10 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { load } from "js-yaml";
-import { DEFAULT_TEXTFILE_COLLECTOR_DIR } from "../../agent/config/keys.ts";
+import { TEXTFILE_COLLECTOR_DIRECTORY } from "../../agent/paths.ts";
 import { parseExposition, type ParsedSample } from "./exposition.ts";
 
-export const TEXTFILE_DIR = DEFAULT_TEXTFILE_COLLECTOR_DIR;
+export const TEXTFILE_DIR = TEXTFILE_COLLECTOR_DIRECTORY;
 
 export function metricsFile(root: string, name: "typhoon_agent_verify.prom" | "typhoon_agent_apply.prom"): string {
   return path.join(root, TEXTFILE_DIR, name);

@@ -1,13 +1,13 @@
 // verify's output for people: every certificate with its expiry, like `kubeadm certs
 // check-expiration`, then every finding, then one summary line.
 
-import { formatColumns } from "../report/format.ts";
-import type { VerifyReport } from "./verify.ts";
+import type { VerifyResult } from "../verify/findings.ts";
+import { formatColumns } from "./format.ts";
 
-export function formatVerifyReport(report: VerifyReport): string {
+export function formatVerifyResult(result: VerifyResult): string {
   const lines: string[] = [];
-  if (report.certificates.length > 0) {
-    const rows = report.certificates.map((row) => [
+  if (result.certificates.length > 0) {
+    const rows = result.certificates.map((row) => [
       row.name,
       `${row.notAfter.slice(0, 10)} ${row.notAfter.slice(11, 16)} UTC`,
       residualTime(row.daysLeft),
@@ -17,15 +17,15 @@ export function formatVerifyReport(report: VerifyReport): string {
     ]);
     lines.push(...formatColumns(["CERTIFICATE", "EXPIRES", "RESIDUAL TIME", "CA", "STATUS", "SUBJECT; SANS"], rows, [2]), "");
   }
-  for (const finding of report.findings) lines.push(`${finding.severity}: ${finding.path} ${finding.message}`);
-  lines.push(summaryLine(report));
+  for (const finding of result.findings) lines.push(`${finding.severity}: ${finding.path} ${finding.message}`);
+  lines.push(summaryLine(result));
   return `${lines.join("\n")}\n`;
 }
 
-export function summaryLine(report: VerifyReport): string {
-  const count = (severity: string): number => report.findings.filter((finding) => finding.severity === severity).length;
+export function summaryLine(result: VerifyResult): string {
+  const count = (severity: string): number => result.findings.filter((finding) => finding.severity === severity).length;
   const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
-  return `verify: ${plural(report.files, "installed file")}, ${plural(report.certificates.length, "certificate")}: ${plural(count("error"), "error")}, ${plural(count("warning"), "warning")}`;
+  return `verify: ${plural(result.files, "installed file")}, ${plural(result.certificates.length, "certificate")}: ${plural(count("error"), "error")}, ${plural(count("warning"), "warning")}`;
 }
 
 /** 364d, 29d, expired: kubeadm's RESIDUAL TIME column. */

@@ -2,13 +2,20 @@
 // removed, each reported), and files a previous apply installed that the new bundle no
 // longer has (a switch from flannel to cilium leaves no stale manifests behind).
 
-import * as fs from "node:fs";
 import * as path from "node:path";
-import type { HostRoot } from "../hostfs/host-root.ts";
-import { INSTALL_RECORD } from "./desired-state.ts";
-import { SYSTEM_DEPTH, managedDirectoryOf } from "../placement/policy.ts";
-import type { RemovalCandidate } from "./plan.ts";
+import { listIfExists } from "../fsio/read-only.ts";
+import type { HostRoot, RealPath } from "../hostfs/host-root.ts";
+import { STATIC_POD_DIRECTORY } from "../paths.ts";
+import { managedDirectoryOf } from "../placement/policy.ts";
+import { readInstallRecord } from "./install-record.ts";
 
+export interface RemovalCandidate {
+  /** Absolute host path. */
+  path: string;
+  why: string;
+  /** A leftover of an older layout (reported as migrated) rather than a file no longer in the bundle. */
+  legacy: boolean;
+}
 
 const LEGACY_PATHS: ReadonlyArray<{ path: string; why: string }> = [
   { path: "/etc/kubernetes/bootstrap-secrets", why: "2019 layout: the control-plane secrets now live in /etc/kubernetes/pki" },
@@ -18,20 +25,20 @@ const LEGACY_PATHS: ReadonlyArray<{ path: string; why: string }> = [
 ];
 
 const LEGACY_PATTERNS: ReadonlyArray<{ directory: string; matches: (name: string) => boolean; why: string }> = [
-  { directory: "/etc/kubernetes/manifests", matches: (name) => name.includes("checkpoint"), why: "pod-checkpointer manifest: would run beside the static control plane" },
+  { directory: STATIC_POD_DIRECTORY, matches: (name) => name.includes("checkpoint"), why: "pod-checkpointer manifest: would run beside the static control plane" },
   { directory: "/opt/bootstrap", matches: (name) => name.includes("bootkube"), why: "bootkube leftover: bootstrapping is bootstrap.service now" },
 ];
 
 export function legacyLeftovers(host: HostRoot): RemovalCandidate[] {
   const found: RemovalCandidate[] = LEGACY_PATHS.map(({ path: legacyPath, why }) => ({ path: legacyPath, why, legacy: true }));
   for (const pattern of LEGACY_PATTERNS) {
-    let names: string[];
+    let directory: RealPath;
     try {
-      names = fs.readdirSync(host.directory(pattern.directory, SYSTEM_DEPTH));
+      directory = host.directory(pattern.directory);
     } catch {
-      continue;
+      continue; // a link where the directory belongs: nothing of an old layout to find there
     }
-    for (const name of names.sort()) {
+    for (const name of listIfExists(directory, pattern.directory).sort()) {
       if (pattern.matches(name)) found.push({ path: path.posix.join(pattern.directory, name), why: pattern.why, legacy: true });
     }
   }
@@ -43,16 +50,8 @@ export function legacyLeftovers(host: HostRoot): RemovalCandidate[] {
  * directories: the record is trusted to name what the agent put there, nothing more.
  */
 export function staleFiles(host: HostRoot, wanted: ReadonlySet<string>): RemovalCandidate[] {
-  return previouslyInstalled(host)
-    .filter((file) => !wanted.has(file) && managedDirectoryOf(file) !== undefined && !file.split("/").includes(".."))
+  return readInstallRecord(host)
+    .files.filter((file) => !wanted.has(file) && managedDirectoryOf(file) !== undefined && !file.split("/").includes(".."))
     .map((file) => ({ path: file, why: "installed by an earlier apply, no longer in the bundle", legacy: false }));
 }
 
-function previouslyInstalled(host: HostRoot): string[] {
-  try {
-    const record = JSON.parse(fs.readFileSync(host.file(INSTALL_RECORD, SYSTEM_DEPTH), "utf8")) as { files?: unknown };
-    return Array.isArray(record.files) ? record.files.filter((file): file is string => typeof file === "string" && file.startsWith("/")) : [];
-  } catch {
-    return []; // first apply, or a record from elsewhere: nothing is stale
-  }
-}

@@ -1,49 +1,40 @@
 // The plan: what the apply would do to every path, decided by comparing the desired state
-// with what is on the host. Reading only; `plan` and `apply --dry-run` stop here.
+// (and what older applies and layouts left behind, removals.ts) with what is on the host.
+// Reading only; `plan` and `apply --dry-run` stop here.
 
 import * as fs from "node:fs";
-import * as path from "node:path";
 import { AgentError, ExitCode, fromSystemError } from "../errors.ts";
+import { ownershipOf, sameOwnership, type Ownership } from "../fsio/ownership.ts";
 import { statIfExists } from "../fsio/read-only.ts";
-import type { HostRoot } from "../hostfs/host-root.ts";
+import type { HostRoot, RealPath } from "../hostfs/host-root.ts";
 import type { DesiredDirectory, DesiredFile, DesiredState } from "./desired-state.ts";
+import { legacyLeftovers, staleFiles, type RemovalCandidate } from "./removals.ts";
 
-export interface CurrentState {
-  uid: number;
-  gid: number;
-  mode: number;
+interface CurrentState extends Ownership {
   size: number;
   mtimeMs: number;
 }
 
-export type FileAction = "create" | "replace" | "repair" | "unchanged";
-export type DirectoryAction = "create" | "repair" | "unchanged";
+type FileAction = "create" | "replace" | "repair" | "unchanged";
+type DirectoryAction = "create" | "repair" | "unchanged";
 
-export interface FileStep {
+interface FileStep {
   action: FileAction;
   desired: DesiredFile;
-  realPath: string;
+  realPath: RealPath;
   current: CurrentState | undefined;
 }
 
-export interface DirectoryStep {
+interface DirectoryStep {
   action: DirectoryAction;
   desired: DesiredDirectory;
-  realPath: string;
+  realPath: RealPath;
   current: CurrentState | undefined;
 }
 
-export interface RemovalCandidate {
-  /** Absolute host path. */
-  path: string;
-  why: string;
-  /** A leftover of an older layout (reported as migrated) rather than a file no longer in the bundle. */
-  legacy: boolean;
-}
-
-export interface RemovalStep extends RemovalCandidate {
+interface RemovalStep extends RemovalCandidate {
   action: "remove";
-  realPath: string;
+  realPath: RealPath;
   kind: "file" | "directory" | "symlink";
   current: CurrentState;
 }
@@ -52,16 +43,14 @@ export interface Plan {
   directories: DirectoryStep[];
   files: FileStep[];
   removals: RemovalStep[];
-  skippedAssets: string[];
 }
 
-export function buildPlan(host: HostRoot, desired: DesiredState, removals: readonly RemovalCandidate[]): Plan {
-  return {
-    directories: desired.directories.map((directory) => planDirectory(host, directory)),
-    files: desired.files.map((file) => planFile(host, file)),
-    removals: removals.flatMap((candidate) => planRemoval(host, candidate)),
-    skippedAssets: desired.skippedAssets,
-  };
+export function buildPlan(host: HostRoot, desired: DesiredState): Plan {
+  const directories = desired.directories.map((directory) => planDirectory(host, directory));
+  const files = desired.files.map((file) => planFile(host, file));
+  const wanted = new Set(desired.files.map((file) => file.path));
+  const removals = [...legacyLeftovers(host), ...staleFiles(host, wanted)].flatMap((candidate) => planRemoval(host, candidate));
+  return { directories, files, removals };
 }
 
 /** True when the apply would change nothing on the host. */
@@ -74,15 +63,15 @@ export function isNoop(plan: Plan): boolean {
 }
 
 function planDirectory(host: HostRoot, desired: DesiredDirectory): DirectoryStep {
-  const realPath = host.directory(desired.path, desired.systemDepth);
+  const realPath = host.directory(desired.path);
   const current = inspect(realPath);
   if (current === undefined) return { action: "create", desired, realPath, current };
-  const drifted = desired.enforced && !sameOwnerAndMode(current.stat, desired);
+  const drifted = desired.enforced && !sameOwnership(current.state, desired);
   return { action: drifted ? "repair" : "unchanged", desired, realPath, current: current.state };
 }
 
 function planFile(host: HostRoot, desired: DesiredFile): FileStep {
-  const realPath = host.file(desired.path, desired.systemDepth);
+  const realPath = host.file(desired.path);
   const current = inspect(realPath);
   if (current === undefined) return { action: "create", desired, realPath, current };
   if (current.stat.isSymbolicLink()) {
@@ -93,15 +82,14 @@ function planFile(host: HostRoot, desired: DesiredFile): FileStep {
   }
   const action: FileAction = !sameContent(realPath, current.stat, desired.content)
     ? "replace"
-    : sameOwnerAndMode(current.stat, desired)
+    : sameOwnership(current.state, desired)
       ? "unchanged"
       : "repair";
   return { action, desired, realPath, current: current.state };
 }
 
 function planRemoval(host: HostRoot, candidate: RemovalCandidate): RemovalStep[] {
-  const parent = path.dirname(candidate.path);
-  const realPath = path.join(host.directory(parent, parent.split("/").length - 1), path.basename(candidate.path));
+  const realPath = host.file(candidate.path);
   const current = inspect(realPath);
   if (current === undefined) return [];
   const kind = current.stat.isSymbolicLink() ? "symlink" : current.stat.isDirectory() ? "directory" : "file";
@@ -111,11 +99,7 @@ function planRemoval(host: HostRoot, candidate: RemovalCandidate): RemovalStep[]
 function inspect(realPath: string): { stat: fs.Stats; state: CurrentState } | undefined {
   const stat = statIfExists(realPath);
   if (stat === undefined) return undefined;
-  return { stat, state: { uid: stat.uid, gid: stat.gid, mode: stat.mode & 0o7777, size: stat.size, mtimeMs: stat.mtimeMs } };
-}
-
-function sameOwnerAndMode(stat: fs.Stats, desired: { uid: number; gid: number; mode: number }): boolean {
-  return stat.uid === desired.uid && stat.gid === desired.gid && (stat.mode & 0o7777) === desired.mode;
+  return { stat, state: { ...ownershipOf(stat), size: stat.size, mtimeMs: stat.mtimeMs } };
 }
 
 function sameContent(realPath: string, stat: fs.Stats, content: Buffer): boolean {

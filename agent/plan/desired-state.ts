@@ -2,40 +2,33 @@
 // the rendered units and the placement policy, before anything on disk is touched.
 
 import { BundleError } from "../errors.ts";
+import { ROOT, type Ownership } from "../fsio/ownership.ts";
+import { INSTALL_RECORD, STATIC_POD_DIRECTORY } from "../paths.ts";
 import {
   MANAGED_DIRECTORIES,
   NESTED_DIRECTORY_MODE,
-  SYSTEM_DEPTH,
   fileAccess,
   holdsSecretMaterial,
   managedDirectoryOf,
   placeAsset,
   type Identities,
 } from "../placement/policy.ts";
-import { analyzeStaticPods, type PkiReader } from "../placement/static-pods.ts";
+import { analyzeStaticPods } from "../placement/static-pods.ts";
+import { installRecordContent } from "./install-record.ts";
 
-export interface DesiredFile {
+export interface DesiredFile extends Ownership {
   /** Absolute host path. */
   path: string;
   content: Buffer;
-  uid: number;
-  gid: number;
-  mode: number;
   secret: boolean;
   /** The bundle asset it comes from, or what rendered it ("kubelet.service"). */
   source: string;
-  /** Leading path components that may be symlinks (see HostRoot.directory). */
-  systemDepth: number;
 }
 
-export interface DesiredDirectory {
+export interface DesiredDirectory extends Ownership {
   path: string;
-  uid: number;
-  gid: number;
-  mode: number;
   /** Owner and mode are enforced on an existing directory (managed), or only used to create it. */
   enforced: boolean;
-  systemDepth: number;
 }
 
 export interface DesiredState {
@@ -44,7 +37,6 @@ export interface DesiredState {
   directories: DesiredDirectory[];
   /** Assets outside the placement table, skipped because of --allow-unknown. */
   skippedAssets: string[];
-  readers: Map<string, PkiReader>;
 }
 
 /** A file rendered by the agent itself (kubelet.service, kubelet.yaml, the install record). */
@@ -55,7 +47,7 @@ export interface RenderedFile {
   source: string;
 }
 
-export interface DesiredInput {
+interface DesiredInput {
   /** Bundle assets with the bundle line of their header; undefined on a worker. */
   assets: ReadonlyMap<string, { content: Buffer; line: number }> | undefined;
   rendered: readonly RenderedFile[];
@@ -65,52 +57,35 @@ export interface DesiredInput {
   bundleSha256: string | undefined;
 }
 
-/** What the install record holds: the files installed and, on a controller, which bundle they came from. */
-export interface InstallRecord {
-  files: string[];
-  bundle?: { sha256: string };
-}
-
-/** The agent's record of what it installed, kept by the same transaction as the files. */
-export const INSTALL_RECORD = "/var/lib/typhoon-agent/installed.json";
-
 export function computeDesiredState(input: DesiredInput): DesiredState {
   const placed = placeAssets(input.assets, input.allowUnknown);
-  const staticPods = placed.files.filter((file) => file.placement.rule.directory === "/etc/kubernetes/manifests");
+  const staticPods = placed.files.filter((file) => file.placement.rule.directory === STATIC_POD_DIRECTORY);
   const { readers, references } = analyzeStaticPods(staticPods.map((file) => ({ asset: file.placement.asset, content: file.content })));
   if (input.assets !== undefined) refuseIncompleteBundle(placed.files, staticPods.length, references);
 
   const files: DesiredFile[] = placed.files.map(({ placement, content }) => {
     const access = fileAccess(placement, readers, input.identities);
-    return { path: placement.path, content, ...access, secret: access.secret || holdsSecretMaterial(content), source: placement.asset, systemDepth: SYSTEM_DEPTH };
+    return { path: placement.path, content, ...access, secret: access.secret || holdsSecretMaterial(content), source: placement.asset };
   });
   for (const rendered of input.rendered) {
     files.push({
       path: rendered.path,
       content: Buffer.from(rendered.content),
-      uid: 0,
-      gid: 0,
+      ...ROOT,
       mode: rendered.mode,
       secret: false,
       source: rendered.source,
-      systemDepth: systemDepthOf(rendered.path),
     });
   }
   files.push({
     path: INSTALL_RECORD,
-    content: Buffer.from(`${JSON.stringify(installRecord(files, input.bundleSha256), null, 1)}\n`),
-    uid: 0,
-    gid: 0,
+    content: installRecordContent(files.map((file) => file.path), input.bundleSha256),
+    ...ROOT,
     mode: 0o600,
     secret: false,
     source: "install record",
-    systemDepth: SYSTEM_DEPTH,
   });
-  return { files, directories: directoriesFor(files, input.identities), skippedAssets: placed.skipped, readers };
-}
-
-function installRecord(files: readonly DesiredFile[], bundleSha256: string | undefined): InstallRecord {
-  return { files: files.map((file) => file.path).sort(), ...(bundleSha256 === undefined ? {} : { bundle: { sha256: bundleSha256 } }) };
+  return { files, directories: directoriesFor(files, input.identities), skippedAssets: placed.skipped };
 }
 
 interface PlacedAsset {
@@ -179,25 +154,20 @@ function directoriesFor(files: readonly DesiredFile[], identities: Identities): 
     for (let depth = 1; depth <= parts.length; depth++) {
       const path = `/${parts.slice(0, depth).join("/")}`;
       if (directories.has(path)) continue;
-      directories.set(path, directoryPolicy(path, depth, identities));
+      directories.set(path, directoryPolicy(path, identities));
     }
   }
   return [...directories.values()].sort((a, b) => a.path.split("/").length - b.path.split("/").length || a.path.localeCompare(b.path));
 }
 
-function directoryPolicy(path: string, depth: number, identities: Identities): DesiredDirectory {
+function directoryPolicy(path: string, identities: Identities): DesiredDirectory {
   const managed = MANAGED_DIRECTORIES.find((directory) => directory.path === path);
   if (managed !== undefined) {
-    const owner = managed.owner === "etcd" ? identities.etcd : { uid: 0, gid: 0 };
-    return { path, ...owner, mode: managed.mode, enforced: true, systemDepth: SYSTEM_DEPTH };
+    const owner = managed.owner === "etcd" ? identities.etcd : ROOT;
+    return { path, ...owner, mode: managed.mode, enforced: true };
   }
   if (managedDirectoryOf(path) !== undefined) {
-    return { path, uid: 0, gid: 0, mode: NESTED_DIRECTORY_MODE, enforced: true, systemDepth: SYSTEM_DEPTH };
+    return { path, ...ROOT, mode: NESTED_DIRECTORY_MODE, enforced: true };
   }
-  return { path, uid: 0, gid: 0, mode: 0o755, enforced: false, systemDepth: depth };
-}
-
-/** Files outside the managed directories sit in system directories: every parent may be a link. */
-function systemDepthOf(hostPath: string): number {
-  return managedDirectoryOf(hostPath) === undefined ? hostPath.split("/").length - 2 : SYSTEM_DEPTH;
+  return { path, ...ROOT, mode: 0o755, enforced: false };
 }

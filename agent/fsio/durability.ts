@@ -8,7 +8,7 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import { AgentError, ExitCode, fromSystemError } from "../errors.ts";
-import { withReadOnlyFile } from "../fsio/read-only.ts";
+import { withReadOnlyFile } from "./read-only.ts";
 
 /** Flushes the filesystems holding `paths` (files or directories). */
 export function syncFilesystems(paths: readonly string[]): void {
