@@ -204,6 +204,25 @@ describe("writing the files", () => {
     expect(fs.readdirSync(path.dirname(target)).filter((name) => name.startsWith("."))).toEqual([]);
   });
 
+  rootTest("a link on the way to the directory is followed as the node would, inside --root, never out of it", async () => {
+    const root = makeHost();
+    // Climbs one level above the root: the kernel would follow it to a sibling of the root;
+    // on the node, .. stops at /, and so does the path layer below --root.
+    const escaped = `${path.basename(root)}-escaped`;
+    fs.mkdirSync(`${root}/var/lib`, { recursive: true });
+    fs.symlinkSync(`../../../${escaped}`, `${root}/var/lib/node_exporter`);
+    try {
+      const result = await runAgent(["apply", "--role", "worker", "--root", root], QUIET);
+      expect(result.exitCode, result.stderr as string).toBe(0);
+      expect(result.stderr).not.toContain("metrics not written");
+      expect(fs.readdirSync(`${root}/${escaped}/textfile_collector`)).toEqual([APPLY]);
+      expect(fs.lstatSync(`${root}/var/lib/node_exporter`).isSymbolicLink()).toBe(true);
+      expect(fs.existsSync(path.join(path.dirname(root), escaped))).toBe(false);
+    } finally {
+      fs.rmSync(path.join(path.dirname(root), escaped), { recursive: true, force: true });
+    }
+  });
+
   rootTest('textfile_collector_dir "" (file or flag) writes nothing', async () => {
     const root = makeHost();
     fs.mkdirSync(`${root}/etc/typhoon`, { recursive: true });
