@@ -8,7 +8,7 @@
 import * as path from "node:path";
 
 const root = path.resolve(import.meta.dir, "..");
-export const ENTRY = "agent/cli.ts";
+export const ENTRY = "agent/typhoon-agent.ts";
 
 /**
  * yargs' dependency tree loads, at every start, what only help, completion or an error
