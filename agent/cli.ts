@@ -36,6 +36,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command(unpackCommand)
     .command(packCommand)
     .command(renderCommand)
+    .completion("completion", "Print the bash completion script (zsh's or fish's when $SHELL is one): typhoon-agent completion > /etc/bash_completion.d/typhoon-agent")
     .middleware((parsed) => {
       for (const [key, value] of Object.entries(parsed)) if (value === STDIN_PLACEHOLDER) parsed[key] = "-";
     }, true)
