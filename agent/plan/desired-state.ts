@@ -3,6 +3,7 @@
 
 import { BundleError } from "../errors.ts";
 import { ROOT, type Ownership } from "../fsio/ownership.ts";
+import { comparePaths } from "../hostfs/host-root.ts";
 import { INSTALL_RECORD, STATIC_POD_DIRECTORY } from "../paths.ts";
 import {
   MANAGED_DIRECTORIES,
@@ -157,7 +158,7 @@ function directoriesFor(files: readonly DesiredFile[], identities: Identities): 
       directories.set(path, directoryPolicy(path, identities));
     }
   }
-  return [...directories.values()].sort((a, b) => a.path.split("/").length - b.path.split("/").length || a.path.localeCompare(b.path));
+  return [...directories.values()].sort((a, b) => a.path.split("/").length - b.path.split("/").length || comparePaths(a.path, b.path));
 }
 
 function directoryPolicy(path: string, identities: Identities): DesiredDirectory {
