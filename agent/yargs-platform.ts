@@ -40,15 +40,20 @@ function notSupported(what: string): never {
   throw new Error(`${what} is not supported by typhoon-agent's build of yargs`);
 }
 
-/** yargs' strings, English only; `updateStrings()` overrides them as with y18n. */
+/**
+ * yargs' strings, English only; `updateStrings()` overrides them as with y18n. yargs looks
+ * some up while declaring options ("Positionals:"); util.format leaves a string without
+ * arguments as it is, so node:util is loaded only for a message that has some.
+ */
 function englishStrings() {
   const overrides: Record<string, unknown> = {};
   const text = (key: string): string => (typeof overrides[key] === "string" ? (overrides[key] as string) : key);
+  const format = (template: string, args: readonly unknown[]): string => (args.length === 0 ? template : util().format(template, ...args));
   return {
-    __: (key: string, ...args: unknown[]): string => util().format(text(key), ...args),
+    __: (key: string, ...args: unknown[]): string => format(text(key), args),
     __n(singular: string, plural: string, quantity: number, ...args: unknown[]): string {
       const chosen = quantity === 1 ? text(singular) : text(plural);
-      return chosen.includes("%d") ? util().format(chosen, quantity, ...args) : util().format(chosen, ...args);
+      return format(chosen, chosen.includes("%d") ? [quantity, ...args] : args);
     },
     setLocale(): void {},
     getLocale: (): string => "en",
