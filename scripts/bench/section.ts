@@ -1,5 +1,6 @@
 // What every benchmark section shares: the binary under test, and the shape of a row.
 
+import * as fs from "node:fs";
 import * as path from "node:path";
 
 export const REPO = path.resolve(import.meta.dir, "../..");
@@ -28,3 +29,14 @@ export interface Section {
 
 export const ms = (value: number): string => `${value.toFixed(1)} ms`;
 export const mb = (kilobytes: number | undefined): string => (kilobytes === undefined ? "n/a" : `${(kilobytes / 1024).toFixed(1)} MB`);
+
+/** A fresh copy of `skeleton` at `root` before every run. */
+export function freshCopy(skeleton: string, root: string): () => void {
+  return () => {
+    fs.rmSync(root, { recursive: true, force: true });
+    fs.cpSync(skeleton, root, { recursive: true, preserveTimestamps: true });
+  };
+}
+
+// Without a journal socket the agent writes its events to stderr; the bench discards them.
+export const AGENT_ENV = { ...process.env, TYPHOON_AGENT_JOURNAL: "stderr" };

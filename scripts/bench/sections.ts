@@ -3,12 +3,12 @@
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { makeSampleAssets, terraformBundle } from "../make-bundle.ts";
+import { terraformBundle } from "../make-bundle.ts";
 import { makeHostTree } from "../sample-host.ts";
+import { apply } from "./apply.ts";
 import { compare, type Contender } from "./measure.ts";
-import { AGENT, REPO, mb, ms, type Row, type Section } from "./section.ts";
+import { AGENT, AGENT_ENV, REPO, freshCopy, mb, ms, type Row, type Section } from "./section.ts";
 import { startup } from "./startup.ts";
-import { reRootedLayoutScript } from "./upstream-layout.ts";
 
 const ONE_LINER = "/#####/ {filename=$2; next} {print > filename}";
 
@@ -89,64 +89,6 @@ const unpack: Section = {
     const growth = rss[rss.length - 1]! / rss[0]!;
     rows.push({ measure: `peak RSS, ${sizes.at(-1)![0]} MB vs ${sizes[0]![0]} MB bundle`, agent: "", baseline: "", ratio: growth, target: "flat (<= 1.25x)", met: growth <= 1.25 });
     return rows;
-  },
-};
-
-/** A fresh copy of `skeleton` at `root` before every run. */
-function freshCopy(skeleton: string, root: string): () => void {
-  return () => {
-    fs.rmSync(root, { recursive: true, force: true });
-    fs.cpSync(skeleton, root, { recursive: true, preserveTimestamps: true });
-  };
-}
-
-// Without a journal socket the agent writes its events to stderr; the bench discards them.
-const AGENT_ENV = { ...process.env, TYPHOON_AGENT_JOURNAL: "stderr" };
-
-const apply: Section = {
-  id: "apply",
-  title: "durable apply vs upstream's layout script",
-  async run({ work, quick }) {
-    const skeleton = makeHostTree(path.join(work, "apply-skeleton"));
-    const assets = await makeSampleAssets();
-    fs.writeFileSync(path.join(skeleton, "home/core/assets"), terraformBundle(assets), { mode: 0o600 });
-    const script = path.join(work, "layout.sh");
-    fs.writeFileSync(script, reRootedLayoutScript(), { mode: 0o755 });
-    const agentRoot = path.join(work, "apply-agent");
-    const upstreamRoot = path.join(work, "apply-upstream");
-    const [agent, upstream] = compare(
-      [
-        {
-          name: "agent",
-          command: AGENT,
-          args: ["apply", path.join(agentRoot, "home/core/assets"), "--root", agentRoot, "--no-start"],
-          options: { env: AGENT_ENV },
-          prepare: freshCopy(skeleton, agentRoot),
-        },
-        {
-          name: "upstream",
-          command: "bash",
-          args: ["-e", script],
-          options: { cwd: path.join(upstreamRoot, "home/core"), env: { ...process.env, ROOT: upstreamRoot } },
-          prepare: freshCopy(skeleton, upstreamRoot),
-        },
-      ],
-      quick ? 10 : 40,
-      { warmup: 3, rss: true },
-    );
-    const ratio = agent!.medianMs / upstream!.medianMs;
-    const rss = agent!.peakRssKb;
-    return [
-      {
-        measure: `durable apply, ${assets.size} assets`,
-        agent: ms(agent!.medianMs),
-        baseline: `layout script (no fsync): ${ms(upstream!.medianMs)}`,
-        ratio,
-        target: "<= 0.75x",
-        met: ratio <= 0.75,
-      },
-      { measure: "peak RSS: apply", agent: mb(rss), baseline: `layout script: ${mb(upstream!.peakRssKb)}`, target: "<= 64 MB", ...(rss === undefined ? {} : { met: rss <= 64 * 1024 }) },
-    ];
   },
 };
 

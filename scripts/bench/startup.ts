@@ -6,11 +6,10 @@
 
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { compile } from "../build.ts";
+import { baseline } from "./baselines.ts";
 import { compare, type Contender } from "./measure.ts";
 import { AGENT, mb, ms, type Row, type Section } from "./section.ts";
 
-const BASELINES = path.resolve(import.meta.dir, "baselines");
 const TARGET = 1.2;
 
 /** The agent's start-up measures: what an operator types, and the exit status it ends with. */
@@ -42,10 +41,8 @@ export const startup: Section = {
   id: "startup",
   title: "start-up: --version and every command vs a bare compiled Bun program",
   async run({ work, quick }) {
-    const bare = path.join(work, "bare");
-    const bareFs = path.join(work, "bare-fs");
-    await compile(bare, { entry: path.join(BASELINES, "bare.ts") });
-    await compile(bareFs, { entry: path.join(BASELINES, "bare-fs.ts") });
+    const bare = await baseline(work, "bare");
+    const bareFs = await baseline(work, "bare-fs");
     const runs = agentRuns(work);
     const contenders: Contender[] = [
       { name: "bare", command: bare, args: [] },
