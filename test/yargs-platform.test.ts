@@ -10,6 +10,7 @@ import realY18n from "y18n";
 import yargsParser from "yargs-parser";
 import { describe, expect, test } from "vitest";
 import * as deferred from "../agent/deferred-builtins.ts";
+import { argsert } from "../agent/yargs-argsert.ts";
 import platform from "../agent/yargs-platform.ts";
 import { tempDir } from "./helpers/tree.ts";
 
@@ -63,4 +64,22 @@ describe("yargs' platform", () => {
     expect(() => platform.assert.notStrictEqual(1, 1, "same")).toThrow("same");
     expect(() => platform.require()).toThrow(/not supported/);
   });
+});
+
+test("every call the agent makes of yargs' API passes yargs' own argsert, which the binary leaves out", async () => {
+  // Here yargs runs unsubstituted, argsert included: it warns on a call it finds wrong.
+  const { main } = await import("../agent/cli.ts");
+  const warnings: unknown[][] = [];
+  const { warn, log } = console;
+  console.warn = (...args: unknown[]) => void warnings.push(args);
+  console.log = () => {};
+  try {
+    for (const command of ["apply", "plan", "rollback", "verify", "render", "unpack", "pack", "completion"]) {
+      expect(await main([command, "--help"]), command).toBe(0);
+    }
+  } finally {
+    Object.assign(console, { warn, log });
+  }
+  expect(warnings).toEqual([]);
+  expect(argsert()).toBeUndefined();
 });
