@@ -61,8 +61,8 @@ afterAll(() => {
 
 describe("injected syscall failures", () => {
   // [title, syscalls, errno, how many call numbers to try]. Most writes are log lines on
-  // stderr (which must never fail an apply), so writes get a wider sweep. strace counts
-  // calls per process: `sync -f` runs in a child, so its syncfs fails at N=1 every time.
+  // stderr (which must never fail an apply), so writes get a wider sweep. syncfs is the
+  // agent's own call (libc through bun:ffi), counted in one sequence with its fsyncs.
   const faults: Array<[string, string, string, number]> = [
     ["ENOSPC on write", "write,pwrite64,writev", "ENOSPC", 24],
     ["EIO on fsync and syncfs", "fsync,fdatasync,syncfs", "EIO", 3],
@@ -236,7 +236,8 @@ async function agentApply(root: string, bundle: string): Promise<void> {
 function managedTree(root: string): Map<string, TreeEntry> {
   const tree = snapshotTree(root);
   for (const name of tree.keys()) {
-    if (/^var\/lib\/typhoon-agent\/(backups|result\.json|lock)/.test(name) || name.startsWith("home/")) tree.delete(name);
+    // The run's own records (result, backups, lock, metrics for node-exporter) differ from run to run.
+    if (/^var\/lib\/typhoon-agent\/(backups|result\.json|lock)|^var\/lib\/node_exporter(\/|$)/.test(name) || name.startsWith("home/")) tree.delete(name);
   }
   return tree;
 }

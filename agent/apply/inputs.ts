@@ -30,6 +30,7 @@ export async function readInputs(request: ApplyRequest, result: ApplyResult): Pr
     allowUnknown: request.allowUnknown,
     config,
     runtime: request.runtime,
+    bundleSha256: bundle?.sha256,
   });
   result.skippedAssets = desired.skippedAssets;
   for (const skipped of desired.skippedAssets) result.warnings.push(`asset ${skipped} has no place in the placement table; skipped (--allow-unknown)`);

@@ -3,8 +3,7 @@ import * as path from "node:path";
 import type { Argv, CommandModule } from "yargs";
 import { UsageError, attempt, exitCodeHelp, fromSystemError } from "../errors.ts";
 import { pathValue } from "./option-checks.ts";
-import { catchSignals } from "../transaction/guard.ts";
-import { preparePack, writePack, type PackResult } from "../unpack/pack.ts";
+import type { PackResult } from "../unpack/pack.ts";
 import { removeIfPresent } from "../fsio/read-only.ts";
 import { isClosedPipe } from "../fsio/write-all.ts";
 import { say } from "../report/console.ts";
@@ -25,12 +24,14 @@ export const packCommand: CommandModule<object, PackArgs> = {
       .example("$0 pack /tmp/assets -o assets", "keys sorted by bytes, joined like Terraform's join(\"\\n\", ...)")
       .epilogue(exitCodeHelp()) as Argv<PackArgs>,
   handler: async (args) => {
+    // Loaded on use, like every command's modules: other commands do not pay for them at start-up.
+    const [packer, { catchSignals }] = await Promise.all([import("../unpack/pack.ts"), import("../transaction/guard.ts")]);
     // Caught for the whole run: a signal stops it between assets, and -o's temporary file goes.
     const signals = catchSignals();
     try {
       const between = (): Promise<void> => signals.checkpoint();
       const toStdout = args.output === undefined || args.output === "-";
-      const result = toStdout ? await packToStdout(args.directory, between) : await packToFile(args.directory, args.output!, between);
+      const result = toStdout ? await packToStdout(packer, args.directory, between) : await packToFile(packer, args.directory, args.output!, between);
       if (result !== undefined) say(`packed ${result.assets} ${result.assets === 1 ? "asset" : "assets"} (${formatBytes(result.bytes)})`);
     } finally {
       signals.release();
@@ -38,8 +39,10 @@ export const packCommand: CommandModule<object, PackArgs> = {
   },
 };
 
+type Packer = typeof import("../unpack/pack.ts");
+
 /** Undefined when the reader stopped reading (`| head -c 10`): no more to write, nothing to report. */
-async function packToStdout(directory: string, between: () => Promise<void>): Promise<PackResult | undefined> {
+async function packToStdout({ preparePack, writePack }: Packer, directory: string, between: () => Promise<void>): Promise<PackResult | undefined> {
   const { isatty } = await import("node:tty");
   if (isatty(1)) {
     throw new UsageError("refusing to write a bundle (it holds private keys) to a terminal", "use -o FILE or redirect standard output");
@@ -54,7 +57,7 @@ async function packToStdout(directory: string, between: () => Promise<void>): Pr
 }
 
 /** Writes next to the destination and renames, so a failed or interrupted pack leaves no partial bundle. */
-async function packToFile(directory: string, output: string, between: () => Promise<void>): Promise<PackResult> {
+async function packToFile({ preparePack, writePack }: Packer, directory: string, output: string, between: () => Promise<void>): Promise<PackResult> {
   const names = preparePack(directory);
   await between();
   const temporary = path.join(path.dirname(output), `.${path.basename(output)}.${process.pid}.tmp`);

@@ -1,9 +1,6 @@
 import type { Argv, CommandModule } from "yargs";
 import { exitCodeHelp } from "../errors.ts";
 import { pathValue } from "./option-checks.ts";
-import { catchSignals } from "../transaction/guard.ts";
-import { openBundleInput } from "../unpack/input.ts";
-import { unpackToDirectory } from "../unpack/unpack-to-directory.ts";
 import { say } from "../report/console.ts";
 import { formatBytes } from "../report/format.ts";
 
@@ -36,6 +33,12 @@ export const unpackCommand: CommandModule<object, UnpackArgs> = {
       .example("$0 unpack - -C old-layout --awk < assets", "what `awk '/#####/ {filename=$2; next} {print > filename}'` wrote")
       .epilogue(exitCodeHelp()) as Argv<UnpackArgs>,
   handler: async (args) => {
+    // Loaded on use, like every command's modules: other commands do not pay for them at start-up.
+    const [{ openBundleInput }, { unpackToDirectory }, { catchSignals }] = await Promise.all([
+      import("../unpack/input.ts"),
+      import("../unpack/unpack-to-directory.ts"),
+      import("../transaction/guard.ts"),
+    ]);
     // A signal stops the unpack between the bundle's buffers: the staging directory and a
     // DIR it created are removed, DIR is as it was (exit 1).
     const signals = catchSignals();

@@ -4,6 +4,7 @@
 import type { AgentConfig, Runtime } from "../config/types.ts";
 import { BundleError } from "../errors.ts";
 import { ROOT, type Ownership } from "../fsio/ownership.ts";
+import { comparePaths } from "../hostfs/host-root.ts";
 import { INSTALL_RECORD, STATIC_POD_DIRECTORY } from "../paths.ts";
 import {
   MANAGED_DIRECTORIES,
@@ -59,6 +60,8 @@ interface DesiredInput {
   /** What the install record keeps: the configuration, with the runtime it resolved to. */
   config: AgentConfig;
   runtime: Runtime;
+  /** The bundle's SHA-256, named in the install record; undefined on a worker. */
+  bundleSha256: string | undefined;
 }
 
 export function computeDesiredState(input: DesiredInput): DesiredState {
@@ -83,7 +86,7 @@ export function computeDesiredState(input: DesiredInput): DesiredState {
   }
   files.push({
     path: INSTALL_RECORD,
-    content: installRecordContent(files.map((file) => file.path), input.config, input.runtime),
+    content: installRecordContent(files.map((file) => file.path), input.config, input.runtime, input.bundleSha256),
     ...ROOT,
     mode: 0o600,
     secret: false,
@@ -161,7 +164,7 @@ function directoriesFor(files: readonly DesiredFile[], identities: Identities): 
       directories.set(path, directoryPolicy(path, identities));
     }
   }
-  return [...directories.values()].sort((a, b) => a.path.split("/").length - b.path.split("/").length || a.path.localeCompare(b.path));
+  return [...directories.values()].sort((a, b) => a.path.split("/").length - b.path.split("/").length || comparePaths(a.path, b.path));
 }
 
 function directoryPolicy(path: string, identities: Identities): DesiredDirectory {

@@ -1,8 +1,9 @@
-// The install record (/var/lib/typhoon-agent/installed.json), written by the same transaction
-// as the files it lists: every file the apply installed, and the configuration it installed
-// them with (the role, and the runtime as resolved). The next apply reads it to find what it
-// no longer installs and to refuse a role it did not ask to change; verify reads it to check
-// what was installed, the way it was installed. One reader and one writer, here.
+// The install record (INSTALL_RECORD), written by the same transaction as the files it
+// lists: every file the apply installed, the configuration it installed them with (the role,
+// and the runtime as resolved) and, on a controller, the bundle they came from. The next
+// apply reads it to find what it no longer installs and to refuse a role it did not ask to
+// change; verify reads it to check what was installed, the way it was installed; the apply
+// metrics name its bundle. One reader and one writer, here.
 
 import { checkedConfig } from "../config/load.ts";
 import type { AgentConfig, Role, Runtime } from "../config/types.ts";
@@ -20,11 +21,13 @@ export interface InstallRecord {
   files: string[];
   /** Undefined in a record an older agent wrote. */
   config: InstalledConfig | undefined;
+  /** The bundle the files came from, by its SHA-256; absent on a worker. */
+  bundle?: { sha256: string };
 }
 
 /** The record's bytes, as the transaction installs them. */
-export function installRecordContent(files: readonly string[], config: AgentConfig, runtime: Runtime): Buffer {
-  const record: InstallRecord = { files: [...files].sort(), config: { ...config, runtime } };
+export function installRecordContent(files: readonly string[], config: AgentConfig, runtime: Runtime, bundleSha256: string | undefined): Buffer {
+  const record: InstallRecord = { files: [...files].sort(), config: { ...config, runtime }, ...(bundleSha256 === undefined ? {} : { bundle: { sha256: bundleSha256 } }) };
   return Buffer.from(`${JSON.stringify(record, null, 1)}\n`);
 }
 
@@ -46,10 +49,19 @@ export function readInstallRecord(host: HostRoot): { record: InstallRecord } | {
   if (!Array.isArray(files) || !files.every((file): file is string => typeof file === "string" && file.startsWith("/") && !file.split("/").includes(".."))) {
     return { damaged: `${INSTALL_RECORD} has no list of absolute paths under "files"` };
   }
+  const bundle = bundleOf(parsed);
   const recorded = isObject(parsed) ? parsed.config : undefined;
-  if (recorded === undefined) return { record: { files, config: undefined } };
+  if (recorded === undefined) return { record: { files, config: undefined, ...bundle } };
   const config = isObject(recorded) ? installedConfig(recorded) : undefined;
-  return config === undefined ? { damaged: `${INSTALL_RECORD} holds a configuration this agent does not accept` } : { record: { files, config } };
+  return config === undefined ? { damaged: `${INSTALL_RECORD} holds a configuration this agent does not accept` } : { record: { files, config, ...bundle } };
+}
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/** The bundle's digest when it is 64 hex digits; anything else names no bundle. */
+function bundleOf(parsed: unknown): { bundle: { sha256: string } } | Record<string, never> {
+  const sha256 = isObject(parsed) && isObject(parsed.bundle) ? parsed.bundle.sha256 : undefined;
+  return typeof sha256 === "string" && SHA256.test(sha256) ? { bundle: { sha256 } } : {};
 }
 
 /** The recorded configuration, checked like agent.yaml (it feeds the same renderers); undefined when it fails. */
@@ -68,4 +80,10 @@ export function installedRole(record: InstallRecord): Role {
   if (record.config !== undefined) return record.config.role;
   const controlPlane = record.files.some((file) => file.startsWith(`${PKI_DIRECTORY}/`) || file.startsWith(`${STATIC_POD_DIRECTORY}/`));
   return controlPlane ? "controller" : "worker";
+}
+
+/** The SHA-256 of the bundle the node holds, as its install record names it (undefined: none, or a damaged record). */
+export function installedBundleSha256(host: HostRoot): string | undefined {
+  const installed = readInstallRecord(host);
+  return installed !== undefined && "record" in installed ? installed.record.bundle?.sha256 : undefined;
 }

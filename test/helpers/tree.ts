@@ -3,6 +3,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { TEXTFILE_COLLECTOR_DIRECTORY } from "../../agent/paths.ts";
 
 const made: string[] = [];
 
@@ -72,19 +73,29 @@ export function readFiles(root: string): Map<string, Buffer> {
   return files;
 }
 
-const RUN_RECORD = ["var", "var/lib", "var/lib/typhoon-agent", "var/lib/typhoon-agent/lock", "var/lib/typhoon-agent/result.json"];
+const METRICS_DIRECTORY = TEXTFILE_COLLECTOR_DIRECTORY.slice(1);
+const RUN_RECORD = [
+  "var",
+  "var/lib",
+  "var/lib/typhoon-agent",
+  "var/lib/typhoon-agent/lock",
+  "var/lib/typhoon-agent/result.json",
+  path.dirname(METRICS_DIRECTORY),
+  METRICS_DIRECTORY,
+  `${METRICS_DIRECTORY}/typhoon_agent_apply.prom`,
+];
 
 /**
  * The tree as an apply that refused its input must leave it: only its own run record (the
- * state directory, result.json and the lock file) may have appeared, and result.json, which
- * every apply rewrites, may have changed.
+ * state directory, result.json, the lock file, and its metrics for node-exporter) may have
+ * appeared, and result.json and the metrics, which every apply rewrites, may have changed.
  */
 export function snapshotIgnoringRunRecord(root: string, before: ReadonlyMap<string, TreeEntry>): Map<string, TreeEntry> {
   const after = snapshotTree(root);
   for (const name of RUN_RECORD) {
     const earlier = before.get(name);
     if (earlier === undefined) after.delete(name);
-    else if (name.endsWith(".json") && after.has(name)) after.set(name, earlier);
+    else if ((name.endsWith(".json") || name.endsWith(".prom")) && after.has(name)) after.set(name, earlier);
   }
   return after;
 }
