@@ -16,7 +16,7 @@ import { PHASES } from "../agent/errors.ts";
 import { AGENT } from "./helpers/agent-binary.ts";
 import { makeHost, writeSampleBundle } from "./helpers/host.ts";
 import { runSeed, seededRandom } from "./helpers/random.ts";
-import { snapshotTree, tempDir, type TreeEntry } from "./helpers/tree.ts";
+import { managedTree, snapshotTree, tempDir, type TreeEntry } from "./helpers/tree.ts";
 import { recorded, recordOutput } from "./helpers/canary.ts";
 
 const usable = process.getuid?.() === 0 && hasCommand("strace");
@@ -230,16 +230,6 @@ function applyArgs(root: string): string[] {
 async function agentApply(root: string, bundle: string): Promise<void> {
   const run = recorded("apply", await execa(AGENT, ["apply", bundle, "--root", root, "--no-start", "--keep-bundle"], { reject: false, env: ENV }));
   if (run.exitCode !== 0) throw new Error(`apply failed: ${run.stderr}`);
-}
-
-/** What an apply manages: everything but the run record, the backups and the bundle. */
-function managedTree(root: string): Map<string, TreeEntry> {
-  const tree = snapshotTree(root);
-  for (const name of tree.keys()) {
-    // The run's own records (result, backups, lock, metrics for node-exporter) differ from run to run.
-    if (/^var\/lib\/typhoon-agent\/(backups|result\.json|lock)|^var\/lib\/node_exporter(\/|$)/.test(name) || name.startsWith("home/")) tree.delete(name);
-  }
-  return tree;
 }
 
 function tempFiles(root: string): string[] {

@@ -14,7 +14,7 @@ import { beforeAll, describe, expect, test } from "vitest";
 import { runAgent } from "./helpers/agent-binary.ts";
 import { makeHost, writeSampleBundle } from "./helpers/host.ts";
 import { expectCleanFailure } from "./helpers/operator.ts";
-import { snapshotTree, tempDir, type TreeEntry } from "./helpers/tree.ts";
+import { managedTree, tempDir } from "./helpers/tree.ts";
 
 const isRoot = process.getuid?.() === 0;
 const rootTest = isRoot ? test : test.skip;
@@ -90,13 +90,6 @@ function damage(root: string, place: string, how: string): string {
   return file;
 }
 
-/** The managed tree: everything but the run record and the backups. */
-function managed(root: string): Map<string, TreeEntry> {
-  const tree = snapshotTree(root);
-  for (const name of tree.keys()) if (/^var\/lib\/typhoon-agent\/(backups|result\.json|lock)/.test(name)) tree.delete(name);
-  return tree;
-}
-
 describe("damaged files everywhere the agent reads", () => {
   rootTest(`${PLACES.length} places x ${Object.keys(DAMAGES).length} damages x 5 commands: no trace, no undocumented exit`, async () => {
     const trees: Array<Array<{ label: string; args: string[] }>> = [];
@@ -128,13 +121,13 @@ describe("damaged files everywhere the agent reads", () => {
     for (const how of Object.keys(DAMAGES)) {
       const root = copyOfInstalled();
       const file = damage(root, "BACKUP", how);
-      const before = managed(root);
+      const before = managedTree(root);
       const refused = await runAgent(["rollback", "--root", root], QUIET);
       const label = `${how}: ${String(refused.stderr)}`;
       expect(refused.exitCode, label).toBe(74);
       expectCleanFailure(refused, how);
       expect(String(refused.stderr), label).toContain(`backup /${path.relative(root, file)} cannot be read`);
-      expect(managed(root), label).toEqual(before);
+      expect(managedTree(root), label).toEqual(before);
       const skip = /hint: .*: (mv \S+ \S+)/.exec(String(refused.stderr))?.[1];
       expect(skip, label).toBe(`mv ${file} ${file}.damaged`);
       execSync(skip!);

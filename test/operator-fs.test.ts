@@ -13,7 +13,7 @@ import { beforeAll, describe, expect, test } from "vitest";
 import { AGENT } from "./helpers/agent-binary.ts";
 import { makeHost, writeSampleBundle } from "./helpers/host.ts";
 import { expectCleanFailure } from "./helpers/operator.ts";
-import { snapshotTree, tempDir, type TreeEntry } from "./helpers/tree.ts";
+import { managedTree, snapshotTree, tempDir } from "./helpers/tree.ts";
 import { recordOutput } from "./helpers/canary.ts";
 
 const isRoot = process.getuid?.() === 0;
@@ -57,20 +57,13 @@ async function runMounted(tree: string, setUp: string, args: string[]): Promise<
   return { exitCode: Number(read("exit")), stdout: read("stdout"), stderr: read("stderr"), before: path.join(work, "before"), after: path.join(work, "after") };
 }
 
-/** What a failed run must leave as it was: everything but the run record (result.json, the lock). */
-function managed(tree: string): Map<string, TreeEntry> {
-  const entries = snapshotTree(tree);
-  for (const name of entries.keys()) if (/^var\/lib\/typhoon-agent\/(result\.json|lock)$|^home\//.test(name)) entries.delete(name);
-  return entries;
-}
-
 function expectFailedCleanly(outcome: Outcome, label: string, words: RegExp): void {
   const full = `${label}: exit ${outcome.exitCode}\n${outcome.stderr}`;
   expectCleanFailure({ exitCode: outcome.exitCode, stdout: outcome.stdout, stderr: outcome.stderr } as never, label);
   expect(outcome.stderr, full).toMatch(words);
   expect(outcome.stderr, full).toMatch(/hint: /);
   expect(outcome.stderr, full).not.toMatch(/failed too/);
-  expect(managed(outcome.after), full).toEqual(managed(outcome.before));
+  expect(managedTree(outcome.after, "compare"), full).toEqual(managedTree(outcome.before, "compare"));
 }
 
 let installed: string;

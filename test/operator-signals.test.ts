@@ -15,7 +15,7 @@ import { execa } from "execa";
 import { beforeAll, describe, expect, test } from "vitest";
 import { AGENT } from "./helpers/agent-binary.ts";
 import { makeHost, writeSampleBundle } from "./helpers/host.ts";
-import { snapshotTree, tempDir, type TreeEntry } from "./helpers/tree.ts";
+import { managedTree, snapshotTree, tempDir } from "./helpers/tree.ts";
 import { recorded } from "./helpers/canary.ts";
 
 const usable = process.getuid?.() === 0 && commandExists("strace");
@@ -44,13 +44,6 @@ function copyTree(from: string, to: string): string {
   fs.rmSync(to, { recursive: true, force: true });
   execSync(`cp -a ${from} ${to}`);
   return to;
-}
-
-/** What apply and rollback manage: everything but the run record, the backups and the bundle. */
-function managedTree(root: string): Map<string, TreeEntry> {
-  const tree = snapshotTree(root);
-  for (const name of tree.keys()) if (/^var\/lib\/typhoon-agent\/(backups|result\.json|lock)|^home\//.test(name)) tree.delete(name);
-  return tree;
 }
 
 function leftovers(root: string): string[] {

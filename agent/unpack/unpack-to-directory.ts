@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { AgentError, ExitCode, attempt, fromSystemError } from "../errors.ts";
 import { listIfExists, statIfExists } from "../fsio/read-only.ts";
+import { abandonedBy } from "../fsio/abandoned.ts";
 import { writeAll } from "../fsio/write-all.ts";
 import { stagingDirectoryName, stagingPid } from "../transaction/names.ts";
 import { parseBundleInterruptibly, type AssetSink, type ParseSummary } from "./bundle-parser.ts";
@@ -199,16 +200,7 @@ function removeDirectories(directories: readonly string[]): void {
 function removeAbandonedStaging(target: string): void {
   for (const entry of listIfExists(target)) {
     const pid = stagingPid(entry);
-    if (pid !== undefined && !processExists(pid)) fs.rmSync(path.join(target, entry), { recursive: true, force: true });
-  }
-}
-
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
+    if (pid !== undefined && abandonedBy(pid)) fs.rmSync(path.join(target, entry), { recursive: true, force: true });
   }
 }
 

@@ -38,18 +38,50 @@ function asText(value: unknown): string | undefined {
   return undefined;
 }
 
-/** The fragments of `keys` (PEM private keys) as they can appear: in PEM lines, and base64-encoded whole (a kubeconfig's client-key-data). */
+/**
+ * The fragments of `keys` (PKCS#1 RSA private keys in PEM, as scripts/pki.ts makes them) as
+ * they can appear: in PEM lines, and base64-encoded whole (a kubeconfig's client-key-data).
+ * Only the private part counts: a key's modulus and public exponent are also in its
+ * certificate and public key, which are no secret.
+ */
 export function fragmentsOf(keys: Iterable<string>): Set<string> {
   const fragments = new Set<string>();
-  const windows = (text: string, skipStart = 0, skipEnd = 0): void => {
-    for (let at = skipStart; at + WINDOW <= text.length - skipEnd; at += STEP) fragments.add(text.slice(at, at + WINDOW));
+  const windows = (text: string, from: number, to: number): void => {
+    for (let at = from; at + WINDOW <= to; at += STEP) fragments.add(text.slice(at, at + WINDOW));
   };
   for (const key of keys) {
-    for (const line of key.split("\n").filter((candidate) => /^[A-Za-z0-9+/=]{24,}$/.test(candidate))) windows(line);
-    // Base64 of the whole PEM: its first and last characters encode the BEGIN and END lines, which are no secret.
-    windows(Buffer.from(key).toString("base64"), 48, 44);
+    const lines = key.split("\n");
+    const header = `${lines[0]}\n`;
+    const body = lines.filter((line) => /^[A-Za-z0-9+/=]+$/.test(line)).join("");
+    // The first whole base64 group past the public part.
+    const privateFrom = Math.ceil(privatePartOffset(Buffer.from(body, "base64")) / 3) * 4;
+    windows(body, privateFrom, body.length);
+    // Base64 of the whole PEM, from the private part's place in the PEM text (64 characters a line) to before the END line.
+    const pemOffset = header.length + privateFrom + Math.floor(privateFrom / 64);
+    const whole = Buffer.from(key).toString("base64");
+    windows(whole, Math.ceil(pemOffset / 3) * 4, whole.length - 44);
   }
   return fragments;
+}
+
+/** Where the private exponent starts in a PKCS#1 RSAPrivateKey: after the sequence's header and version, modulus, public exponent. */
+function privatePartOffset(der: Buffer): number {
+  let at = headerLength(der, 0);
+  for (let integer = 0; integer < 3; integer++) at += headerLength(der, at) + contentLength(der, at);
+  return at;
+}
+
+function headerLength(der: Buffer, at: number): number {
+  const first = der[at + 1]!;
+  return first < 0x80 ? 2 : 2 + (first & 0x7f);
+}
+
+function contentLength(der: Buffer, at: number): number {
+  const first = der[at + 1]!;
+  if (first < 0x80) return first;
+  let length = 0;
+  for (let index = 0; index < (first & 0x7f); index++) length = length * 256 + der[at + 2 + index]!;
+  return length;
 }
 
 /** Runs of base64 characters long enough to hold a fragment: only those are looked up. */

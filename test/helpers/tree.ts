@@ -99,3 +99,17 @@ export function snapshotIgnoringRunRecord(root: string, before: ReadonlyMap<stri
   }
   return after;
 }
+
+/**
+ * What apply and rollback manage, as a run that fails must leave it and one that succeeds
+ * must make it: everything but the run's own records (result.json, the lock, the metrics for
+ * node-exporter), the uploaded bundle under /home, and (unless `backups` is "compare") the backups.
+ */
+export function managedTree(root: string, backups: "ignore" | "compare" = "ignore"): Map<string, TreeEntry> {
+  const tree = snapshotTree(root);
+  const runRecord = new RegExp(`^var/lib/typhoon-agent/(result\\.json|lock)$|^${path.dirname(METRICS_DIRECTORY)}(/|$)|^home/`);
+  for (const name of tree.keys()) {
+    if (runRecord.test(name) || (backups === "ignore" && /^var\/lib\/typhoon-agent\/backups(\/|$)/.test(name))) tree.delete(name);
+  }
+  return tree;
+}
