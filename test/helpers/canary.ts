@@ -101,10 +101,11 @@ export function leakIn(text: string, fragments: ReadonlySet<string>): string | u
 
 /**
  * A file that may hold a whole secret: the secret itself (a key, a kubeconfig, installed or
- * unpacked, by the name the bundle gives it), a bundle (it starts with a header), or a backup.
+ * unpacked, by the name the bundle gives it), a bundle (one with a header line, damaged ones
+ * too: cut short, or with a mark or junk before its first header), or a backup.
  */
-function holdsSecretsByDesign(file: string, head: Buffer, isSecretName: (name: string) => boolean): boolean {
-  return isSecretName(path.basename(file)) || head.subarray(0, 6).toString("latin1") === "##### " || (/\/backups\/\d{8}T\d{9}Z\.tar(\.damaged)?$/.test(file));
+function holdsSecretsByDesign(file: string, content: Buffer, isSecretName: (name: string) => boolean): boolean {
+  return isSecretName(path.basename(file)) || /(^|\n)##### /.test(content.toString("latin1")) || /\/backups\/\d{8}T\d{9}Z\.tar(\.damaged)?$/.test(file);
 }
 
 /** Files below `roots` that hold a fragment without being one of the secret's own places. */
