@@ -8,7 +8,9 @@ import { execa } from "execa";
 import { describe, expect, test } from "vitest";
 import { AGENT, runAgent } from "./helpers/agent-binary.ts";
 import { makeHost, writeSampleBundle } from "./helpers/host.ts";
+import { applyOnOverlay } from "./helpers/overlay-host.ts";
 import { snapshotTree, tempDir } from "./helpers/tree.ts";
+import { recorded } from "./helpers/canary.ts";
 
 const isRoot = process.getuid?.() === 0;
 if (!isRoot) console.log("cli-apply tests skipped: apply chowns files to other users and needs root");
@@ -170,7 +172,7 @@ describe("apply and plan", () => {
     await writeSampleBundle(bundle, { freshPki: true });
     // Renames: the backup, the record twice (prepare, commit), then the files; die at the third file.
     const renames = "rename,renameat,renameat2";
-    const killed = await execa("strace", ["-f", "-qq", "-o", "/dev/null", "-e", `trace=${renames}`, "-e", `inject=${renames}:signal=KILL:when=6`, AGENT, "apply", bundle, "--root", root, "--no-start", "--keep-bundle"], { reject: false, env: QUIET.env });
+    const killed = recorded("apply killed in its commit", await execa("strace", ["-f", "-qq", "-o", "/dev/null", "-e", `trace=${renames}`, "-e", `inject=${renames}:signal=KILL:when=6`, AGENT, "apply", bundle, "--root", root, "--no-start", "--keep-bundle"], { reject: false, env: QUIET.env }));
     expect(killed.signal ?? killed.exitCode).not.toBe(0);
     expect(fs.existsSync(`${root}/var/lib/typhoon-agent/state.json`)).toBe(true);
 
@@ -217,39 +219,6 @@ describe("apply and plan", () => {
   });
 });
 
-/**
- * Runs the agent on "/" as on a node, once per entry of `runs` (its arguments; ASSETS is the
- * sample bundle), inside one private mount namespace with overlays on /etc, /opt, /var and
- * /home: every write lands in scratch upper directories, the machine's own /etc is never
- * touched, and `systemctl` is the given stub script. Returns undefined (after saying why)
- * where the namespace cannot be made.
- */
-async function applyOnOverlay(
-  systemctl: string,
-  runs: readonly string[] = ["apply ASSETS"],
-): Promise<{ work: string; exitCode: number; exitCodes: number[]; stderr: string } | undefined> {
-  const work = tempDir("typhoon-overlay-");
-  const stubs = path.join(work, "bin");
-  fs.mkdirSync(stubs);
-  fs.writeFileSync(path.join(stubs, "systemctl"), `#!/bin/sh\n${systemctl.replaceAll("$LOG", `${work}/systemctl.log`)}\n`, { mode: 0o755 });
-  const host = makeHost();
-  await writeSampleBundle(path.join(work, "assets"));
-  const mounts = ["etc", "opt", "var", "home"].map(
-    (dir) => `mkdir -p ${work}/upper/${dir} ${work}/overlay-work/${dir} && mount -t overlay overlay -o lowerdir=/${dir},upperdir=${work}/upper/${dir},workdir=${work}/overlay-work/${dir} /${dir}`,
-  );
-  // --remove-destination: /etc/os-release is a symlink into /usr, which is not overlaid.
-  const setUp = [...mounts, `cp --remove-destination ${host}/etc/passwd ${host}/etc/group ${host}/etc/os-release /etc/`].join(" && ");
-  const probe = await execa("unshare", ["--mount", "--propagation", "private", "bash", "-c", setUp], { reject: false });
-  if (probe.exitCode !== 0) {
-    console.log(`kubelet start tests skipped: cannot overlay-mount in a private namespace here (${probe.stderr.trim()})`);
-    return undefined;
-  }
-  const agentRuns = runs.map((args) => `PATH=${stubs}:$PATH ${AGENT} ${args.replaceAll("ASSETS", `${work}/assets`)}; echo $? >> ${work}/exit-codes`);
-  const result = await execa("unshare", ["--mount", "--propagation", "private", "bash", "-c", [setUp, ...agentRuns].join(" && ")], { reject: false, env: QUIET.env });
-  const exitCodes = fs.readFileSync(path.join(work, "exit-codes"), "utf8").trim().split("\n").map(Number);
-  return { work, exitCode: exitCodes.at(-1) ?? result.exitCode ?? -1, exitCodes, stderr: result.stderr };
-}
-
 describe("starting the kubelet", () => {
   rootTest("without --root, systemctl daemon-reload and enable --now run (stub systemctl)", async () => {
     const run = await applyOnOverlay(`echo "$*" >> $LOG`);
@@ -288,11 +257,12 @@ describe("starting the kubelet", () => {
     expect(fs.readFileSync(path.join(run.work, "systemctl.log"), "utf8").trimEnd().split("\n").slice(2)).toEqual(["daemon-reload", "disable --now kubelet.service"]);
   });
 
-  rootTest("a failing systemctl fails the apply with its words", async () => {
+  rootTest("a failing systemctl fails the apply with its words, exit 69: installed, the kubelet not started", async () => {
     const run = await applyOnOverlay(`[ "$1" = enable ] && { echo "Failed to enable unit: Unit file kubelet.service is masked." >&2; exit 1; }\nexit 0`);
     if (run === undefined) return;
-    expect(run.exitCode).toBe(1);
+    expect(run.exitCode).toBe(69);
     expect(run.stderr).toContain("Unit file kubelet.service is masked");
     expect(run.stderr).toContain("the files are installed");
+    expect(run.stderr).toContain("hint: systemctl status kubelet.service and journalctl -u kubelet.service tell why; once that is fixed, run systemctl enable --now kubelet.service");
   });
 });

@@ -16,7 +16,8 @@ import { PHASES } from "../agent/errors.ts";
 import { AGENT } from "./helpers/agent-binary.ts";
 import { makeHost, writeSampleBundle } from "./helpers/host.ts";
 import { runSeed, seededRandom } from "./helpers/random.ts";
-import { snapshotTree, tempDir, type TreeEntry } from "./helpers/tree.ts";
+import { managedTree, snapshotTree, tempDir, type TreeEntry } from "./helpers/tree.ts";
+import { recorded, recordOutput } from "./helpers/canary.ts";
 
 const usable = process.getuid?.() === 0 && hasCommand("strace");
 if (!usable) console.log("fault-injection tests skipped: they need root and strace");
@@ -83,6 +84,7 @@ describe("injected syscall failures", () => {
           ["-f", "-qq", "-o", "/dev/null", `-e`, `trace=${syscalls}`, "-e", `inject=${syscalls}:error=${errno}:when=${n}`, AGENT, ...applyArgs(root)],
           { reject: false, env: ENV },
         );
+        recordOutput(`apply with ${title} at call ${n}`, run.stdout, run.stderr);
         outcomes.push(`${n}:${run.exitCode}`);
         checkOutcome(root, run, `${title}, call ${n}`);
         await converge(root);
@@ -108,6 +110,7 @@ describe("signals", () => {
           ["-qq", "-o", "/dev/null", "-e", `trace=${syscalls}`, "-e", `inject=${syscalls}:signal=${signal}:when=${n}`, AGENT, ...applyArgs(root)],
           { reject: false, env: ENV },
         );
+        recordOutput(`apply with ${signal} at rename ${n}`, run.stdout, run.stderr);
         outcomes.push(`${n}:${run.exitCode}`);
         checkOutcome(root, run, `${signal} at rename ${n}`);
         if (run.exitCode === 1) expect(run.stderr, `${signal} at rename ${n}`).toContain(`interrupted by ${signal}`);
@@ -135,10 +138,10 @@ describe("what it cannot read is an error, never taken for absent", () => {
     faultTest(`${what}: exit 73 naming it, the old tree kept`, async () => {
       const root = copyTree(fixture.installed, path.join(fixture.work, `unreadable-${hash(what)}`));
       const only = ["-P", `${root}${hostPath}`, "-e", "trace=open,openat", "-e", "inject=open,openat:error=EACCES"];
-      const run = await execa("strace", ["-f", "-qq", "-o", "/dev/null", ...only, AGENT, ...applyArgs(root)], {
+      const run = recorded(`apply under strace ${only.join(" ")}`, await execa("strace", ["-f", "-qq", "-o", "/dev/null", ...only, AGENT, ...applyArgs(root)], {
         reject: false,
         env: ENV,
-      });
+      }));
       expect({ exitCode: run.exitCode, stderr: run.stderr }).toMatchObject({ exitCode: 73, stderr: expect.stringContaining(`${hostPath}: EACCES`) });
       checkOutcome(root, run, `EACCES reading ${hostPath}`);
       await converge(root);
@@ -153,7 +156,7 @@ describe("signals during a rollback", () => {
     const before = copyTree(fixture.installed, path.join(fixture.work, "rollback-before"));
     await agentApply(before, fixture.bundle);
     const after = copyTree(before, path.join(fixture.work, "rollback-after"));
-    const done = await execa(AGENT, ["rollback", "--root", after, "--no-start"], { reject: false, env: ENV });
+    const done = recorded("rollback", await execa(AGENT, ["rollback", "--root", after, "--no-start"], { reject: false, env: ENV }));
     expect(done.exitCode, done.stderr).toBe(0);
     const log = path.join(fixture.work, "rollback.log");
     const counted = copyTree(before, path.join(fixture.work, "rollback-count"));
@@ -162,10 +165,10 @@ describe("signals during a rollback", () => {
     const outcomes: string[] = [];
     for (const n of sample(calls, 8, seededRandom(seed ^ hash("rollback")))) {
       const root = copyTree(before, path.join(fixture.work, `rollback-${n}`));
-      const run = await execa("strace", ["-qq", "-o", "/dev/null", "-e", `trace=${syscalls}`, "-e", `inject=${syscalls}:signal=SIGTERM:when=${n}`, AGENT, "rollback", "--root", root, "--no-start"], {
+      const run = recorded(`rollback with SIGTERM at rename ${n}`, await execa("strace", ["-qq", "-o", "/dev/null", "-e", `trace=${syscalls}`, "-e", `inject=${syscalls}:signal=SIGTERM:when=${n}`, AGENT, "rollback", "--root", root, "--no-start"], {
         reject: false,
         env: ENV,
-      });
+      }));
       outcomes.push(`${n}:${run.exitCode}`);
       const expected = run.exitCode === 0 ? after : before;
       expect(managedTree(root), `SIGTERM at rename ${n}: exit ${run.exitCode} (${run.stderr.split("\n").at(-2)})`).toEqual(managedTree(expected));
@@ -202,7 +205,7 @@ describe("kill -9 and a full disk", () => {
       execSync(`mount -t tmpfs -o size=${used + extra}k tmpfs ${mountPoint}`);
       try {
         const root = copyTree(fixture.installed, path.join(mountPoint, "root"));
-        const run = await execa(AGENT, applyArgs(root), { reject: false, env: ENV });
+        const run = recorded("apply on a small filesystem", await execa(AGENT, applyArgs(root), { reject: false, env: ENV }));
         if (run.exitCode === 0) {
           expect(managedTree(root)).toEqual(fixture.newTree);
           break;
@@ -225,18 +228,8 @@ function applyArgs(root: string): string[] {
 }
 
 async function agentApply(root: string, bundle: string): Promise<void> {
-  const run = await execa(AGENT, ["apply", bundle, "--root", root, "--no-start", "--keep-bundle"], { reject: false, env: ENV });
+  const run = recorded("apply", await execa(AGENT, ["apply", bundle, "--root", root, "--no-start", "--keep-bundle"], { reject: false, env: ENV }));
   if (run.exitCode !== 0) throw new Error(`apply failed: ${run.stderr}`);
-}
-
-/** What an apply manages: everything but the run record, the backups and the bundle. */
-function managedTree(root: string): Map<string, TreeEntry> {
-  const tree = snapshotTree(root);
-  for (const name of tree.keys()) {
-    // The run's own records (result, backups, lock, metrics for node-exporter) differ from run to run.
-    if (/^var\/lib\/typhoon-agent\/(backups|result\.json|lock)|^var\/lib\/node_exporter(\/|$)/.test(name) || name.startsWith("home/")) tree.delete(name);
-  }
-  return tree;
 }
 
 function tempFiles(root: string): string[] {
@@ -316,7 +309,7 @@ async function killDuring(root: string, delay: number): Promise<string[]> {
 
 /** A clean apply after any failure installs the new tree and leaves nothing behind. */
 async function converge(root: string): Promise<void> {
-  const run = await execa(AGENT, applyArgs(root), { reject: false, env: ENV });
+  const run = recorded("apply converging", await execa(AGENT, applyArgs(root), { reject: false, env: ENV }));
   expect(run.exitCode, run.stderr).toBe(0);
   expect(managedTree(root)).toEqual(fixture.newTree);
   expect(tempFiles(root)).toEqual([]);

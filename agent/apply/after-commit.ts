@@ -2,7 +2,7 @@
 // consumed bundle goes, and the kubelet is brought in line with its files.
 
 import * as fs from "node:fs";
-import { AgentError } from "../errors.ts";
+import { AgentError, describeErrno } from "../errors.ts";
 import { BACKUP_DIRECTORY } from "../paths.ts";
 import { logAction, logKubelet } from "../report/apply-journal.ts";
 import type { ApplyResult } from "../report/apply-result.ts";
@@ -44,6 +44,6 @@ function consumeBundle(request: ApplyRequest, result: ApplyResult): void {
     if (!fs.lstatSync(request.bundle).isFile()) return;
     fs.rmSync(request.bundle);
   } catch (error) {
-    result.warnings.push(`could not remove the bundle ${request.bundle}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    result.warnings.push(`could not remove the bundle ${request.bundle}: ${describeErrno((error as NodeJS.ErrnoException).code)}; it holds every secret of the cluster: remove it by hand (rm ${request.bundle})`);
   }
 }

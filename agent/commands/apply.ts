@@ -8,7 +8,7 @@ import type { ApplyResult } from "../report/apply-result.ts";
 import { configOptions, flagsFromArgs, type ConfigArgs } from "../config/options.ts";
 import { AgentError, UsageError, exitCodeHelp } from "../errors.ts";
 import { TEXTFILE_COLLECTOR_DIRECTORY } from "../paths.ts";
-import { seconds, sha256Digest } from "./option-checks.ts";
+import { pathValue, seconds, sha256Digest } from "./option-checks.ts";
 import { print, say } from "../report/console.ts";
 import type { EventLog } from "../report/events.ts";
 
@@ -21,6 +21,7 @@ interface ApplyArgs extends ConfigArgs {
   "allow-unknown": boolean;
   "expect-sha256": string | undefined;
   "lock-wait": number;
+  "change-role": boolean;
   verbose: boolean;
 }
 
@@ -29,19 +30,31 @@ const SILENT: EventLog = { emit() {} };
 function builder(yargs: Argv<object>, dryRun: boolean): Argv<ApplyArgs> {
   const declared = configOptions(
     yargs
-      .positional("bundle", { type: "string", describe: "the asset bundle Terraform copied (controllers), - for standard input" })
+      .positional("bundle", { type: "string", coerce: pathValue("<bundle>", "the bundle's path, or - for standard input", { stdin: true }), describe: "the asset bundle Terraform copied (controllers), - for standard input" })
       .option("dry-run", { type: "boolean", default: dryRun, hidden: dryRun, describe: "print the plan and stop (same as `typhoon-agent plan`)" })
       .option("start", { type: "boolean", default: true, describe: "systemctl daemon-reload and enable --now kubelet.service afterwards (--no-start skips; never under --root)" })
       .option("keep-bundle", { type: "boolean", default: false, describe: "keep the bundle file (it holds every secret; removed after a successful apply by default)" })
       .option("json", { type: "boolean", default: false, describe: "print one JSON document (actions, exit code, durations) on standard output" })
+      .option("change-role", { type: "boolean", default: false, describe: "change the role of an installed node on purpose (a controller's control plane is removed; rollback undoes it), instead of refusing (exit 78)" })
       .option("allow-unknown", { type: "boolean", default: false, describe: "skip assets outside the placement table instead of refusing the bundle" })
-      .option("expect-sha256", { type: "string", coerce: sha256Digest("expect-sha256"), describe: "the bundle's sha256 as Terraform computes it; anything else is refused (exit 65) before any change" })
-      .option("lock-wait", { type: "number", default: 30, coerce: seconds("lock-wait"), describe: "seconds to wait for another apply to finish, or for the upload still writing the bundle (then exit 75)" }),
+      .option("expect-sha256", { type: "string", requiresArg: true, coerce: sha256Digest("expect-sha256"), describe: "the bundle's sha256 as Terraform computes it; anything else is refused (exit 65) before any change" })
+      .option("lock-wait", { requiresArg: true, default: 30, coerce: seconds("lock-wait"), describe: "seconds to wait for another apply to finish, or for the upload still writing the bundle (then exit 75)" }),
   );
   return declared as unknown as Argv<ApplyArgs>;
 }
 
 async function handler(args: ApplyArgs): Promise<void> {
+  // An apply catches SIGTERM, SIGINT and SIGHUP from its first step, reading the
+  // configuration, so an interrupted one still ends in an "apply failed" entry and a result.
+  const signals = args["dry-run"] ? undefined : (await import("../transaction/guard.ts")).catchSignals();
+  try {
+    await applyOrPlan(args);
+  } finally {
+    signals?.release();
+  }
+}
+
+async function applyOrPlan(args: ApplyArgs): Promise<void> {
   // Loaded on use: every command pays the start-up cost of what it imports.
   const [{ runApply, refusedApply }, { loadConfig }, { HostRoot }, { createJournal }, { nodeFilesFor }] = await Promise.all([
     import("../apply/apply.ts"),
@@ -56,7 +69,7 @@ async function handler(args: ApplyArgs): Promise<void> {
   let metricsDirectory = TEXTFILE_COLLECTOR_DIRECTORY;
   let outcome: ApplyOutcome;
   try {
-    const { config } = loadConfig({ root: host.root, configPath: args.config, flags: flagsFromArgs(args) });
+    const { config, origins, source } = loadConfig({ root: host.root, configPath: args.config, flags: flagsFromArgs(args) });
     metricsDirectory = config.textfile_collector_dir;
     if (config.role === "worker" && args.bundle !== undefined) {
       throw new UsageError("a worker takes no bundle: the asset bundle is for controllers", "run `typhoon-agent apply` without a bundle on workers, or set role: controller");
@@ -70,6 +83,8 @@ async function handler(args: ApplyArgs): Promise<void> {
         host,
         bundle: args.bundle,
         config,
+        roleOrigin: origins.role === "flag" ? "--role" : origins.role === "file" ? `role in ${source}` : "the default role",
+        changeRole: args["change-role"],
         runtime,
         rendered,
         dryRun: args["dry-run"],

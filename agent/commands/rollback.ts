@@ -1,4 +1,5 @@
 import type { Argv, CommandModule } from "yargs";
+import { ROOT_OPTION } from "../config/options.ts";
 import { exitCodeHelp } from "../errors.ts";
 import { print, say } from "../report/console.ts";
 import { seconds } from "./option-checks.ts";
@@ -15,10 +16,10 @@ export const rollbackCommand: CommandModule<object, RollbackArgs> = {
   describe: "Undo the last apply from its backup (newest first; each backup is used once)",
   builder: (yargs) =>
     (yargs as Argv<object>)
-      .option("root", { type: "string", default: "/", describe: "operate on the tree at DIR instead of /" })
+      .option("root", ROOT_OPTION)
       .option("json", { type: "boolean", default: false, describe: "print the result as JSON on standard output" })
       .option("start", { type: "boolean", default: true, describe: "when kubelet.service or kubelet.yaml was restored, systemctl daemon-reload and restart the kubelet (--no-start skips; never under --root)" })
-      .option("lock-wait", { type: "number", default: 30, coerce: seconds("lock-wait"), describe: "seconds to wait for a running apply (then exit 75)" })
+      .option("lock-wait", { requiresArg: true, default: 30, coerce: seconds("lock-wait"), describe: "seconds to wait for a running apply (then exit 75)" })
       .example("$0 rollback", "restore what the last apply replaced or removed, remove what it created")
       .example("$0 rollback --root /tmp/node", "the same in a scratch tree")
       .epilogue(exitCodeHelp()) as Argv<RollbackArgs>,

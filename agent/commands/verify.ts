@@ -27,7 +27,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       configOptions(
         (yargs as Argv<object>)
           .option("json", { type: "boolean", default: false, describe: "print one JSON document (certificates, findings, exit code) on standard output" })
-          .option("warn-days", { type: "number", default: DEFAULT_WARN_DAYS, coerce: days("warn-days"), describe: "warn about certificates that expire within this many days" }),
+          .option("warn-days", { requiresArg: true, default: DEFAULT_WARN_DAYS, coerce: days("warn-days"), describe: "warn about certificates that expire within this many days" }),
       ) as unknown as Argv<VerifyArgs>
     )
       .example("$0 verify", "what typhoon-agent-verify.timer runs every day")

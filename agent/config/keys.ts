@@ -136,7 +136,7 @@ export const CONFIG_KEYS: { readonly [K in ConfigKeyName]: KeyFields<K> } = {
   textfile_collector_dir: {
     name: "textfile_collector_dir",
     kind: "scalar",
-    form: 'an absolute directory path, or "" for none',
+    form: 'an absolute directory path, or "" for none (in agent.yaml: an empty flag value is a usage error)',
     default: TEXTFILE_COLLECTOR_DIRECTORY,
     description: "where apply and verify write their Prometheus metrics for node-exporter's textfile collector; empty writes none",
     check: directoryOrEmptyProblem,

@@ -1,4 +1,5 @@
 import * as fs from "node:fs";
+import { removeIfPresent } from "./read-only.ts";
 
 const pause = new Int32Array(new SharedArrayBuffer(4));
 
@@ -15,5 +16,26 @@ export function writeAll(fd: number, bytes: Uint8Array): void {
       if ((error as NodeJS.ErrnoException).code !== "EAGAIN") throw error;
       Atomics.wait(pause, 0, 0, 1);
     }
+  }
+}
+
+/** A write failed because the reader went away (EPIPE): `| head -1` is done reading. */
+export function isClosedPipe(error: unknown): boolean {
+  return (error as NodeJS.ErrnoException | undefined)?.code === "EPIPE";
+}
+
+/**
+ * Writes `content` as a new `file` with `mode`: a stale one (a run that died) is removed
+ * first, and the file is created exclusively and never through a link, so a leftover symlink
+ * cannot send the agent's records elsewhere. For the temp files of the agent's own records.
+ */
+export function writeNewFile(file: string, content: string | Uint8Array, mode: number): void {
+  removeIfPresent(file);
+  const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, mode);
+  try {
+    fs.fchmodSync(fd, mode);
+    writeAll(fd, typeof content === "string" ? Buffer.from(content) : content);
+  } finally {
+    fs.closeSync(fd);
   }
 }

@@ -3,7 +3,7 @@
 // durations, never the content of a file.
 
 import type { AgentError } from "../errors.ts";
-import type { Recovery } from "../transaction/record.ts";
+import type { Recovery } from "../transaction/recovery.ts";
 import { countActions, type ApplyResult, type ReportedAction } from "./apply-result.ts";
 import type { EventFields, EventLog } from "./events.ts";
 

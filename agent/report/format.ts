@@ -20,8 +20,3 @@ export function formatColumns(header: readonly string[], rows: readonly (readonl
       .trimEnd();
   return [render(header), ...rows.map(render)];
 }
-
-/** 0400, 0644: a permission mode as ls and chmod spell it. */
-export function formatMode(mode: number): string {
-  return mode.toString(8).padStart(4, "0");
-}

@@ -48,7 +48,16 @@ const MAX_HEADER_LINE = HEADER_PREFIX_LENGTH + MAX_NAME_BYTES;
 const SPLIT_MARKER_GUARD = HASHES.length - 1;
 
 export function parseBundle(read: ReadInto, sink: AssetSink, options: ParseOptions = {}): ParseSummary {
-  return new BundleParser(sink, options).run(read);
+  const parser = new BundleParser(sink, options);
+  while (!parser.step(read));
+  return parser.finish();
+}
+
+/** parseBundle, awaiting `between()` after each buffer it scanned: where a caller checks for a signal. */
+export async function parseBundleInterruptibly(read: ReadInto, sink: AssetSink, between: () => Promise<void>, options: ParseOptions = {}): Promise<ParseSummary> {
+  const parser = new BundleParser(sink, options);
+  while (!parser.step(read)) await between();
+  return parser.finish();
 }
 
 class BundleParser {
@@ -83,36 +92,36 @@ class BundleParser {
     this.onInput = options.onInput;
   }
 
-  run(read: ReadInto): ParseSummary {
+  /** Bytes at the front of the buffer carried over from the last read. */
+  private carried = 0;
+
+  /** Fills the buffer once and scans it; true at the end of the input. */
+  step(read: ReadInto): boolean {
     const buffer = this.buffer;
-    let carried = 0;
-    for (;;) {
-      let filled = carried;
-      let eof = false;
-      while (filled < buffer.length) {
-        const n = read(buffer, filled, buffer.length - filled);
-        if (n === 0) {
-          eof = true;
-          break;
-        }
-        this.onInput?.(buffer.subarray(filled, filled + n));
-        filled += n;
+    let filled = this.carried;
+    let eof = false;
+    while (filled < buffer.length) {
+      const n = read(buffer, filled, buffer.length - filled);
+      if (n === 0) {
+        eof = true;
+        break;
       }
-      this.totalBytes += filled - carried;
-
-      const end = eof ? filled : this.safeEnd(filled);
-      this.scan(end, filled, eof);
-      if (eof) break;
-
-      // The carried bytes start a line unless they continue one (a long line, or a
-      // partial line that is all this buffer held).
-      if (end > 0) this.bufferStartsLine = buffer[end - 1] === 0x0a;
-      buffer.copyWithin(0, end, filled);
-      carried = filled - end;
-      this.countedTo = 0;
+      this.onInput?.(buffer.subarray(filled, filled + n));
+      filled += n;
     }
-    this.finish();
-    return { assets: this.names.size, bytes: this.totalBytes };
+    this.totalBytes += filled - this.carried;
+
+    const end = eof ? filled : this.safeEnd(filled);
+    this.scan(end, filled, eof);
+    if (eof) return true;
+
+    // The carried bytes start a line unless they continue one (a long line, or a
+    // partial line that is all this buffer held).
+    if (end > 0) this.bufferStartsLine = buffer[end - 1] === 0x0a;
+    buffer.copyWithin(0, end, filled);
+    this.carried = filled - end;
+    this.countedTo = 0;
+    return false;
   }
 
   /**
@@ -242,12 +251,14 @@ class BundleParser {
     this.countedTo = position;
   }
 
-  private finish(): void {
+  /** After the last step: the last asset delivered, and what was read. */
+  finish(): ParseSummary {
     if (!this.inAsset) {
       throw new BundleError("the bundle is empty", undefined, "expected `##### <path>` headers, each followed by the asset");
     }
     if (this.pendingNewline) this.sink.content(NEWLINE);
     this.sink.end(true);
+    return { assets: this.names.size, bytes: this.totalBytes };
   }
 }
 

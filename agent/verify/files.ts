@@ -12,7 +12,7 @@ import { comparePaths, type HostRoot } from "../hostfs/host-root.ts";
 import { STATIC_POD_DIRECTORY } from "../paths.ts";
 import { MANAGED_DIRECTORIES, NESTED_DIRECTORY_MODE, fileAccess, managedDirectoryOf, ruleOfInstalledPath, type Identities } from "../placement/policy.ts";
 import { analyzeStaticPods, type StaticPodAnalysis } from "../placement/static-pods.ts";
-import { formatMode } from "../report/format.ts";
+import { formatMode } from "../fsio/ownership.ts";
 import type { Finding } from "./findings.ts";
 
 interface FileCheckInput {

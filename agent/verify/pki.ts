@@ -6,7 +6,7 @@
 import { X509Certificate, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
 import { load } from "js-yaml";
 import { messageOf } from "../errors.ts";
-import { isObject } from "../json.ts";
+import { isObject, yamlProblem } from "../json.ts";
 import { CERTIFICATE_LIST, type Certificate, type CertificateList } from "./certificates.ts";
 import type { CertificateRow, Finding, NameFields } from "./findings.ts";
 
@@ -194,25 +194,42 @@ function parseKubeconfig(text: Buffer, path: string, findings: Finding[]): Embed
   try {
     document = load(text.toString("utf8"));
   } catch (error) {
-    findings.push({ severity: "error", check: "parse", path, message: `is not YAML: ${messageOf(error)}` });
+    findings.push({ severity: "error", check: "parse", path, message: `is not YAML: ${yamlProblem(error)}` });
     return undefined;
   }
   const named = (list: unknown, field: "cluster" | "user"): Array<{ name: string | undefined; body: Record<string, unknown> }> =>
     Array.isArray(list)
       ? list.flatMap((entry) => (isObject(entry) && isObject(entry[field]) ? [{ name: typeof entry.name === "string" ? entry.name : undefined, body: entry[field] }] : []))
       : [];
-  const data = (value: unknown): Buffer | undefined => (typeof value === "string" ? Buffer.from(value, "base64") : undefined);
+  const data = (value: unknown, field: string): Buffer | undefined => {
+    if (typeof value !== "string") return undefined;
+    const problem = base64Problem(value);
+    if (problem === undefined) return Buffer.from(value, "base64");
+    findings.push({ severity: "error", check: "parse", path, message: `${field} is not valid base64: ${problem}` });
+    return undefined;
+  };
   if (!isObject(document) || document.kind !== "Config") {
     findings.push({ severity: "error", check: "parse", path, message: "is not a kubeconfig (kind: Config)" });
     return undefined;
   }
   return {
-    caCertificates: named(document.clusters, "cluster").flatMap((cluster) => data(cluster.body["certificate-authority-data"]) ?? []),
+    caCertificates: named(document.clusters, "cluster").flatMap((cluster) => data(cluster.body["certificate-authority-data"], "certificate-authority-data") ?? []),
     clients: named(document.users, "user").flatMap(({ name, body }) => {
-      const certificate = data(body["client-certificate-data"]);
-      return certificate === undefined ? [] : [{ name, certificate, key: data(body["client-key-data"]) }];
+      const certificate = data(body["client-certificate-data"], "client-certificate-data");
+      return certificate === undefined ? [] : [{ name, certificate, key: data(body["client-key-data"], "client-key-data") }];
     }),
   };
+}
+
+/**
+ * Where `value` stops being base64 as kubectl decodes it (Go's StdEncoding: the alphabet,
+ * padded to whole quads, line breaks ignored); Buffer.from would skip what it does not know.
+ */
+function base64Problem(value: string): string | undefined {
+  const text = value.replace(/[\r\n]/g, "");
+  const bad = text.search(/[^A-Za-z0-9+/=]|=[^=]|={3}/);
+  if (bad >= 0) return `an unexpected character at position ${bad + 1}`;
+  return text.length % 4 === 0 ? undefined : `its length, ${text.length}, is not a multiple of 4`;
 }
 
 function spki(key: KeyObject): Buffer {
