@@ -39,15 +39,15 @@ describe("a byte order mark", () => {
       fs.writeFileSync(plain, terraformBundle(assets));
       fs.writeFileSync(marked, Buffer.concat([UTF8_BOM, fs.readFileSync(plain)]));
       for (const mode of [[], ["--awk"]]) {
-        const without = await runAgent(["unpack", plain, "-C", path.join(work, `plain${mode.join("")}`), ...mode]);
-        const withBom = await runAgent(["unpack", marked, "-C", path.join(work, `marked${mode.join("")}`), ...mode]);
+        const without = await runAgent(["unpack", plain, "-C", path.join(work, `out-plain${mode.join("")}`), ...mode]);
+        const withBom = await runAgent(["unpack", marked, "-C", path.join(work, `out-marked${mode.join("")}`), ...mode]);
         expect(withBom.exitCode, `bundle ${i} of seed ${seed} ${mode.join("")}: ${String(withBom.stderr)}`).toBe(0);
-        expect(readFiles(path.join(work, `marked${mode.join("")}`))).toEqual(readFiles(path.join(work, `plain${mode.join("")}`)));
+        expect(readFiles(path.join(work, `out-marked${mode.join("")}`))).toEqual(readFiles(path.join(work, `out-plain${mode.join("")}`)));
         expect(without.exitCode).toBe(0);
       }
       for (const awk of ["gawk", "mawk"]) {
         await runAwk(awk, marked, assets.keys(), path.join(work, awk));
-        expect(readFiles(path.join(work, awk)), `${awk}, bundle ${i} of seed ${seed}`).toEqual(readFiles(path.join(work, "marked--awk")));
+        expect(readFiles(path.join(work, awk)), `${awk}, bundle ${i} of seed ${seed}`).toEqual(readFiles(path.join(work, "out-marked--awk")));
       }
       fs.rmSync(work, { recursive: true });
     }
