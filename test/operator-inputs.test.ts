@@ -144,13 +144,14 @@ describe("a bundle named through a link", () => {
     await writeSampleBundle(target);
     const link = `${root}/home/core/assets`;
     fs.symlinkSync(target, link);
-    const apply = await runAgent(["apply", link, "--root", root, "--no-start", "--json"], QUIET);
+    const apply = await runAgent(["apply", link, "--root", root, "--no-start"], QUIET);
     expect(apply.exitCode, String(apply.stderr)).toBe(0);
     expect(fs.lstatSync(link).isSymbolicLink()).toBe(true);
     expect(fs.existsSync(target)).toBe(true);
     const warning = `the bundle ${link} is a symbolic link to ${target}; the agent removes no file through a link, so both were kept: they hold every secret of the cluster, remove them by hand (rm -- ${target} ${link})`;
     expect(String(apply.stderr)).toContain(`warning: ${warning}`);
-    expect((JSON.parse(String(apply.stdout)) as { warnings: string[] }).warnings).toContain(warning);
+    const result = JSON.parse(fs.readFileSync(`${root}/var/lib/typhoon-agent/result.json`, "utf8")) as { warnings: string[] };
+    expect(result.warnings).toContain(warning);
     fs.rmSync(target); // as the warning says (and the secret canary checks that nothing else kept it)
     fs.rmSync(link);
   });
