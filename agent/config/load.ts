@@ -130,7 +130,7 @@ function checkedValue(key: ConfigKey, raw: unknown, where: string): string | str
 
 function checkItem(key: ConfigKey, value: string, where: string): void {
   const problem = key.check(value);
-  if (problem !== undefined) throw new ConfigError(`${JSON.stringify(value)} ${problem}; expected ${key.form} (${where})`, key.name);
+  if (problem !== undefined) throw new ConfigError(`${JSON.stringify(value)} ${problem}; expected ${key.form} (${where})`, key.name, key.hint);
 }
 
 /** Like the kubelet's own list flags, one flag may carry several comma-separated items. */

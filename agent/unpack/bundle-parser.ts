@@ -9,6 +9,7 @@
 // what lets the agent unpack at least as fast as mawk.
 
 import { BundleError } from "../errors.ts";
+import { byteOrderMarkEndsAt, dropByteOrderMark } from "./byte-order-mark.ts";
 import { AssetNameSet, MAX_NAME_BYTES, NAME_HINT, checkAssetName } from "./asset-name.ts";
 
 export interface AssetSink {
@@ -94,6 +95,7 @@ class BundleParser {
 
   /** Bytes at the front of the buffer carried over from the last read. */
   private carried = 0;
+  private firstRead = true;
 
   /** Fills the buffer once and scans it; true at the end of the input. */
   step(read: ReadInto): boolean {
@@ -110,6 +112,10 @@ class BundleParser {
       filled += n;
     }
     this.totalBytes += filled - this.carried;
+    if (this.firstRead) {
+      filled = dropByteOrderMark(buffer, filled);
+      this.firstRead = false;
+    }
 
     const end = eof ? filled : this.safeEnd(filled);
     this.scan(end, filled, eof);
@@ -157,6 +163,9 @@ class BundleParser {
       this.countLinesTo(marker);
       const startsLine = marker === 0 ? this.bufferStartsLine : buffer[marker - 1] === 0x0a;
       if (!startsLine) {
+        if (byteOrderMarkEndsAt(buffer, marker, this.bufferStartsLine)) {
+          throw new BundleError("a byte order mark (U+FEFF) before the header marker; two files joined into one?", this.line, "a byte order mark may only start the bundle: remove it from this line");
+        }
         throw new BundleError(
           `"#####" inside a content line; awk would take that line for a header`,
           this.line,
