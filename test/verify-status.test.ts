@@ -2,7 +2,7 @@
 // and a check that cannot run (its CA or key is a symlink, or no regular file apply
 // installed) is a finding, never silently skipped. The cases are generated over the
 // certificate list: for each certificate and kubeconfig client, its chain broken, its key
-// swapped, its CA (or itself) made a symlink.
+// swapped or a symlink, its CA (or itself) made a symlink, its file's mode opened up.
 
 import { createPublicKey } from "node:crypto";
 import { execSync } from "node:child_process";
@@ -81,6 +81,7 @@ function certificateCases(): Case[] {
     if (ca !== undefined) {
       cases.push({ title: `${name}: its CA ${ca.name} a symlink`, row: name, path: file, check: "chain", plant: (root) => symlinkInPlace(`${root}${ca.path}`) });
     }
+    cases.push({ title: `${name}: its mode opened up`, row: name, path: file, check: "mode", plant: (root) => fs.chmodSync(`${root}${file}`, 0o666) });
     cases.push({ title: `${name}: itself a symlink`, row: name, path: file, check: "symlink", plant: (root) => symlinkInPlace(`${root}${file}`) });
   }
   return cases;
@@ -103,6 +104,7 @@ function kubeconfigCases(): Case[] {
     { title: `${name} client: its key swapped`, row: `${name} client`, path: file, check: "key", plant: edit(file, async (user) => {
       user["client-key-data"] = Buffer.from((await newKeyPair()).key).toString("base64");
     }) },
+    { title: `${name}: its mode opened up`, row: `${name} client`, path: file, check: "mode", plant: (root) => fs.chmodSync(`${root}${file}`, 0o666) },
     { title: `${name} client: its CA ${ca.name} a symlink`, row: `${name} client`, path: file, check: "chain", plant: (root) => symlinkInPlace(`${root}${ca.path}`) },
   ]);
 }
@@ -113,7 +115,7 @@ describe("a certificate's status says every check that failed on it", () => {
       const root = node();
       await planted.plant(root);
       const { exitCode, report, table } = await verify(root);
-      const about = report.findings.filter((finding) => finding.path === planted.path && finding.severity === "error").map((finding) => finding.check);
+      const about = report.findings.filter((finding) => finding.path === planted.path && finding.severity === "error").map((finding): string => finding.check);
       expect(about, JSON.stringify(report.findings, null, 1)).toContain(planted.check);
       expect(exitCode).toBe(1);
       const row = report.certificates.find((candidate) => candidate.name === planted.row);

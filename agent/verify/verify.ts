@@ -14,7 +14,7 @@ import { ETCD_TLS_DIRECTORY, INSTALL_RECORD } from "../paths.ts";
 import type { EventLog } from "../report/events.ts";
 import { logFinding, logVerifyDone } from "../report/verify-journal.ts";
 import { checkFiles, type ExpectedNodeFile } from "./files.ts";
-import type { Finding, VerifyResult } from "./findings.ts";
+import { withStatus, type Finding, type VerifyResult } from "./findings.ts";
 import { checkPki } from "./pki.ts";
 
 export interface VerifyRequest {
@@ -60,7 +60,7 @@ export function runVerify(request: VerifyRequest, events: EventLog): VerifyResul
     warnDays: request.warnDays,
     exitCode,
     files: installed.length,
-    certificates: pki.certificates,
+    certificates: withStatus(pki.certificates, findings, request.now),
     findings,
   };
   logVerifyDone(events, result);
