@@ -88,4 +88,6 @@ export interface VerifyResult {
   files: number;
   certificates: CertificateRow[];
   findings: Finding[];
+  /** When something was found: the command that repairs it, one that works on this node (verify/repair-hint.ts). */
+  hint?: string;
 }
