@@ -1,0 +1,115 @@
+// Where each command's output goes, as an operator meets it on a terminal and in a pipe:
+// the result (summary line, table, JSON) on standard output, diagnostics (errors, hints,
+// warnings, and events when no journal takes them) on standard error, each said once;
+// with --json, the JSON document is all of standard output. Run without a journal socket
+// (TYPHOON_AGENT_JOURNAL=stderr), as `--root` runs on a dev machine or in a container are.
+
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { execa } from "execa";
+import { describe, expect, test } from "vitest";
+import { AGENT, runAgent } from "./helpers/agent-binary.ts";
+import { tempDir } from "./helpers/tree.ts";
+import { recorded } from "./helpers/canary.ts";
+import { withJournald, journaldUnavailable } from "./helpers/journald.ts";
+
+const NO_JOURNAL = { env: { TYPHOON_AGENT_JOURNAL: "stderr" } };
+const WORKER = ["--role", "worker", "--runtime", "docker", "--no-start"];
+
+/** The command on a pseudo-terminal (util-linux script): what the operator sees, both streams in one. */
+async function onTerminal(args: readonly string[]): Promise<{ exitCode: number; screen: string }> {
+  const command = [AGENT, ...args].map((word) => `'${word.replaceAll("'", "'\\''")}'`).join(" ");
+  const run = await recorded(`script -qec ${command}`, await execa("script", ["-qec", command, "/dev/null"], { reject: false, env: NO_JOURNAL.env }));
+  return { exitCode: run.exitCode ?? -1, screen: String(run.stdout).replaceAll("\r\n", "\n") };
+}
+
+function lines(text: string): string[] {
+  return text.split("\n").filter((line) => line !== "");
+}
+
+/** No line says what another line says: an event and the command's own line for it count as one. */
+function expectEachSaidOnce(text: string, label: string): void {
+  const said = lines(text).map((line) => line.replace(/^<\d>/, "").replace(/^typhoon-agent: /, "").replace(/^typhoon-agent (apply|rollback) /, "").replace(/ \w+=.*$/, ""));
+  const seen = new Map<string, number>();
+  for (const line of said) seen.set(line, (seen.get(line) ?? 0) + 1);
+  expect([...seen].filter(([, count]) => count > 1), label).toEqual([]);
+}
+
+describe("apply: the summary on standard output, each event once", () => {
+  test("in pipes: standard output holds the summary alone; standard error the events, neither the summary nor the outcome again", async () => {
+    const root = tempDir();
+    const run = await runAgent(["apply", "--root", root, ...WORKER], NO_JOURNAL);
+    expect(run.exitCode).toBe(0);
+    expect(lines(String(run.stdout))).toEqual([expect.stringMatching(/^applied: 7 create, 1 unchanged \(worker, docker\) in [\d.]+ ms; backup \/var\/lib\/typhoon-agent\/backups\/\S+\.tar$/)]);
+    expect(String(run.stderr)).toContain("<6>installed /etc/kubernetes/kubelet.yaml");
+    expect(String(run.stderr)).not.toMatch(/applied: 7 create/);
+  });
+
+  test("on a terminal: every event and the summary once", async () => {
+    const { exitCode, screen } = await onTerminal(["apply", "--root", tempDir(), ...WORKER]);
+    expect(exitCode).toBe(0);
+    expect(screen).toMatch(/^applied: 7 create/m);
+    expectEachSaidOnce(screen, "apply on a terminal");
+  });
+
+  test("a failure: its message once, then its hint, on standard error; nothing on standard output", async () => {
+    const root = tempDir();
+    const run = await runAgent(["apply", "--root", root, "--role", "worker", "--no-start"], NO_JOURNAL);
+    expect(run.exitCode).toBe(78);
+    expect(String(run.stdout)).toBe("");
+    expect(String(run.stderr).match(/runtime: auto needs/g)).toHaveLength(1);
+    expect(String(run.stderr)).toMatch(/^typhoon-agent: hint: /m);
+    const { screen } = await onTerminal(["apply", "--root", tempDir(), "--role", "worker", "--no-start"]);
+    expect(screen.match(/runtime: auto needs/g)).toHaveLength(1);
+  });
+
+  test("--json: the document is all of standard output, on success and on failure", async () => {
+    for (const args of [WORKER, ["--role", "worker", "--no-start"]]) {
+      const run = await runAgent(["apply", "--root", tempDir(), "--json", ...args], NO_JOURNAL);
+      expect(JSON.parse(String(run.stdout)).exitCode).toBe(run.exitCode);
+    }
+  });
+});
+
+describe("rollback, unpack, pack: the result line on standard output", () => {
+  test("rollback", async () => {
+    const root = tempDir();
+    expect((await runAgent(["apply", "--root", root, ...WORKER], NO_JOURNAL)).exitCode).toBe(0);
+    const { exitCode, screen } = await onTerminal(["rollback", "--root", root, "--no-start"]);
+    expect(exitCode).toBe(0);
+    expectEachSaidOnce(screen, "rollback on a terminal");
+    expect((await runAgent(["apply", "--root", root, ...WORKER], NO_JOURNAL)).exitCode).toBe(0);
+    const run = await runAgent(["rollback", "--root", root, "--no-start"], NO_JOURNAL);
+    expect(lines(String(run.stdout))).toEqual([expect.stringMatching(/^rolled back \/var\/lib\/typhoon-agent\/backups\/\S+\.tar: 0 restored, 7 removed in [\d.]+ ms$/)]);
+    expect(String(run.stderr)).not.toMatch(/rolled back \/var/);
+  });
+
+  test("unpack and pack -o: the result on standard output; pack to standard output: the bundle there, the result on standard error", async () => {
+    const work = tempDir();
+    fs.writeFileSync(path.join(work, "bundle"), "##### a\n1\n##### b\n2");
+    const unpacked = await runAgent(["unpack", path.join(work, "bundle"), "-C", path.join(work, "tree")]);
+    expect([unpacked.exitCode, String(unpacked.stdout), String(unpacked.stderr)]).toEqual([0, `unpacked 2 assets (3 B) into ${path.join(work, "tree")}\n`, ""]);
+    const packed = await runAgent(["pack", path.join(work, "tree"), "-o", path.join(work, "again")]);
+    expect([packed.exitCode, String(packed.stdout), String(packed.stderr)]).toEqual([0, "packed 2 assets (16 B)\n", ""]);
+    const streamed = await runAgent(["pack", path.join(work, "tree")]);
+    expect([streamed.exitCode, String(streamed.stdout), String(streamed.stderr)]).toEqual([0, "##### a\n1\n##### b\n2", "typhoon-agent: packed 2 assets (16 B)\n"]);
+  });
+});
+
+describe("-v", () => {
+  const unavailable = journaldUnavailable();
+  test.skipIf(unavailable !== undefined)("with a journal: every event also on standard error, as it happens; without -v none", async () => {
+    const quiet = tempDir();
+    const loud = tempDir();
+    const run = await withJournald([
+      [AGENT, "apply", "--root", quiet, ...WORKER],
+      [AGENT, "apply", "--root", loud, ...WORKER, "-v"],
+    ]);
+    const [plain, verbose] = run.results;
+    expect(String(plain!.stderr)).toBe("");
+    expect(String(verbose!.stderr)).toMatch(/^<6>typhoon-agent apply started \(worker, docker\)$/m);
+    expect(String(verbose!.stderr)).toMatch(/^<6>installed \/etc\/kubernetes\/kubelet\.yaml /m);
+    expect(String(verbose!.stderr)).toMatch(/^<6>unchanged \/var\/lib\/typhoon-agent /m);
+    expect(String(verbose!.stdout)).toMatch(/^applied: 7 create/);
+  });
+});
