@@ -41,7 +41,7 @@ describe("phases", () => {
     const io = await inPhase("plan", () => {
       throw systemError("EIO");
     }, asIo).catch((error: unknown) => error as AgentError);
-    expect({ exitCode: io.exitCode, phase: io.phase, message: io.message }).toEqual({ exitCode: 74, phase: "plan", message: "cannot apply /: EIO" });
+    expect({ exitCode: io.exitCode, phase: io.phase, message: io.message }).toEqual({ exitCode: 74, phase: "plan", message: "cannot apply /: EIO (input/output error)" });
     const bug = new TypeError("x is not a function");
     const internal = await inPhase("inputs", () => {
       throw bug;
