@@ -80,6 +80,14 @@ describe("apply: the summary on standard output, each event once", () => {
   });
 });
 
+test("a summary that cannot be written (> /dev/full) does not fail the apply it reports: said on standard error, exit 0", async () => {
+  const root = tempDir();
+  const run = await recorded("apply > /dev/full", await execa("sh", ["-c", '"$@" > /dev/full', "sh", ...WITHOUT_JOURNAL, "apply", "--root", root, ...WORKER], { reject: false, env: { TYPHOON_AGENT_JOURNAL: "" } }));
+  expect(run.exitCode, String(run.stderr)).toBe(0);
+  expect(String(run.stderr)).toMatch(/^typhoon-agent: applied: 10 create .*\ntyphoon-agent: warning: cannot write standard output: ENOSPC \(no space left on device\)$/m);
+  expect(fs.existsSync(path.join(root, "etc/kubernetes/kubelet.yaml"))).toBe(true);
+});
+
 describe("rollback, unpack, pack: the result line on standard output", () => {
   test("rollback", async () => {
     const root = tempDir();
@@ -107,6 +115,21 @@ describe("rollback, unpack, pack: the result line on standard output", () => {
 });
 
 describe("-v", () => {
+  test("--help of every command says what -v does", async () => {
+    for (const command of ["apply", "plan", "rollback", "verify", "render", "unpack", "pack"]) {
+      const help = String((await runAgent([command, "--help"])).stdout).replace(/\s+/g, " ");
+      expect(help, command).toMatch(/-v, --verbose say more: apply and rollback also print each journal entry on standard error as it happens, plan lists unchanged paths, an internal error \(exit 70\) prints its stack/);
+    }
+  });
+
+  test("without a journal: each event once still, the summary on standard output", async () => {
+    const run = await inPipes(["apply", "--root", tempDir(), ...WORKER, "-v"]);
+    expect(run.exitCode).toBe(0);
+    expect(String(run.stdout)).toMatch(/^applied: 10 create/);
+    expectEachSaidOnce(String(run.stderr), "apply -v without a journal");
+    expect(String(run.stderr).match(/^<6>installed \/etc\/kubernetes\/kubelet\.yaml /gm)).toHaveLength(1);
+  });
+
   const unavailable = journaldUnavailable();
   test.skipIf(unavailable !== undefined)("with a journal: every event also on standard error, as it happens; without -v none", async () => {
     const quiet = tempDir();

@@ -9,7 +9,7 @@ import { configOptions, flagsFromArgs, type ConfigArgs } from "../config/options
 import { AgentError, UsageError, exitCodeHelp } from "../errors.ts";
 import { TEXTFILE_COLLECTOR_DIRECTORY } from "../paths.ts";
 import { pathValue, seconds, sha256Digest } from "./option-checks.ts";
-import { print, say } from "../report/console.ts";
+import { print, say, sayDone } from "../report/console.ts";
 import type { EventLog } from "../report/events.ts";
 
 /** What plan and apply both read; the flags only apply reads are absent from plan (and its --help). */
@@ -131,7 +131,7 @@ async function show(result: ApplyResult, args: ApplyArgs): Promise<void> {
   if (result.outcome === "failed") return;
   const { formatPlanTable, summaryLine } = await import("../report/plan-table.ts");
   if (result.outcome === "planned") print(formatPlanTable(result, { showUnchanged: args.verbose }));
-  else print(summaryLine(result) + (result.backup === undefined ? "" : `; backup ${result.backup}`));
+  else sayDone(summaryLine(result) + (result.backup === undefined ? "" : `; backup ${result.backup}`));
 }
 
 export const applyCommand: CommandModule<object, ApplyArgs> = {

@@ -6,7 +6,7 @@ import { pathValue } from "./option-checks.ts";
 import type { PackResult } from "../unpack/pack.ts";
 import { removeIfPresent } from "../fsio/read-only.ts";
 import { isClosedPipe } from "../fsio/write-all.ts";
-import { print, say } from "../report/console.ts";
+import { say, sayDone } from "../report/console.ts";
 import { counted, formatBytes } from "../report/format.ts";
 
 interface PackArgs {
@@ -34,7 +34,7 @@ export const packCommand: CommandModule<object, PackArgs> = {
       const result = toStdout ? await packToStdout(packer, args.directory, between) : await packToFile(packer, args.directory, args.output!, between);
       // The bundle itself may be standard output: then the result line is a diagnostic.
       const line = result === undefined ? undefined : `packed ${counted(result.assets, "asset")} (${formatBytes(result.bytes)})`;
-      if (line !== undefined) (toStdout ? say : print)(line);
+      if (line !== undefined) (toStdout ? say : sayDone)(line);
     } finally {
       signals.release();
     }

@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from "yargs";
 import { ROOT_OPTION } from "../config/options.ts";
 import { exitCodeHelp } from "../errors.ts";
-import { print } from "../report/console.ts";
+import { print, sayDone } from "../report/console.ts";
 import { seconds } from "./option-checks.ts";
 
 interface RollbackArgs {
@@ -36,6 +36,6 @@ export const rollbackCommand: CommandModule<object, RollbackArgs> = {
     const host = new HostRoot(args.root);
     const result = await runRollback(host, createJournal({ verbose: args.verbose, saidByCommand: SAID_BY_ROLLBACK }), { lockWaitSeconds: args["lock-wait"], settleKubelet: args.start && host.isRealRoot });
     if (args.json) print(JSON.stringify(result, null, 2));
-    else print(`rolled back ${result.backup}: ${result.restored.length} restored, ${result.removed.length} removed in ${result.durationMs} ms${result.kubelet === undefined ? "" : `; kubelet.service: ${result.kubelet}`}`);
+    else sayDone(`rolled back ${result.backup}: ${result.restored.length} restored, ${result.removed.length} removed in ${result.durationMs} ms${result.kubelet === undefined ? "" : `; kubelet.service: ${result.kubelet}`}`);
   },
 };

@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from "yargs";
 import { exitCodeHelp } from "../errors.ts";
 import { pathValue } from "./option-checks.ts";
-import { print } from "../report/console.ts";
+import { sayDone } from "../report/console.ts";
 import { counted, formatBytes } from "../report/format.ts";
 
 interface UnpackArgs {
@@ -45,7 +45,7 @@ export const unpackCommand: CommandModule<object, UnpackArgs> = {
     const input = openBundleInput(args.bundle);
     try {
       const result = await unpackToDirectory(input, args.directory, args.awk ? "awk" : "exact", { between: () => signals.checkpoint() });
-      print(`unpacked ${counted(result.assets, "asset")} (${formatBytes(result.bytes)}) into ${args.directory}${args.awk ? " (awk layout)" : ""}`);
+      sayDone(`unpacked ${counted(result.assets, "asset")} (${formatBytes(result.bytes)}) into ${args.directory}${args.awk ? " (awk layout)" : ""}`);
     } finally {
       input.close();
       signals.release();
