@@ -42,7 +42,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .alias("h", "help")
     .help()
     .wrap(helpWidth(argv))
-    .option("verbose", { alias: "v", type: "boolean", default: false, global: true, describe: "say more: unchanged paths in plan and apply, the stack of an internal error" })
+    .option("verbose", { alias: "v", type: "boolean", default: false, global: true, describe: "say more: apply and rollback also print each journal entry on standard error as it happens, plan lists unchanged paths, an internal error (exit 70) prints its stack" })
     .epilogue(exitCodeHelp())
     .exitProcess(false)
     .fail((message, error) => {

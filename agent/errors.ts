@@ -124,7 +124,8 @@ export function isSystemError(error: unknown): error is NodeJS.ErrnoException & 
  * operator reads "no space left on device" and a hint, never ENOSPC alone. The code itself
  * stays in the message, for searching.
  */
-const ERRNO: Readonly<Record<string, { words: string; hint?: string }>> = {
+export const ERRNO: Readonly<Record<string, { words: string; hint?: string }>> = {
+  // No hint of its own: what to do about a missing file depends on which file (the callers say).
   ENOENT: { words: "no such file or directory" },
   ENOSPC: { words: "no space left on device", hint: "free space on the filesystem that holds it (df -h), then run the command again" },
   EDQUOT: { words: "disk quota exceeded", hint: "free space or raise the quota of the filesystem that holds it, then run the command again" },
@@ -136,13 +137,15 @@ const ERRNO: Readonly<Record<string, { words: string; hint?: string }>> = {
   ENOTDIR: { words: "not a directory", hint: "a file stands where a directory belongs: move it away" },
   EISDIR: { words: "is a directory", hint: "a directory stands where a file belongs: move it away" },
   ELOOP: { words: "too many levels of symbolic links", hint: "a symlink points at itself, or the agent met a link where it allows none: remove the link" },
-  EEXIST: { words: "file exists" },
-  ENOTEMPTY: { words: "directory not empty" },
-  EXDEV: { words: "invalid cross-device link" },
-  EBUSY: { words: "device or resource busy" },
-  EMFILE: { words: "too many open files" },
-  ENFILE: { words: "too many open files in system" },
-  ENOMEM: { words: "cannot allocate memory" },
+  EEXIST: { words: "file exists", hint: "something else created the path at the same time, or a leftover is in the way: look at it (ls -la), move it away, and run the command again" },
+  ENOTEMPTY: { words: "directory not empty", hint: "a directory the agent expected empty holds files someone else put there: look at them (ls -la) and move them away" },
+  EXDEV: { words: "invalid cross-device link", hint: "a rename crossed filesystems: a mount point lies inside the tree the agent manages; unmount it, or use a --root on one filesystem" },
+  EBUSY: { words: "device or resource busy", hint: "a mount point or a file in use is in the way (findmnt, fuser -v): unmount or stop what holds it, then run the command again" },
+  EMFILE: { words: "too many open files", hint: "the process's open-file limit is too low: raise it (ulimit -n, or LimitNOFILE= in the unit) and run the command again" },
+  ENFILE: { words: "too many open files in system", hint: "the system's open-file table is full (fs.file-max): close programs or raise the limit, then run the command again" },
+  ENOMEM: { words: "cannot allocate memory", hint: "the node is out of memory: free some (free -m, stop what uses it), then run the command again" },
+  ENOLCK: { words: "no locks available", hint: "the filesystem that holds /var/lib/typhoon-agent does not lock files (an NFS mount without lockd?): keep that directory on a local filesystem" },
+  ENODATA: { words: "no data available", hint: "the file has no SELinux label although SELinux is enabled: relabel it (restorecon -v FILE) and run the command again" },
 };
 
 /** "ENOSPC (no space left on device)": a failed call's code with its meaning. */

@@ -46,7 +46,7 @@ describe("apply and plan", () => {
     await writeSampleBundle(bundle);
     const first = await runAgent(["apply", bundle, "--root", root, "--no-start"], QUIET);
     expect(first.exitCode, first.stderr as string).toBe(0);
-    expect(first.stderr).toMatch(/typhoon-agent: applied: \d+ create\b.* in [\d.]+ ms; backup \/var\/lib\/typhoon-agent\/backups\/\d{8}T\d{9}Z\.tar/);
+    expect(first.stdout).toMatch(/^applied: \d+ create\b.* in [\d.]+ ms; backup \/var\/lib\/typhoon-agent\/backups\/\d{8}T\d{9}Z\.tar\n$/);
     expect(fs.existsSync(bundle)).toBe(false);
     const result = JSON.parse(fs.readFileSync(`${root}/var/lib/typhoon-agent/result.json`, "utf8")) as { outcome: string; exitCode: number; bundle: { sha256: string } };
     expect(result.outcome).toBe("applied");
@@ -121,7 +121,8 @@ describe("apply and plan", () => {
       [["apply", bundle, "--expect-sha256", "xyz"], '--expect-sha256 takes a SHA-256 digest of 64 hex digits (sha256sum prints it), not "xyz"'],
       [["apply", bundle, "--expect-sha256", "0".repeat(63)], "--expect-sha256 takes a SHA-256 digest"],
       [["apply", bundle, "--lock-wait", "soon"], "--lock-wait takes a number of seconds, 0 or more\n"],
-      [["plan", bundle, "--lock-wait", "-1"], "--lock-wait takes a number of seconds, 0 or more, not -1"],
+      [["apply", bundle, "--lock-wait", "-1"], "--lock-wait takes a number of seconds, 0 or more, not -1"],
+      [["plan", bundle, "--lock-wait", "1"], "unknown option --lock-wait"],
       [["rollback", "--lock-wait", "x"], "--lock-wait takes a number of seconds"],
       [["verify", "--warn-days", "1.5"], "--warn-days takes a whole number of days, 0 or more, not 1.5"],
     ];
@@ -211,7 +212,7 @@ describe("apply and plan", () => {
     expect((await runAgent(["apply", bundle, "--root", root, "--no-start"], QUIET)).exitCode).toBe(0);
     const undo = await runAgent(["rollback", "--root", root], QUIET);
     expect(undo.exitCode, undo.stderr as string).toBe(0);
-    expect(undo.stderr).toMatch(/rolled back \/var\/lib\/typhoon-agent\/backups\/\S+\.tar: 0 restored, \d+ removed/);
+    expect(undo.stdout).toMatch(/^rolled back \/var\/lib\/typhoon-agent\/backups\/\S+\.tar: 0 restored, \d+ removed in [\d.]+ ms\n$/);
     const after = snapshotTree(path.join(root, "etc"));
     expect([...after.keys()].filter((name) => !before.has(name))).toEqual([]);
     const again = await runAgent(["rollback", "--root", root], QUIET);
@@ -246,7 +247,7 @@ describe("starting the kubelet", () => {
       "daemon-reload", "try-restart kubelet.service", // rollback restored the first kubelet.yaml
     ]);
     expect(run.stderr).toMatch(/kubelet.service: enabled and restarted/);
-    expect(run.stderr).toMatch(/rolled back .*; kubelet.service: restarted if it was running/);
+    expect(run.stdout).toMatch(/rolled back .*; kubelet.service: restarted if it was running/);
     expect(fs.readFileSync(path.join(run.work, "upper/etc/kubernetes/kubelet.yaml"), "utf8")).toContain("10.3.0.10");
   });
 

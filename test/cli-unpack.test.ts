@@ -154,10 +154,11 @@ describe("unpack writes safely", () => {
       line=$(head -c 57 /dev/zero | tr '\\0' 'A')
       block=$(for i in $(seq 1 1600); do echo "$line"; done)
       for f in $(seq 1 1000); do printf '##### d%d/f%d\\n%s\\n' $((f % 10)) $f "$block"; done`;
-    const measure = `(${generator}) | /usr/bin/time -f %M -o "$1/rss" "$2" unpack - -C "$1/out" && du -sb "$1/out" | cut -f1`;
+    const measure = `(${generator}) | /usr/bin/time -f %M -o "$1/rss" "$2" unpack - -C "$1/out" > "$1/summary" && du -sb "$1/out" | cut -f1`;
     const result = recorded("unpack measured", await execa("bash", ["-c", measure, "bash", work, AGENT], { reject: false }));
     expect(result.exitCode, result.stderr).toBe(0);
     expect(Number(result.stdout)).toBeGreaterThan(90_000_000);
+    expect(fs.readFileSync(path.join(work, "summary"), "utf8")).toMatch(/^unpacked 1000 assets \(\d+ MB\) into /);
     const peakKilobytes = Number(fs.readFileSync(path.join(work, "rss"), "utf8").trim());
     console.log(`peak RSS unpacking ~93 MB from stdin: ${(peakKilobytes / 1024).toFixed(1)} MB`);
     expect(peakKilobytes).toBeLessThan(64 * 1024);

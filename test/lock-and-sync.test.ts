@@ -122,8 +122,8 @@ describe("an apply", () => {
   });
 
   for (const [call, errno, number, exitCode, outcome] of [
-    ["flock", "ENOLCK", 37, 74, /^typhoon-agent: cannot lock .*\/var\/lib\/typhoon-agent\/lock: flock\(2\) failed: ENOLCK \(errno 37\)$/m],
-    ["syncfs", "EIO", 5, 1, /^typhoon-agent: apply failed and was rolled back: flushing the filesystem of .* to disk failed: syncfs\(2\) failed: EIO \(errno 5\)$/m],
+    ["flock", "ENOLCK", 37, 74, /^typhoon-agent: cannot lock .*\/var\/lib\/typhoon-agent\/lock: flock\(2\) failed: ENOLCK \(no locks available; errno 37\)\ntyphoon-agent: hint: .*lockd/m],
+    ["syncfs", "EIO", 5, 1, /^typhoon-agent: apply failed and was rolled back: flushing the filesystem of .* to disk failed: syncfs\(2\) failed: EIO \(input\/output error; errno 5\)\ntyphoon-agent: hint: .*dmesg/m],
   ] as const) {
     rootStraceTest(`whose ${call}(2) libc refuses with ${errno} fails naming the call and errno ${number}, with nothing installed`, async () => {
       const { root, bundle } = await bundleAndRoot();

@@ -47,8 +47,9 @@ export async function acquireLock(lockFile: string, waitSeconds: number, calls: 
 function tryWithLibc(calls: Libc, fd: number, lockFile: string): boolean {
   const errno = calls.flock(fd, LOCK_EX | LOCK_NB);
   if (errno === 0) return true;
-  if (errno !== EWOULDBLOCK) throw new AgentError(ExitCode.ioError, `cannot lock ${lockFile}: ${describeFailure("flock", errno)}`, undefined, lockFile);
-  return false;
+  if (errno === EWOULDBLOCK) return false;
+  const failure = describeFailure("flock", errno);
+  throw new AgentError(ExitCode.ioError, `cannot lock ${lockFile}: ${failure.text}`, failure.hint, lockFile);
 }
 
 /** One try through flock(1). */

@@ -6,8 +6,8 @@ import { pathValue } from "./option-checks.ts";
 import type { PackResult } from "../unpack/pack.ts";
 import { removeIfPresent } from "../fsio/read-only.ts";
 import { isClosedPipe } from "../fsio/write-all.ts";
-import { say } from "../report/console.ts";
-import { formatBytes } from "../report/format.ts";
+import { say, sayDone } from "../report/console.ts";
+import { counted, formatBytes } from "../report/format.ts";
 
 interface PackArgs {
   directory: string;
@@ -32,7 +32,9 @@ export const packCommand: CommandModule<object, PackArgs> = {
       const between = (): Promise<void> => signals.checkpoint();
       const toStdout = args.output === undefined || args.output === "-";
       const result = toStdout ? await packToStdout(packer, args.directory, between) : await packToFile(packer, args.directory, args.output!, between);
-      if (result !== undefined) say(`packed ${result.assets} ${result.assets === 1 ? "asset" : "assets"} (${formatBytes(result.bytes)})`);
+      // The bundle itself may be standard output: then the result line is a diagnostic.
+      const line = result === undefined ? undefined : `packed ${counted(result.assets, "asset")} (${formatBytes(result.bytes)})`;
+      if (line !== undefined) (toStdout ? say : sayDone)(line);
     } finally {
       signals.release();
     }

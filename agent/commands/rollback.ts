@@ -1,7 +1,7 @@
 import type { Argv, CommandModule } from "yargs";
 import { ROOT_OPTION } from "../config/options.ts";
 import { exitCodeHelp } from "../errors.ts";
-import { print, say } from "../report/console.ts";
+import { print, sayDone } from "../report/console.ts";
 import { seconds } from "./option-checks.ts";
 
 interface RollbackArgs {
@@ -9,7 +9,11 @@ interface RollbackArgs {
   json: boolean;
   start: boolean;
   "lock-wait": number;
+  verbose: boolean;
 }
+
+/** The summary line says what these entries say; the journal still gets them. */
+const SAID_BY_ROLLBACK = ["rolledBack", "kubeletStarted"] as const;
 
 export const rollbackCommand: CommandModule<object, RollbackArgs> = {
   command: "rollback",
@@ -30,8 +34,8 @@ export const rollbackCommand: CommandModule<object, RollbackArgs> = {
       import("../journal/journal.ts"),
     ]);
     const host = new HostRoot(args.root);
-    const result = await runRollback(host, createJournal(), { lockWaitSeconds: args["lock-wait"], settleKubelet: args.start && host.isRealRoot });
+    const result = await runRollback(host, createJournal({ verbose: args.verbose, saidByCommand: SAID_BY_ROLLBACK }), { lockWaitSeconds: args["lock-wait"], settleKubelet: args.start && host.isRealRoot });
     if (args.json) print(JSON.stringify(result, null, 2));
-    else say(`rolled back ${result.backup}: ${result.restored.length} restored, ${result.removed.length} removed in ${result.durationMs} ms${result.kubelet === undefined ? "" : `; kubelet.service: ${result.kubelet}`}`);
+    else sayDone(`rolled back ${result.backup}: ${result.restored.length} restored, ${result.removed.length} removed in ${result.durationMs} ms${result.kubelet === undefined ? "" : `; kubelet.service: ${result.kubelet}`}`);
   },
 };

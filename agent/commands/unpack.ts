@@ -1,8 +1,8 @@
 import type { Argv, CommandModule } from "yargs";
 import { exitCodeHelp } from "../errors.ts";
 import { pathValue } from "./option-checks.ts";
-import { say } from "../report/console.ts";
-import { formatBytes } from "../report/format.ts";
+import { sayDone } from "../report/console.ts";
+import { counted, formatBytes } from "../report/format.ts";
 
 interface UnpackArgs {
   bundle: string;
@@ -45,7 +45,7 @@ export const unpackCommand: CommandModule<object, UnpackArgs> = {
     const input = openBundleInput(args.bundle);
     try {
       const result = await unpackToDirectory(input, args.directory, args.awk ? "awk" : "exact", { between: () => signals.checkpoint() });
-      say(`unpacked ${result.assets} ${result.assets === 1 ? "asset" : "assets"} (${formatBytes(result.bytes)}) into ${args.directory}${args.awk ? " (awk layout)" : ""}`);
+      sayDone(`unpacked ${counted(result.assets, "asset")} (${formatBytes(result.bytes)}) into ${args.directory}${args.awk ? " (awk layout)" : ""}`);
     } finally {
       input.close();
       signals.release();

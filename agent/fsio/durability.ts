@@ -30,7 +30,9 @@ export function syncFilesystems(paths: readonly string[], calls: Libc | null = l
   for (const file of onePerDevice.values()) {
     withReadOnlyFile(file, (fd) => {
       const errno = calls.syncfs(fd);
-      if (errno !== 0) throw new AgentError(ExitCode.ioError, `flushing the filesystem of ${file} to disk failed: ${describeFailure("syncfs", errno)}`, "check the disk (dmesg)", file);
+      if (errno === 0) return;
+      const failure = describeFailure("syncfs", errno);
+      throw new AgentError(ExitCode.ioError, `flushing the filesystem of ${file} to disk failed: ${failure.text}`, failure.hint ?? "check the disk (dmesg)", file);
     });
   }
 }

@@ -53,7 +53,8 @@ export function logDone(events: EventLog, result: ApplyResult): void {
 
 /** A transaction a dead process left behind, finished by this apply or rollback. */
 export function logRecovered(events: EventLog, recovered: Recovery): void {
-  events.emit("applyRecovered", `typhoon-agent found transaction ${recovered.id} interrupted and ${recovered.outcome} it`, { TYPHOON_ACTION: recovered.outcome });
+  const done = recovered.outcome === "rolled back" ? "rolled it back" : "completed it";
+  events.emit("applyRecovered", `typhoon-agent found transaction ${recovered.id} interrupted and ${done}`, { TYPHOON_ACTION: recovered.outcome });
 }
 
 /** The "apply failed" entry that follows says why; this one says the host is whole again. */

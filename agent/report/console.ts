@@ -34,6 +34,20 @@ export function print(text: string): void {
 }
 
 /**
+ * The line saying what a command did (applied, rolled back, unpacked), on standard output.
+ * What it reports is done: a line that cannot be written (`> /dev/full`) is said on standard
+ * error instead, and never turns the run into a failure after the fact.
+ */
+export function sayDone(line: string): void {
+  try {
+    print(line);
+  } catch (error) {
+    say(line);
+    say(`warning: ${error instanceof AgentError ? error.message : String(error)}`);
+  }
+}
+
+/**
  * How a failed command ends: its message and hint, one line each, and for an internal error
  * (a bug, exit 70) the stack of what was thrown, under -v only: no input reaches a stack trace.
  */

@@ -22,7 +22,7 @@ const QUIET = { TYPHOON_AGENT_JOURNAL: "stderr" };
 export async function applyOnOverlay(
   systemctl: string,
   runs: readonly string[] = ["apply ASSETS"],
-): Promise<{ work: string; cwd: string; exitCode: number; exitCodes: number[]; stderr: string } | undefined> {
+): Promise<{ work: string; cwd: string; exitCode: number; exitCodes: number[]; stdout: string; stderr: string } | undefined> {
   const work = tempDir("typhoon-overlay-");
   const stubs = path.join(work, "bin");
   fs.mkdirSync(stubs);
@@ -50,5 +50,5 @@ export async function applyOnOverlay(
   const result = await execa("unshare", ["--mount", "--propagation", "private", "bash", "-c", [setUp, ...agentRuns].join(" && ")], { reject: false, env: QUIET, cwd });
   recordOutput(`on the overlaid host: ${runs.join("; ")}`, result.stdout, result.stderr);
   const exitCodes = fs.readFileSync(path.join(work, "exit-codes"), "utf8").trim().split("\n").map(Number);
-  return { work, cwd, exitCode: exitCodes.at(-1) ?? result.exitCode ?? -1, exitCodes, stderr: result.stderr };
+  return { work, cwd, exitCode: exitCodes.at(-1) ?? result.exitCode ?? -1, exitCodes, stdout: result.stdout, stderr: result.stderr };
 }
