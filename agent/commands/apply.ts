@@ -7,7 +7,7 @@ import type { ApplyOutcome } from "../apply/apply.ts";
 import type { ApplyResult } from "../report/apply-result.ts";
 import { configOptions, flagsFromArgs, type ConfigArgs } from "../config/options.ts";
 import { AgentError, UsageError, exitCodeHelp } from "../errors.ts";
-import { TEXTFILE_COLLECTOR_DIRECTORY } from "../paths.ts";
+import { BUNDLE_PATH, TEXTFILE_COLLECTOR_DIRECTORY } from "../paths.ts";
 import { pathValue, seconds, sha256Digest } from "./option-checks.ts";
 import { print, say, sayDone } from "../report/console.ts";
 import type { EventLog } from "../report/events.ts";
@@ -91,7 +91,7 @@ async function applyOrPlan(args: ApplyArgs): Promise<void> {
       throw new UsageError("a worker takes no bundle: the asset bundle is for controllers", "run `typhoon-agent apply` without a bundle on workers, or set role: controller");
     }
     if (config.role === "controller" && args.bundle === undefined) {
-      throw new UsageError("a controller needs the asset bundle", "typhoon-agent apply /home/core/assets (or set role: worker)");
+      throw new UsageError("a controller needs the asset bundle", `typhoon-agent apply ${BUNDLE_PATH} (or set role: worker)`);
     }
     const { runtime, rendered } = nodeFilesFor(config, host.root);
     outcome = await runApply(
@@ -139,7 +139,7 @@ export const applyCommand: CommandModule<object, ApplyArgs> = {
   describe: "Install the bundle and the kubelet units as one transaction, then start the kubelet",
   builder: (yargs) =>
     applyBuilder(yargs)
-      .example("$0 apply /home/core/assets", "what typhoon-agent.service runs on a controller at first boot")
+      .example(`$0 apply ${BUNDLE_PATH}`, "what typhoon-agent.service runs on a controller at first boot")
       .example("$0 apply --role worker", "a worker: kubelet.service and kubelet.yaml only")
       .example("$0 apply assets --root /tmp/node --no-start --json", "install into a scratch tree, report as JSON")
       .epilogue(exitCodeHelp()),
@@ -151,7 +151,7 @@ export const planCommand: CommandModule<object, PlanArgs> = {
   describe: "Show what apply would do to every path, changing nothing",
   builder: (yargs) =>
     planBuilder(yargs)
-      .example("$0 plan /home/core/assets", "create / replace / repair / remove / unchanged, with owner, mode and size")
+      .example(`$0 plan ${BUNDLE_PATH}`, "create / replace / repair / remove / unchanged, with owner, mode and size")
       .example("$0 plan assets --json", "the same as JSON")
       .epilogue(exitCodeHelp()),
   handler: (args) => handler(asDryRun(args)),
