@@ -147,3 +147,15 @@ describe("-v", () => {
     expect(String(verbose!.stdout)).toMatch(/^applied: \d+ create/);
   });
 });
+
+describe("verify: the table says each finding once", () => {
+  test("on a terminal without a journal: a finding and the summary appear once, in the table; the journal's copies are not echoed", async () => {
+    const root = tempDir();
+    expect((await runAgent(["apply", "--root", root, ...WORKER])).exitCode).toBe(0);
+    fs.chmodSync(path.join(root, "etc/kubernetes/kubelet.yaml"), 0o666);
+    const { exitCode, screen } = await onTerminal(["verify", "--root", root, ...WORKER.slice(0, 4)]);
+    expect(exitCode, screen).toBe(1);
+    expect(screen.match(/kubelet\.yaml.*0666/g), screen).toHaveLength(1);
+    expect(screen.match(/^<\d>/gm), screen).toBeNull();
+  });
+});

@@ -17,7 +17,11 @@ export const DEFAULT_WARN_DAYS = 90;
 interface VerifyArgs extends ConfigArgs {
   json: boolean;
   "warn-days": number;
+  verbose: boolean;
 }
+
+/** The table (or --json) shows every finding and the summary, and the metrics warning is its own line: the journal still gets them. */
+const SAID_BY_VERIFY = ["certificateExpiring", "checkFailed", "verifyDone", "metricsNotWritten"] as const;
 
 export const verifyCommand: CommandModule<object, VerifyArgs> = {
   command: "verify",
@@ -47,7 +51,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       import("../metrics/publish.ts"),
     ]);
     const host = new HostRoot(args.root);
-    const events = createJournal();
+    const events = createJournal({ verbose: args.verbose, saidByCommand: SAID_BY_VERIFY });
     const { current, metricsDirectory } = await verifyInputs(args, host.root);
     const metrics = (exitCode: number, result?: VerifyResult): void =>
       publishVerifyMetrics(host, metricsDirectory, { checkedAt, durationSeconds: (performance.now() - started) / 1000, exitCode, ...(result === undefined ? {} : { result }) }, events);
