@@ -137,3 +137,24 @@ describe("an apply", () => {
     });
   }
 });
+
+describe("plan beside a running apply", () => {
+  test.skipIf(!asRoot)("says another run holds the lock, and calls nothing in the state directory a dead run's", async () => {
+    const root = tempDir();
+    const worker = ["--role", "worker", "--runtime", "docker", "--no-start"];
+    expect((await execa(AGENT, ["apply", "--root", root, ...worker], { reject: false })).exitCode).toBe(0);
+    const state = path.join(root, "var/lib/typhoon-agent");
+    // What a running apply has in the state directory at that moment: its result being written.
+    fs.writeFileSync(path.join(state, "result.json.tmp"), "{");
+    const plan = () => execa(AGENT, ["plan", "--root", root, ...worker.slice(0, 4)], { reject: false });
+    await whileHeld(path.join(state, "lock"), async () => {
+      const run = await plan();
+      expect(run.exitCode, run.stderr).toBe(0);
+      expect(run.stderr).toContain("warning: another typhoon-agent apply or rollback is running (it holds /var/lib/typhoon-agent/lock)");
+      expect(run.stderr).not.toContain("half-written");
+    });
+    const alone = await plan();
+    expect(alone.stderr).toContain("warning: /var/lib/typhoon-agent/result.json.tmp was left half-written by a run that died");
+    expect(alone.stderr).not.toContain("another typhoon-agent apply");
+  });
+});

@@ -6,7 +6,7 @@
 // not to block, and asked again while the wait lasts, so the wait stays interruptible.
 
 import * as fs from "node:fs";
-import { AgentError, ExitCode, attempt } from "../errors.ts";
+import { AgentError, ExitCode, attempt, fromSystemError } from "../errors.ts";
 import { EWOULDBLOCK, LOCK_EX, LOCK_NB, describeFailure, libc, spawnFallback, type Libc } from "../fsio/libc.ts";
 import { interruptedBy, pause } from "../transaction/guard.ts";
 
@@ -41,6 +41,25 @@ export async function acquireLock(lockFile: string, waitSeconds: number, calls: 
     throw error;
   }
   return { release: () => fs.closeSync(fd) };
+}
+
+/**
+ * Whether another process holds the lock now: plan asks, since what it finds in the state
+ * directory may be a running apply's, not a dead one's. The try is released at once.
+ */
+export function lockHeldElsewhere(lockFile: string, calls: Libc | null = libc()): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(lockFile, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw fromSystemError(error, "open lock file", lockFile);
+  }
+  try {
+    return !(calls === null ? tryWithCommand(fd, lockFile) : tryWithLibc(calls, fd, lockFile));
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** One try: true when the lock is ours now, false when another process holds it. */

@@ -14,7 +14,7 @@ import type { ApplyResult } from "../report/apply-result.ts";
 import type { EventLog } from "../report/events.ts";
 import { pendingRecovery, recoverInterrupted, removeStrayFiles, setAsideRecords, type Recovery } from "../transaction/recovery.ts";
 import { halfWrittenBackups } from "./backup.ts";
-import { acquireLock, type HeldLock } from "./lock.ts";
+import { acquireLock, lockHeldElsewhere, type HeldLock } from "./lock.ts";
 
 /** Creates the state directory and its missing parents; returns the real paths it created. */
 export function claimStateDirectory(host: HostRoot): Set<RealPath> {
@@ -50,8 +50,15 @@ export async function takeOverState(host: HostRoot, desired: DesiredState, lockW
   }
 }
 
-/** plan changes nothing: it only says what the next apply will finish first. */
+/**
+ * plan changes nothing: it only says what the next apply will finish first. While another
+ * apply or rollback holds the lock, what the state directory holds is that run's, not a dead one's.
+ */
 export function warnPendingRecovery(host: HostRoot, result: ApplyResult): void {
+  if (lockHeldElsewhere(host.file(LOCK_FILE))) {
+    result.warnings.push(`another typhoon-agent apply or rollback is running (it holds ${LOCK_FILE}); this plan shows the tree as it is in the middle of that run`);
+    return;
+  }
   const pending = pendingRecovery(host);
   if (pending?.outcome === "set aside") {
     result.warnings.push(`the transaction record ${pending.id} cannot be read; the next apply sets it aside and starts from the tree as it is`);
