@@ -19,7 +19,7 @@ function windows(text: string, skipStart = 0, skipEnd = 0): string[] {
   return found;
 }
 
-/** base64 characters that encode "-----BEGIN RSA PRIVATE KEY-----\n" and its END line, with slack. */
+/** base64 characters that encode a PEM private key's BEGIN line and its END line, with slack. */
 const ENCODED_PEM_HEADER = 48;
 const ENCODED_PEM_FOOTER = 44;
 
