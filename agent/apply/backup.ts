@@ -11,6 +11,7 @@ import type { Pack } from "tar-stream";
 import { AgentError, ExitCode, attempt, fromSystemError } from "../errors.ts";
 import { ownershipOf, type Ownership } from "../fsio/ownership.ts";
 import { listIfExists } from "../fsio/read-only.ts";
+import { writeNewFile } from "../fsio/write-all.ts";
 import { realChild, type HostPath, type HostRoot, type RealPath } from "../hostfs/host-root.ts";
 import { BACKUP_DIRECTORY } from "../paths.ts";
 import type { Plan } from "../plan/plan.ts";
@@ -53,7 +54,7 @@ export async function writeBackup(host: HostRoot, id: string, plan: Plan): Promi
   const file = realChild(directory, `${id}${BACKUP_SUFFIX}`);
   const temporary = `${file}${TEMP_SUFFIX}`;
   try {
-    fs.writeFileSync(temporary, archive, { mode: 0o600, flag: "wx" });
+    writeNewFile(temporary, archive, 0o600);
     fs.renameSync(temporary, file);
   } catch (error) {
     fs.rmSync(temporary, { force: true });

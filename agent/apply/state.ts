@@ -3,7 +3,8 @@
 // cleared of what a dead run left (its transaction finished first, its temp files removed).
 
 import * as fs from "node:fs";
-import { attempt } from "../errors.ts";
+import { AgentError, attempt, fromSystemError, isSystemError } from "../errors.ts";
+import { writeNewFile } from "../fsio/write-all.ts";
 import { realParent, type HostRoot, type RealPath } from "../hostfs/host-root.ts";
 import { LOCK_FILE, RESULT_FILE, STATE_DIRECTORY } from "../paths.ts";
 import type { DesiredState } from "../plan/desired-state.ts";
@@ -60,14 +61,20 @@ export function recoverAndLog(host: HostRoot, events: EventLog): Recovery | unde
   return recovered;
 }
 
-/** /var/lib/typhoon-agent/result.json, like Ignition's result file: written atomically, 0600. */
+/**
+ * /var/lib/typhoon-agent/result.json, like Ignition's result file: written atomically, 0600.
+ * A host that cannot take it (a full disk) gets a warning in the printed result: the outcome
+ * was already reported to the journal, and must not turn from success into failure.
+ */
 export function writeResult(host: HostRoot, result: ApplyResult): void {
   try {
     if (!fs.existsSync(host.directory(STATE_DIRECTORY))) return;
     const file = host.file(RESULT_FILE);
-    fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(result, null, 2)}\n`, { mode: 0o600 });
+    fs.rmSync(`${file}.tmp`, { force: true }); // what a run that died while writing it left
+    writeNewFile(`${file}.tmp`, `${JSON.stringify(result, null, 2)}\n`, 0o600);
     fs.renameSync(`${file}.tmp`, file);
-  } catch {
-    // The outcome was already reported; a full disk must not turn success into failure.
+  } catch (error) {
+    if (!(error instanceof AgentError) && !isSystemError(error)) throw error;
+    result.warnings.push(fromSystemError(error, "write", RESULT_FILE).message);
   }
 }

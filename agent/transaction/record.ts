@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import { AgentError, ExitCode, attempt } from "../errors.ts";
 import { fsyncPath, syncFilesystems } from "../fsio/durability.ts";
 import { listIfExists, readTextIfExists } from "../fsio/read-only.ts";
+import { writeNewFile } from "../fsio/write-all.ts";
 import { realChild, type HostPath, type HostRoot, type RealPath } from "../hostfs/host-root.ts";
 import { STATE_DIRECTORY, TRANSACTION_RECORD } from "../paths.ts";
 import { isSiblingName } from "./names.ts";
@@ -68,7 +69,8 @@ export function writeRecord(host: HostRoot, record: TransactionRecord, durable: 
   const file = host.file(TRANSACTION_RECORD);
   const temp = `${file}.tmp`;
   attempt("write", TRANSACTION_RECORD, () => {
-    fs.writeFileSync(temp, `${JSON.stringify(record, null, 1)}\n`, { mode: 0o600 });
+    fs.rmSync(temp, { force: true }); // what a run that died while writing it left
+    writeNewFile(temp, `${JSON.stringify(record, null, 1)}\n`, 0o600);
     if (durable) syncFilesystems([temp, ...flushAlso]);
     fs.renameSync(temp, file);
     // Only the rename is new since the flush: the directory's own fsync covers it.

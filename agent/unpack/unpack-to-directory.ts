@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { AgentError, ExitCode, attempt, fromSystemError } from "../errors.ts";
 import { listIfExists, statIfExists } from "../fsio/read-only.ts";
-import { writeAll } from "../fsio/write-all.ts";
+import { CREATE_NEW, writeAll } from "../fsio/write-all.ts";
 import { stagingDirectoryName, stagingPid } from "../transaction/names.ts";
 import { parseBundle, type AssetSink, type ParseSummary } from "./bundle-parser.ts";
 import type { BundleInput } from "./input.ts";
@@ -134,7 +134,7 @@ class StagingSink implements AssetSink {
     const file = stagedFile(this.staging, this.files.length);
     try {
       if (this.files.length === 0) fs.mkdirSync(this.staging, { mode: DIRECTORY_MODE });
-      this.fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, FILE_MODE);
+      this.fd = fs.openSync(file, CREATE_NEW, FILE_MODE);
     } catch (error) {
       throw fromSystemError(error, `create asset ${this.name} in`, this.staging);
     }
