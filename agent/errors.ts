@@ -128,13 +128,14 @@ export function fromSystemError(error: unknown, action: string, path: string): A
     case "EACCES":
     case "EPERM":
     case "EROFS":
+      return new AgentError(ExitCode.cannotCreate, `cannot ${action} ${path}: ${code}`, `run it as root; if it is, check ${path} and the directories above it: mode and owner (ls -ld), attributes (lsattr -d), SELinux label (ls -Zd), a read-only mount (findmnt -T)`, path, cause);
     case "EEXIST":
     case "ENOTDIR":
     case "EISDIR":
     case "ELOOP":
-      return new AgentError(ExitCode.cannotCreate, `cannot ${action} ${path}: ${code}`, undefined, path, cause);
+      return new AgentError(ExitCode.cannotCreate, `cannot ${action} ${path}: ${code}`, `something the agent did not expect is in the way at ${path} or above it (a file, a directory or a symlink): look with ls -ld and move it aside`, path, cause);
     default:
-      return new AgentError(ExitCode.ioError, `cannot ${action} ${path}: ${code ?? messageOf(error)}`, undefined, path, cause);
+      return new AgentError(ExitCode.ioError, `cannot ${action} ${path}: ${code ?? messageOf(error)}`, "reading or writing failed: check the disk and its free space (dmesg, df)", path, cause);
   }
 }
 

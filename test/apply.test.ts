@@ -33,6 +33,11 @@ function statOf(root: string, hostPath: string): { uid: number; gid: number; mod
   return { uid: stat.uid, gid: stat.gid, mode: stat.mode & 0o7777 };
 }
 
+function writeInstallRecord(root: string, text: string): void {
+  fs.mkdirSync(`${root}/var/lib/typhoon-agent`, { recursive: true, mode: 0o700 });
+  fs.writeFileSync(`${root}/var/lib/typhoon-agent/installed.json`, text, { mode: 0o600 });
+}
+
 const backups = (root: string): string[] => fs.readdirSync(path.join(root, "var/lib/typhoon-agent/backups")).sort();
 
 let assets: Map<string, string>;
@@ -256,6 +261,9 @@ describe("refusals leave the host exactly as it was", () => {
       fs.mkdirSync(`${root}/etc/kubernetes/pki`, { recursive: true });
       fs.symlinkSync("/etc/shadow", `${root}/etc/kubernetes/pki/ca.key`);
     }, 73, /symlink/],
+    // Taken for empty, a broken install record would leave every stale file of the last bundle behind.
+    ["an install record that is not JSON", (root) => writeInstallRecord(root, '{"files": ["/etc/kubernetes/pki/old.key"'), 74, /installed\.json is not valid JSON/],
+    ["an install record without its list of files", (root) => writeInstallRecord(root, '{"installed": []}\n'), 74, /installed\.json has no list of files/],
   ];
   for (const [title, arrange, exitCode, message] of refusals) {
     rootTest(title, async () => {
@@ -273,6 +281,14 @@ describe("refusals leave the host exactly as it was", () => {
       expect(snapshotIgnoringRunRecord(root, before)).toEqual(before);
     });
   }
+
+  rootTest("a broken install record: the hint says how to go on, from the backup or without removals", async () => {
+    const root = makeHost();
+    await writeSampleBundle(`${root}/home/core/assets`);
+    writeInstallRecord(root, "not json\n");
+    const { report } = await applyIn(root);
+    expect(report.hint).toContain("restore it from the newest backup in /var/lib/typhoon-agent/backups, or delete it to apply without removing stale files");
+  });
 
   rootTest("each refusal names the phase it happened in, in the result and the journal", async () => {
     const cases: Array<[string, (root: string) => void, string]> = [

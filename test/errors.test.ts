@@ -27,6 +27,18 @@ describe("causes", () => {
       expect(failure.path).toBe("/etc/x");
     }
   });
+
+  test("a failed system call comes with a hint that works on a node, naming the path where it helps", () => {
+    const expected: Array<[string, RegExp]> = [
+      ["EACCES", /run it as root; if it is, check \/etc\/x .*ls -ld.*lsattr -d.*ls -Zd.*findmnt -T/],
+      ["EROFS", /findmnt -T/],
+      ["ENOTDIR", /in the way at \/etc\/x .*ls -ld/],
+      ["ELOOP", /a symlink/],
+      ["EIO", /check the disk .*dmesg, df/],
+      ["ENOSPC", /free space/],
+    ];
+    for (const [code, hint] of expected) expect({ code, hint: fromSystemError(systemError(code), "write", "/etc/x").hint }).toEqual({ code, hint: expect.stringMatching(hint) });
+  });
 });
 
 describe("phases", () => {

@@ -2,7 +2,7 @@
 // consumed bundle goes, and the kubelet is brought in line with its files.
 
 import * as fs from "node:fs";
-import { AgentError } from "../errors.ts";
+import { AgentError, isSystemError } from "../errors.ts";
 import { BACKUP_DIRECTORY } from "../paths.ts";
 import { logAction, logKubelet } from "../report/apply-journal.ts";
 import type { ApplyResult } from "../report/apply-result.ts";
@@ -44,6 +44,8 @@ function consumeBundle(request: ApplyRequest, result: ApplyResult): void {
     if (!fs.lstatSync(request.bundle).isFile()) return;
     fs.rmSync(request.bundle);
   } catch (error) {
-    result.warnings.push(`could not remove the bundle ${request.bundle}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    // Installed either way: a bundle that stays is the operator's to remove, not a failed apply.
+    if (!isSystemError(error)) throw error;
+    result.warnings.push(`could not remove the bundle ${request.bundle}: ${error.code}`);
   }
 }

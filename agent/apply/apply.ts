@@ -13,6 +13,7 @@
 
 import { AgentError, ExitCode, InternalError, fromSystemError, inPhase, type Phase } from "../errors.ts";
 import type { HostRoot, RealPath } from "../hostfs/host-root.ts";
+import { RESULT_FILE } from "../paths.ts";
 import { buildPlan, isNoop, type Plan } from "../plan/plan.ts";
 import { SILENT, logDone, logFailed, logStarted } from "../report/apply-journal.ts";
 import { describePlan, finishResult, newResult, recordFailure, type ApplyResult } from "../report/apply-result.ts";
@@ -127,8 +128,10 @@ export function refusedApply(host: HostRoot, dryRun: boolean, error: AgentError,
     try {
       claimStateDirectory(host);
       writeResult(host, result);
-    } catch {
-      // The refusal is reported already; a host where even the state directory fails has a second problem.
+    } catch (error) {
+      // The refusal is reported already; a host where even the state directory fails has a second problem, said alongside.
+      if (!(error instanceof AgentError)) throw error;
+      result.warnings.push(`the refusal is not in ${RESULT_FILE}: ${error.message}`);
     }
   }
   return result;

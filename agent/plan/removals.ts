@@ -3,9 +3,11 @@
 // longer has (a switch from flannel to cilium leaves no stale manifests behind).
 
 import * as path from "node:path";
+import { AgentError, ExitCode, messageOf } from "../errors.ts";
 import { listIfExists, readTextIfExists } from "../fsio/read-only.ts";
-import type { HostRoot, RealPath } from "../hostfs/host-root.ts";
-import { INSTALL_RECORD, STATIC_POD_DIRECTORY } from "../paths.ts";
+import type { HostRoot } from "../hostfs/host-root.ts";
+import { isObject } from "../json.ts";
+import { BACKUP_DIRECTORY, INSTALL_RECORD, STATIC_POD_DIRECTORY } from "../paths.ts";
 import { managedDirectoryOf } from "../placement/policy.ts";
 
 export interface RemovalCandidate {
@@ -31,13 +33,9 @@ const LEGACY_PATTERNS: ReadonlyArray<{ directory: string; matches: (name: string
 export function legacyLeftovers(host: HostRoot): RemovalCandidate[] {
   const found: RemovalCandidate[] = LEGACY_PATHS.map(({ path: legacyPath, why }) => ({ path: legacyPath, why, legacy: true }));
   for (const pattern of LEGACY_PATTERNS) {
-    let directory: RealPath;
-    try {
-      directory = host.directory(pattern.directory);
-    } catch {
-      continue; // a link where the directory belongs: nothing of an old layout to find there
-    }
-    for (const name of listIfExists(directory, pattern.directory).sort()) {
+    // Only a directory that is not there holds nothing to migrate: one that cannot be reached
+    // (a link where a managed directory belongs, EACCES) or listed (EIO) stops the apply.
+    for (const name of listIfExists(host.directory(pattern.directory), pattern.directory).sort()) {
       if (pattern.matches(name)) found.push({ path: path.posix.join(pattern.directory, name), why: pattern.why, legacy: true });
     }
   }
@@ -54,15 +52,30 @@ export function staleFiles(host: HostRoot, wanted: ReadonlySet<string>): Removal
     .map((file) => ({ path: file, why: "installed by an earlier apply, no longer in the bundle", legacy: false }));
 }
 
-/** What the install record names; nothing on a first apply. A record that cannot be read stops the apply. */
+/**
+ * What the install record names; nothing on a first apply. A record that cannot be read, or
+ * is not the agent's (the transaction writes it whole, so only a hand edit breaks it), stops
+ * the apply: taken for empty, it would leave every stale file of the last bundle behind.
+ */
 function previouslyInstalled(host: HostRoot): string[] {
   const text = readTextIfExists(host.file(INSTALL_RECORD), "read", INSTALL_RECORD);
   if (text === undefined) return [];
-  let record: { files?: unknown };
+  let record: unknown;
   try {
-    record = JSON.parse(text) as { files?: unknown };
-  } catch {
-    return []; // a record from elsewhere, or cut short: it names nothing the agent can trust as stale
+    record = JSON.parse(text);
+  } catch (error) {
+    throw unusableRecord(`is not valid JSON (${messageOf(error)})`, error);
   }
-  return Array.isArray(record?.files) ? record.files.filter((file): file is string => typeof file === "string" && file.startsWith("/")) : [];
+  if (!isObject(record) || !Array.isArray(record.files)) throw unusableRecord("has no list of files");
+  return record.files.filter((file): file is string => typeof file === "string" && file.startsWith("/"));
+}
+
+function unusableRecord(problem: string, cause?: unknown): AgentError {
+  return new AgentError(
+    ExitCode.ioError,
+    `${INSTALL_RECORD} ${problem}`,
+    `it names the files the last apply installed, so this one can remove those the bundle no longer has: restore it from the newest backup in ${BACKUP_DIRECTORY}, or delete it to apply without removing stale files`,
+    INSTALL_RECORD,
+    { cause },
+  );
 }

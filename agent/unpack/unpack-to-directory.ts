@@ -171,7 +171,11 @@ function isExistingDirectory(directory: string): boolean {
   return true;
 }
 
-/** Innermost first; one that something else has written into meanwhile stays, with its parents. */
+/**
+ * Innermost first; one that something else has written into meanwhile stays, with its parents.
+ * It runs while a failure is being reported, so one that cannot go for another reason stays
+ * too: the failure that got here is what the operator must see.
+ */
 function removeDirectories(directories: readonly string[]): void {
   for (const directory of [...directories].reverse()) {
     try {
@@ -195,7 +199,10 @@ function processExists(pid: number): boolean {
     process.kill(pid, 0);
     return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ESRCH") return false;
+    if (code === "EPERM") return true; // someone else's live process
+    throw fromSystemError(error, "look for the process of", String(pid));
   }
 }
 
