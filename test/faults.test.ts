@@ -1,11 +1,13 @@
-// Fault injection: an apply that replaces an installed tree with a new PKI (plus a legacy
-// removal and a directory repair) is made to fail at every kind of step, with strace's
-// syscall tampering (ENOSPC on write, EIO on fsync/syncfs, EIO and EXDEV on rename, EACCES
-// on open, for a sweep of N), with SIGTERM, SIGINT and SIGHUP at the Nth rename, with
-// kill -9 at random moments, and on a full filesystem.
+// Fault injection: an apply that replaces an installed tree with a new PKI (plus legacy
+// removals and a directory repair) is made to fail at every call site of every kind that can
+// fail (EACCES on each open, EIO on each readdir, ENOSPC on each write, EIO on each rename and
+// fsync, EXDEV on each rename site, EIO on each filesystem's syncfs: strace's syscall
+// tampering, at sites found from a trace of the same run), with SIGTERM, SIGINT and SIGHUP at
+// a seeded sample of its renames, with kill -9 at random moments, and on a full filesystem.
 // After each: a handled failure leaves the old tree exactly (content, owner, mode) and no
-// temp files; a success leaves the new tree; a killed process leaves each file old or new;
-// no secret is ever readable by group or others; and a clean re-apply converges.
+// temp files; a success leaves the new tree, and is never silent about a host file it could
+// not handle; a killed process leaves each file old or new; no secret is ever readable by
+// group or others; and a clean re-apply converges.
 
 import { execSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -14,20 +16,23 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { PHASES } from "../agent/errors.ts";
 import { AGENT } from "./helpers/agent-binary.ts";
-import { makeHost, writeSampleBundle } from "./helpers/host.ts";
+import { inParallel, keyOf, noiseAmong, normalizePath, sitesOf, type Site } from "./helpers/fault-sweep.ts";
+import { QUIET_ENV as ENV, agentApply, copyTree, hasCommand, makePkiReplacement } from "./helpers/pki-replacement.ts";
 import { runSeed, seededRandom } from "./helpers/random.ts";
+import { descriptorPath, opens, pathPair, traceRun, type Call, type TracedRun } from "./helpers/syscall-trace.ts";
 import { snapshotTree, tempDir, type TreeEntry } from "./helpers/tree.ts";
 
 const usable = process.getuid?.() === 0 && hasCommand("strace");
 if (!usable) console.log("fault-injection tests skipped: they need root and strace");
 const faultTest = usable ? test : test.skip;
 const seed = runSeed();
-console.log(`faults seed ${seed} (replay with TEST_SEED=${seed})`);
+console.log(`faults seed ${seed} (replay with TEST_SEED=${seed}; the call-site sweeps do not depend on it)`);
 
-const ENV = { TYPHOON_AGENT_JOURNAL: "stderr" };
 const TEMP_NAME = /\.typhoon-agent\.[^/]*\.(tmp|orig)$/;
 /** Recognizes secret material by content: temp and undo files carry no telling name. */
 const SECRET_CONTENT = /PRIVATE KEY|client-key-data|token-secret/;
+/** Injections run side by side: each is a process of its own under its own strace. */
+const PARALLEL = 3;
 
 interface Fixture {
   work: string;
@@ -41,14 +46,7 @@ let fixture: Fixture;
 beforeAll(async () => {
   if (!usable) return;
   const work = tempDir("typhoon-faults-");
-  const installed = makeHost();
-  await writeSampleBundle(`${installed}/home/core/assets`);
-  await agentApply(installed, `${installed}/home/core/assets`);
-  // Something to migrate and something to repair, so every kind of step runs.
-  fs.writeFileSync(`${installed}/etc/kubernetes/manifests/pod-checkpointer.yaml`, "kind: Pod\n", { mode: 0o600 });
-  fs.chmodSync(`${installed}/etc/ssl/etcd/etcd`, 0o755);
-  const bundle = path.join(work, "new-pki");
-  await writeSampleBundle(bundle, { freshPki: true });
+  const { installed, bundle } = await makePkiReplacement(work);
   const reference = copyTree(installed, path.join(work, "reference"));
   await agentApply(reference, bundle);
   fixture = { work, installed, bundle, oldTree: managedTree(installed), newTree: managedTree(reference) };
@@ -58,40 +56,102 @@ afterAll(() => {
   if (fixture !== undefined) fs.rmSync(fixture.work, { recursive: true, force: true });
 });
 
-describe("injected syscall failures", () => {
-  // [title, syscalls, errno, how many call numbers to try]. Most writes are log lines on
-  // stderr (which must never fail an apply), so writes get a wider sweep. strace counts
-  // calls per process: `sync -f` runs in a child, so its syncfs fails at N=1 every time.
-  const faults: Array<[string, string, string, number]> = [
-    ["ENOSPC on write", "write,pwrite64,writev", "ENOSPC", 24],
-    ["EIO on fsync and syncfs", "fsync,fdatasync,syncfs", "EIO", 3],
-    ["EIO on rename", "rename,renameat,renameat2", "EIO", 16],
-    ["EXDEV on rename", "rename,renameat,renameat2", "EXDEV", 12],
-    ["EACCES on open", "open,openat", "EACCES", 16],
+describe("injected syscall failures, at every call site", () => {
+  // [what, syscalls, errno, granularity]. A rename or an fsync is a step of its own, so each
+  // call is a site; reads and writes come in loops, of which each stretch is one site.
+  const sweeps: Array<[string, string[], string, "every call" | "each site"]> = [
+    ["EACCES on every open", ["open", "openat"], "EACCES", "each site"],
+    ["EIO on every readdir", ["getdents64"], "EIO", "each site"],
+    ["ENOSPC on every write", ["write", "pwrite64", "writev"], "ENOSPC", "each site"],
+    ["EIO on every rename", ["rename", "renameat", "renameat2"], "EIO", "every call"],
+    ["EXDEV on every rename", ["rename", "renameat", "renameat2"], "EXDEV", "each site"],
+    ["EIO on every fsync", ["fsync", "fdatasync"], "EIO", "every call"],
   ];
-  for (const [title, syscalls, errno, tries] of faults) {
-    faultTest(title, async () => {
-      const calls = countSyscalls(syscalls);
-      expect(calls, `no ${syscalls} calls seen`).toBeGreaterThan(0);
-      const random = seededRandom(seed ^ hash(title));
-      const sweep = sample(calls, tries, random);
-      const outcomes: string[] = [];
-      for (const n of sweep) {
-        const root = copyTree(fixture.installed, path.join(fixture.work, `run-${hash(title)}-${n}`));
-        const run = await execa(
-          "strace",
-          ["-f", "-qq", "-o", "/dev/null", `-e`, `trace=${syscalls}`, "-e", `inject=${syscalls}:error=${errno}:when=${n}`, AGENT, ...applyArgs(root)],
-          { reject: false, env: ENV },
-        );
-        outcomes.push(`${n}:${run.exitCode}`);
-        checkOutcome(root, run, `${title}, call ${n}`);
-        await converge(root);
-        fs.rmSync(root, { recursive: true, force: true });
-      }
-      console.log(`${title}: ${calls} calls, exit codes per N ${outcomes.join(" ")}`);
-    }, 60_000);
+  for (const [title, syscalls, errno, granularity] of sweeps) {
+    faultTest(`${title} ${granularity === "every call" ? "call" : "call site"} of the apply`, async () => {
+      const sites = await sitesOfApply(syscalls, granularity, title);
+      expect(sites.length, `no ${syscalls.join(",")} calls seen`).toBeGreaterThan(0);
+      const outcomes = await inParallel(sites, PARALLEL, (site) => injectAt(site, errno, title));
+      console.log(`${title}: ${sites.length} sites; exit code per site (syscall#N) ${outcomes.join(" ")}`);
+    }, 240_000);
   }
+
+  faultTest("EIO on the syncfs of every filesystem flush, the agent's or its sync child's", async () => {
+    // sync(1) is a child with a counter of its own, so its syncfs is found by path (-P), not number.
+    const root = copyTree(fixture.installed, path.join(fixture.work, "syncfs-count"));
+    const counted = await traceRun(`${root}.trace`, ["syncfs"], [AGENT, ...applyArgs(root)], { env: ENV });
+    const flushed = [...new Set(counted.calls.map((call) => normalizePath(descriptorPath(call.args[0])!, root)))];
+    expect(flushed.length, "the commit's flush and the one after the renames").toBeGreaterThanOrEqual(2);
+    const outcomes = await inParallel(flushed, PARALLEL, async (flushedPath) => {
+      const run = path.join(fixture.work, `syncfs-${hash(flushedPath)}`);
+      copyTree(fixture.installed, run);
+      const target = flushedPath.replace("<root>", run);
+      const traced = await traceRun(`${run}.trace`, ["syncfs"], [AGENT, ...applyArgs(run)], { env: ENV, extra: ["-P", target, "-e", "inject=syncfs:error=EIO"] });
+      const what = `EIO on syncfs of ${flushedPath}`;
+      expect(traced.calls.some((call) => call.injected), `${what}: injected`).toBe(true);
+      checkOutcome(run, traced, what);
+      await converge(run);
+      fs.rmSync(run, { recursive: true, force: true });
+      return `${flushedPath}:${traced.exitCode}`;
+    });
+    console.log(`EIO on syncfs: ${outcomes.join(" ")}`);
+  }, 120_000);
 });
+
+/** The sites of `syscalls` in the main thread of an apply of the fixture. */
+async function sitesOfApply(syscalls: readonly string[], granularity: "every call" | "each site", title: string): Promise<Site[]> {
+  const root = copyTree(fixture.installed, path.join(fixture.work, `count-${hash(title)}`));
+  const counted = await traceRun(`${root}.trace`, syscalls, [AGENT, ...applyArgs(root)], { env: ENV, mainThreadOnly: true });
+  expect(counted.exitCode, counted.stderr).toBe(0);
+  fs.rmSync(root, { recursive: true, force: true });
+  return sitesOf(counted.calls, syscalls, root, granularity);
+}
+
+/**
+ * One apply with `errno` injected at `site`; checks where it landed and what it left. The
+ * runtime's timed calls (NOISE) can shift the site's number: such a run is repeated on a fresh
+ * copy with the number moved by as many as shifted it. Returns "syscall#N:exit".
+ */
+async function injectAt(site: Site, errno: string, title: string): Promise<string> {
+  const what = `${title}: ${site.syscall} #${site.n} (${site.key})`;
+  let n = site.n;
+  for (let attempt = 1; ; attempt++) {
+    const root = copyTree(fixture.installed, path.join(fixture.work, `${hash(title)}-${site.syscall}-${site.n}`));
+    const inject = ["-e", `inject=${site.syscall}:error=${errno}:when=${n}`];
+    const run = await traceRun(`${root}.trace`, [site.syscall], [AGENT, ...applyArgs(root)], { env: ENV, mainThreadOnly: true, extra: inject });
+    const injected = run.calls.find((call) => call.injected);
+    const landed = injected === undefined ? "nothing injected" : keyOf(injected, root);
+    const shift = noiseAmong(run.calls, site.syscall, n, root) - site.noise;
+    if (landed !== site.key && shift !== 0 && attempt < 5) {
+      n = site.n + shift;
+      continue;
+    }
+    expect(landed, `${what}: the injection lands on its site (attempt ${attempt}, at #${n})`).toBe(site.key);
+    await checkInjected(root, run, injected!, what);
+    return `${site.syscall}#${n}:${run.exitCode}`;
+  }
+}
+
+async function checkInjected(root: string, run: TracedRun, injected: Call, what: string): Promise<void> {
+  checkOutcome(root, run, what);
+  checkNotSilent(root, run, injected, what);
+  await converge(root);
+  fs.rmSync(root, { recursive: true, force: true });
+  fs.rmSync(`${root}.trace`, { force: true });
+}
+
+/**
+ * A failure on a host file (or the bundle) that the apply survived with exit 0 must be said:
+ * a warning naming the file. Taken silently, an unreadable directory or record looks empty.
+ */
+function checkNotSilent(root: string, run: { exitCode?: number | undefined; stderr: string }, injected: Call, what: string): void {
+  if (run.exitCode !== 0) return;
+  const touched = opens([injected])[0]?.path ?? pathPair(injected)?.to ?? descriptorPath(injected.args[0]) ?? "";
+  const hostPath = touched.startsWith(`${root}/`) ? touched.slice(root.length).replace(/\.tmp$/, "") : touched === fixture.bundle ? touched : undefined;
+  if (hostPath === undefined) return;
+  const warnings = run.stderr.split("\n").filter((line) => /^(typhoon-agent: )?warning: /.test(line));
+  expect(warnings.some((line) => line.includes(hostPath)), `${what}: exit 0, so a warning must name ${hostPath}:\n${run.stderr}`).toBe(true);
+}
 
 describe("signals", () => {
   // strace delivers the signal as the Nth rename enters the kernel; the rename itself goes
@@ -144,6 +204,20 @@ describe("what it cannot read is an error, never taken for absent", () => {
       await converge(root);
     });
   }
+});
+
+describe("a bundle still being written: the process table", () => {
+  // apply looks in /proc for a process that still writes a bundle changed in the last minute;
+  // a /proc it cannot list could hide the writer, so it is an error, not "nobody writes it".
+  faultTest("EIO listing /proc: exit 74 naming it, the old tree kept", async () => {
+    const root = copyTree(fixture.installed, path.join(fixture.work, "proc-eio"));
+    const fresh = path.join(fixture.work, "fresh-bundle");
+    fs.copyFileSync(fixture.bundle, fresh);
+    const only = ["-P", "/proc", "-e", "trace=getdents64", "-e", "inject=getdents64:error=EIO"];
+    const run = await execa("strace", ["-qq", "-o", "/dev/null", ...only, AGENT, "apply", fresh, "--root", root, "--no-start", "--keep-bundle"], { reject: false, env: ENV });
+    expect({ exitCode: run.exitCode, stderr: run.stderr }).toMatchObject({ exitCode: 74, stderr: expect.stringContaining("cannot list /proc: EIO") });
+    expect(managedTree(root)).toEqual(fixture.oldTree);
+  });
 });
 
 describe("signals during a rollback", () => {
@@ -222,11 +296,6 @@ describe("kill -9 and a full disk", () => {
 
 function applyArgs(root: string): string[] {
   return ["apply", fixture.bundle, "--root", root, "--no-start", "--keep-bundle"];
-}
-
-async function agentApply(root: string, bundle: string): Promise<void> {
-  const run = await execa(AGENT, ["apply", bundle, "--root", root, "--no-start", "--keep-bundle"], { reject: false, env: ENV });
-  if (run.exitCode !== 0) throw new Error(`apply failed: ${run.stderr}`);
 }
 
 /** What an apply manages: everything but the run record, the backups and the bundle. */
@@ -346,25 +415,8 @@ function sample(calls: number, count: number, random: ReturnType<typeof seededRa
   return [...picked].sort((a, b) => a - b);
 }
 
-function copyTree(from: string, to: string): string {
-  fs.rmSync(to, { recursive: true, force: true });
-  execSync(`cp -a ${from} ${to}`);
-  // So that a result.json found after a run is that run's (a run stopped before apply writes none).
-  fs.rmSync(path.join(to, "var/lib/typhoon-agent/result.json"), { force: true });
-  return to;
-}
-
 function hash(text: string): number {
   let value = 0;
   for (const character of text) value = (value * 31 + character.charCodeAt(0)) >>> 0;
   return value;
-}
-
-function hasCommand(command: string): boolean {
-  try {
-    execSync(`command -v ${command}`, { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
 }
