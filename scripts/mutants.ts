@@ -264,7 +264,7 @@ export const MUTANTS: readonly Mutant[] = [
     file: "agent/transaction/transaction.ts",
     from: "this.undo.undo({ stopAtFirstFailure: true })",
     to: "this.undo.undo({ stopAtFirstFailure: false })",
-    tests: ["test/unpack-commit.test.ts", FAULTS],
+    tests: [FAULTS],
   },
   {
     name: "signals-not-caught",
@@ -479,7 +479,7 @@ export const MUTANTS: readonly Mutant[] = [
     file: "agent/apply/rollback.ts",
     from: "    if (statIfExists(target) !== undefined) remove(file, target);\n  }\n  // A directory",
     to: "  }\n  // A directory",
-    tests: [APPLY],
+    tests: [BACKUPS, APPLY],
   },
   {
     name: "rollback-backup-not-consumed",

@@ -432,6 +432,34 @@ describe("migrations and removals", () => {
     for (const file of legacy) expect(tar.stdout).toContain(file);
   });
 
+  rootTest("temp and undo files no record accounts for (a run that died before its record was durable) are removed", async () => {
+    const root = makeHost();
+    await writeSampleBundle(`${root}/home/core/assets`);
+    expect((await applyIn(root)).report.exitCode).toBe(0);
+    const strays = ["etc/kubernetes/pki/.typhoon-agent.20260101T000000000Z.3.tmp", "etc/kubernetes/manifests/.typhoon-agent.20260101T000000000Z.7.orig"];
+    for (const stray of strays) fs.writeFileSync(path.join(root, stray), "a key half-written by a dead run", { mode: 0o600 });
+    const keep = "etc/kubernetes/pki/.typhoon-agent-notes";
+    fs.writeFileSync(path.join(root, keep), "not the agent's name scheme\n");
+    expect((await applyIn(root)).report.exitCode).toBe(0);
+    for (const stray of strays) expect(fs.existsSync(path.join(root, stray)), stray).toBe(false);
+    expect(fs.existsSync(path.join(root, keep)), "only the agent's own names go").toBe(true);
+  });
+
+  rootTest("an install record naming files outside the managed directories, or climbing out of them, removes nothing there", async () => {
+    const root = makeHost();
+    await writeSampleBundle(`${root}/home/core/assets`);
+    expect((await applyIn(root)).report.exitCode).toBe(0);
+    const record = JSON.parse(fs.readFileSync(`${root}/var/lib/typhoon-agent/installed.json`, "utf8")) as { files: string[] };
+    fs.writeFileSync(`${root}/etc/hostname`, "node1\n");
+    record.files.push("/etc/hostname", "/etc/kubernetes/pki/../../hostname", "/home/core/assets");
+    fs.writeFileSync(`${root}/var/lib/typhoon-agent/installed.json`, JSON.stringify(record));
+    const { report } = await applyIn(root);
+    expect(report.exitCode, report.error).toBe(0);
+    expect(report.actions.filter((action) => action.action === "remove")).toEqual([]);
+    expect(fs.existsSync(`${root}/etc/hostname`)).toBe(true);
+    expect(fs.existsSync(`${root}/home/core/assets`)).toBe(true);
+  });
+
   rootTest("files of an earlier bundle that the new one lacks are removed (flannel to cilium)", async () => {
     const root = makeHost();
     await writeSampleBundle(`${root}/home/core/assets`, { networking: "flannel" });

@@ -206,6 +206,32 @@ describe("what it cannot read is an error, never taken for absent", () => {
   }
 });
 
+describe("undoing fails too", () => {
+  // The fifth rename of the commit fails, and so does the first undo (the fourth file's rename
+  // back): the run stops there, exit 74, and keeps the record and the backup, so the next run
+  // finishes what the record describes. The files committed before the failure stay new; had
+  // the undo gone on past its failure, they would be old while the record says "commit".
+  faultTest("a failed commit whose undo fails: exit 74, record and backup kept, the committed files left for the record, the next apply completes them", async () => {
+    const counted = copyTree(fixture.installed, path.join(fixture.work, "undo-count"));
+    const renames = await traceRun(`${counted}.trace`, ["rename"], [AGENT, ...applyArgs(counted)], { env: ENV, mainThreadOnly: true });
+    const commits = renames.calls.map((call, index) => ({ n: index + 1, ...pathPair(call)! })).filter((rename) => TEMP_NAME.test(rename.from));
+    const failing = commits[4]!.n;
+    const root = copyTree(fixture.installed, path.join(fixture.work, "undo-fails"));
+    const inject = ["-e", `inject=rename:error=EIO:when=${failing}..${failing + 1}`];
+    const run = await traceRun(`${root}.trace`, ["rename"], [AGENT, ...applyArgs(root)], { env: ENV, mainThreadOnly: true, extra: inject });
+    expect({ exitCode: run.exitCode, stderr: run.stderr }).toMatchObject({ exitCode: 74, stderr: expect.stringContaining("and undoing it failed too") });
+    const record = JSON.parse(fs.readFileSync(`${root}/var/lib/typhoon-agent/state.json`, "utf8")) as { phase: string; backup: string };
+    expect(record.phase).toBe("commit");
+    expect(fs.existsSync(`${root}${record.backup}`), "the backup is kept").toBe(true);
+    const tree = managedTree(root);
+    for (const committed of commits.slice(0, 4).map((rename) => path.relative(counted, rename.to))) {
+      expect({ committed, content: tree.get(committed)?.content === fixture.newTree.get(committed)?.content }).toEqual({ committed, content: true });
+    }
+    expect(exposedSecrets(root)).toEqual([]);
+    await converge(root);
+  });
+});
+
 describe("a bundle still being written: the process table", () => {
   // apply looks in /proc for a process that still writes a bundle changed in the last minute;
   // a /proc it cannot list could hide the writer, so it is an error, not "nobody writes it".

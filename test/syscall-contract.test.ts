@@ -183,7 +183,24 @@ describe("apply, replacing a whole PKI", () => {
   contractTest("the renames are flushed to every touched filesystem before the undo links go", () => {
     checkCommitFlushedBeforeCleanup(trace.calls, root);
   });
+
+  contractTest("every old file returns as the very same inode if the commit fails: each replaced file is hard-linked to its undo name before the first rename", () => {
+    checkOldFilesLinkedAside(trace.calls);
+  });
 });
+
+/** Each temp renamed over an existing file: that file was linked to the step's undo name first, in prepare. */
+function checkOldFilesLinkedAside(calls: readonly Call[]): void {
+  const firstVisible = visibleRenames(calls)[0]!.call.index;
+  const links = calls.filter((call) => call.name.startsWith("link") && succeeded(call)).map((call) => ({ call, ...pathPair(call)! }));
+  const replaced = visibleRenames(calls).filter((rename) => TEMP.test(rename.from) && calls.some((call) => call.index < rename.call.index && opens([call])[0]?.path === rename.to));
+  expect(replaced.length, "files the apply read before replacing them").toBeGreaterThanOrEqual(21);
+  for (const rename of replaced) {
+    const undo = rename.from.replace(/\.tmp$/, ".orig");
+    const link = links.find((candidate) => candidate.from === rename.to && candidate.to === undo);
+    expect({ file: rename.to, linkedAside: link !== undefined && link.call.index < firstVisible }).toEqual({ file: rename.to, linkedAside: true });
+  }
+}
 
 describe("rollback of that apply", () => {
   let trace: { calls: Call[]; exitCode: number | undefined; stderr: string };
