@@ -3,7 +3,6 @@
 // each command lives in agent/commands/.
 
 import yargs from "yargs";
-import packageJson from "../package.json" with { type: "json" };
 import { AgentError, ExitCode, exitCodeHelp } from "./errors.ts";
 import { RENAMED_KEYS, flagName } from "./config/keys.ts";
 import { closestName } from "./config/suggest.ts";
@@ -14,9 +13,7 @@ import { renderCommand } from "./commands/render.ts";
 import { rollbackCommand } from "./commands/rollback.ts";
 import { unpackCommand } from "./commands/unpack.ts";
 import { verifyCommand } from "./commands/verify.ts";
-
-/** Set explicitly: a compiled binary has no package.json for yargs to find. */
-const VERSION = packageJson.version;
+import { VERSION } from "./version.ts";
 
 // One paragraph each: yargs wraps help text to the terminal and would keep a hard newline mid-line.
 const DESCRIPTION =
@@ -39,6 +36,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command(unpackCommand)
     .command(packCommand)
     .command(renderCommand)
+    .completion("completion", "Print the bash completion script (zsh's or fish's when $SHELL is one): typhoon-agent completion > /etc/bash_completion.d/typhoon-agent")
     .middleware((parsed) => {
       for (const [key, value] of Object.entries(parsed)) if (value === STDIN_PLACEHOLDER) parsed[key] = "-";
     }, true)
@@ -119,5 +117,3 @@ function helpWidth(argv: readonly string[]): number {
   const wantsHelp = argv.length === 0 || argv.includes("--help") || argv.includes("-h");
   return wantsHelp ? Math.min(110, process.stdout.columns ?? 80) : 80;
 }
-
-process.exitCode = await main(process.argv.slice(2));

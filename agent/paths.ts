@@ -23,3 +23,10 @@ export const RESULT_FILE = `${STATE_DIRECTORY}/result.json`;
 export const TRANSACTION_RECORD = `${STATE_DIRECTORY}/state.json`;
 export const LOCK_FILE = `${STATE_DIRECTORY}/lock`;
 export const BACKUP_DIRECTORY = `${STATE_DIRECTORY}/backups`;
+
+/**
+ * node-exporter's conventional textfile collector directory, textfile_collector_dir's
+ * default: apply and verify leave their metrics files here. On a node, systemd-tmpfiles makes
+ * it at boot and the agent's units may write it (packaging/agent-files.ts).
+ */
+export const TEXTFILE_COLLECTOR_DIRECTORY = "/var/lib/node_exporter/textfile_collector";

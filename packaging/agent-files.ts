@@ -10,6 +10,8 @@
 import * as fs from "node:fs";
 import type { ConfigKeyName } from "../agent/config/keys.ts";
 import type { Role } from "../agent/config/types.ts";
+import { TEXTFILE_DIRECTORY_MODE } from "../agent/metrics/textfile.ts";
+import { TEXTFILE_COLLECTOR_DIRECTORY } from "../agent/paths.ts";
 
 /** The string variables Typhoon passes to templatefile() for every one of these snippets. */
 export const TEMPLATE_VARIABLES = {
@@ -169,6 +171,20 @@ export function literalText(template: Template): string {
 /** Where Terraform's file provisioner copies the bundle (typhoon-agent.service and .path name it too). */
 export const BUNDLE_PATH = "/home/core/assets";
 export const CONFIG_PATH = "/etc/typhoon/agent.yaml";
+export const TMPFILES_PATH = "/etc/tmpfiles.d/typhoon-agent.conf";
+
+/**
+ * The metrics directory (textfile_collector_dir's default), made by systemd-tmpfiles at
+ * every boot before the agent's units start: their sandboxes may write it, not create it.
+ */
+function tmpfilesConfig(): PlacedFile {
+  const mode = TEXTFILE_DIRECTORY_MODE.toString(8).padStart(4, "0");
+  const text =
+    "# typhoon-agent's metrics for node-exporter's textfile collector: apply and verify write them here\n" +
+    "# (textfile_collector_dir), and their sandboxes can write this directory but not create it.\n" +
+    `d ${TEXTFILE_COLLECTOR_DIRECTORY} ${mode} root root -\n`;
+  return { path: TMPFILES_PATH, mode: 0o644, contents: { kind: "inline", text: literal(text) } };
+}
 
 export type Contents =
   | { kind: "remote"; source: Template; sha512: Template }
@@ -249,6 +265,7 @@ export function agentFiles(distro: Distro, role: Role): NodeFiles {
       contents: { kind: "remote", source: terraform`${"typhoon_agent_url"}`, sha512: terraform`${"typhoon_agent_sha512"}` },
     },
     { path: CONFIG_PATH, mode: 0o644, contents: { kind: "inline", text: agentConfig(distro, role) } },
+    tmpfilesConfig(),
   ];
   if (layout.catalogDirectory !== undefined) {
     files.push({
@@ -286,6 +303,7 @@ function sysextNodeFiles(distro: Distro, role: Role): NodeFiles {
     files: [
       { path: SYSEXT.path, mode: 0o644, contents: remote },
       { path: CONFIG_PATH, mode: 0o644, contents: { kind: "inline", text: agentConfig(distro, role) } },
+      tmpfilesConfig(),
     ],
     links: [
       enable("typhoon-agent.service", "multi-user.target"),

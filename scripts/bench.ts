@@ -7,7 +7,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
-import { benchSections, type Row } from "./bench/sections.ts";
+import type { Row } from "./bench/section.ts";
+import { benchSections } from "./bench/sections.ts";
 
 const { values } = parseArgs({
   options: {

@@ -32,7 +32,7 @@ const RUNTIME_CACHE = path.join(root, "node_modules/.cache/typhoon-agent/bun-run
 interface ReleaseTarget {
   /** Suffix of the release file, as in Typhoon's `arch` variable spelled the Go way. */
   arch: "x64" | "arm64";
-  bunTarget: string;
+  bunTarget: Bun.Build.CompileTarget;
   runtimePackage: string;
   /** ELF e_machine of the result: a wrong runtime must not ship under the right name. */
   elfMachine: number;
@@ -107,26 +107,28 @@ function elfMachine(file: string): number {
   return header.readUInt16LE(18);
 }
 
-export function buildRelease(outputDirectory = path.join(root, "dist")): ReleaseArtifact[] {
+export async function buildRelease(outputDirectory = path.join(root, "dist")): Promise<ReleaseArtifact[]> {
   fs.mkdirSync(RUNTIME_CACHE, { recursive: true });
   fs.mkdirSync(outputDirectory, { recursive: true });
-  return TARGETS.map((target) => {
+  const artifacts: ReleaseArtifact[] = [];
+  for (const target of TARGETS) {
     const runtime = bunRuntime(target.runtimePackage);
     const name = `typhoon-agent-linux-${target.arch}`;
     const file = path.join(outputDirectory, name);
-    compile(file, [`--target=${target.bunTarget}`, `--compile-executable-path=${runtime}`]);
+    await compile(file, { target: target.bunTarget, executablePath: runtime });
     const machine = elfMachine(file);
     if (machine !== target.elfMachine) throw new Error(`${file}: ELF machine ${machine}, expected ${target.elfMachine}`);
     const sha512 = writeChecksum(file);
     const image = `${file}.raw`;
     buildSysext(file, target.arch, image);
     const sysext = { file: image, bytes: fs.statSync(image).size, sha512: writeChecksum(image) };
-    return { arch: target.arch, file, bytes: fs.statSync(file).size, runtimeBytes: fs.statSync(runtime).size, sha512, sysext };
-  });
+    artifacts.push({ arch: target.arch, file, bytes: fs.statSync(file).size, runtimeBytes: fs.statSync(runtime).size, sha512, sysext });
+  }
+  return artifacts;
 }
 
 if (import.meta.main) {
-  const artifacts = buildRelease();
+  const artifacts = await buildRelease();
   console.log("file                               size      bare Bun runtime   agent on top");
   for (const artifact of artifacts) {
     const relative = path.relative(root, artifact.file);

@@ -21,6 +21,7 @@ const STATIC_PODS = "test/static-pods.test.ts";
 const APPLY = "test/apply.test.ts";
 const BACKUPS = "test/backups.test.ts";
 const VERIFY = "test/verify.test.ts";
+const METRICS_FILES = "test/metrics-files.test.ts";
 
 export const MUTANTS: readonly Mutant[] = [
   // Placement modes
@@ -370,8 +371,8 @@ export const MUTANTS: readonly Mutant[] = [
     name: "warn-days-default-30",
     breaks: "expiring within --warn-days (90) days is a warning",
     file: "agent/commands/verify.ts",
-    from: '.option("warn-days", { type: "number", default: 90,',
-    to: '.option("warn-days", { type: "number", default: 30,',
+    from: "export const DEFAULT_WARN_DAYS = 90;",
+    to: "export const DEFAULT_WARN_DAYS = 30;",
     tests: [VERIFY],
   },
   {
@@ -513,6 +514,39 @@ export const MUTANTS: readonly Mutant[] = [
     from: ".filter((file) => !wanted.has(file) && managedDirectoryOf(file) !== undefined && !file.split(\"/\").includes(\"..\"))",
     to: ".filter((file) => !wanted.has(file) && !file.split(\"/\").includes(\"..\"))",
     tests: [APPLY],
+  },
+  // Metrics for node-exporter's textfile collector
+  {
+    name: "metrics-file-unreadable-to-node-exporter",
+    breaks: "node-exporter, running as nobody, reads the metrics files",
+    file: "agent/metrics/textfile.ts",
+    from: "const TEXTFILE_MODE = 0o644;",
+    to: "const TEXTFILE_MODE = 0o600;",
+    tests: [METRICS_FILES, "test/metrics-consumers.test.ts"],
+  },
+  {
+    name: "metrics-file-not-flushed",
+    breaks: "a metrics file is flushed before its rename, so a power cut leaves no empty file",
+    file: "agent/metrics/textfile.ts",
+    from: "    fs.fsyncSync(fd);\n",
+    to: "",
+    tests: [METRICS_FILES],
+  },
+  {
+    name: "metrics-expired-inverted",
+    breaks: "x509_cert_expired is 1 for an expired certificate",
+    file: "agent/metrics/certificates.ts",
+    from: "checkedAt.getTime() > Date.parse(row.notAfter) ? 1 : 0",
+    to: "checkedAt.getTime() > Date.parse(row.notAfter) ? 0 : 1",
+    tests: [METRICS_FILES, "test/metrics-consumers.test.ts"],
+  },
+  {
+    name: "metrics-outcome-inverted",
+    breaks: "one series per outcome, 1 for the run's",
+    file: "agent/metrics/run-files.ts",
+    from: "value: outcome === current ? 1 : 0",
+    to: "value: outcome === current ? 0 : 1",
+    tests: [METRICS_FILES, "test/metrics-consumers.test.ts"],
   },
   // unpack
   {

@@ -36,12 +36,13 @@ describe("the shape of agent/", () => {
 
 /** Folders that must not import from others: the direction data flows in (parse, validate, plan, apply, report). */
 const FORBIDDEN_IMPORTS: Readonly<Record<string, readonly string[]>> = {
-  "agent/report": ["agent/apply", "agent/commands"],
-  "agent/verify": ["agent/apply", "agent/commands"],
-  "agent/plan": ["agent/apply", "agent/report", "agent/commands"],
-  "agent/transaction": ["agent/apply", "agent/plan", "agent/report", "agent/commands"],
-  "agent/unpack": ["agent/apply", "agent/plan", "agent/report", "agent/commands"],
-  "agent/placement": ["agent/apply", "agent/plan", "agent/report", "agent/verify", "agent/commands"],
+  "agent/report": ["agent/apply", "agent/metrics", "agent/commands"],
+  "agent/metrics": ["agent/apply", "agent/commands"],
+  "agent/verify": ["agent/apply", "agent/metrics", "agent/commands"],
+  "agent/plan": ["agent/apply", "agent/report", "agent/metrics", "agent/commands"],
+  "agent/transaction": ["agent/apply", "agent/plan", "agent/report", "agent/metrics", "agent/commands"],
+  "agent/unpack": ["agent/apply", "agent/plan", "agent/report", "agent/metrics", "agent/commands"],
+  "agent/placement": ["agent/apply", "agent/plan", "agent/report", "agent/metrics", "agent/verify", "agent/commands"],
 };
 
 /** agent/x.ts → the agent modules it imports (types included), resolved. */

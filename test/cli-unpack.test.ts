@@ -194,6 +194,14 @@ describe("help and version", () => {
     expect((result.stdout as string).trim()).toBe(packageJson.version);
   });
 
+  test("--version alone, answered before yargs loads, prints what yargs prints for it", async () => {
+    const alone = await runAgent(["--version"]);
+    const parsed = await runAgent(["apply", "--version"]);
+    expect(parsed.exitCode).toBe(0);
+    expect(alone.stdout).toBe(parsed.stdout);
+    expect(alone.stderr).toBe("");
+  });
+
   test("--help documents every command with an example", async () => {
     const top = await runAgent(["--help"]);
     expect(top.exitCode).toBe(0);

@@ -51,6 +51,7 @@ describe("sources and precedence", () => {
       node_taints: [],
       etcd_user: "etcd",
       platform: "none",
+      textfile_collector_dir: "/var/lib/node_exporter/textfile_collector",
     });
     expect(loaded.source).toBeUndefined();
     expect(Object.values(loaded.origins).every((origin) => origin === "default")).toBe(true);
@@ -112,6 +113,7 @@ const BAD_VALUES: Record<ConfigKeyName, { yaml: string; flag: string; problem: s
   etcd_user: { yaml: "Etcd", flag: "Etcd", problem: "is not a user name" },
   platform: { yaml: "gcp", flag: "gcp", problem: "is not one of the choices" },
   kubelet_version: { yaml: "v1.36-beta", flag: "1.x", problem: "is not a Kubernetes version" },
+  textfile_collector_dir: { yaml: "var/lib/node_exporter", flag: "var/lib/node_exporter", problem: "is not an absolute path" },
 };
 
 describe("a bad value names the key, the value, the expected form and where it came from (exit 78)", () => {
@@ -240,5 +242,27 @@ describe("flags, as yargs parses them with configOptions", () => {
     expect(positionals).toEqual(["assets"]);
     expect(flags).toEqual({ node_labels: ["a=b", "c=d,e"], role: "controller" });
     expect(loadConfig({ root: tempDir(), flags }).config.node_labels).toEqual(["a=b", "c=d", "e"]);
+  });
+});
+
+describe("textfile_collector_dir", () => {
+  test('"" turns the metrics files off, from the file and from the flag', () => {
+    const { root } = rootWithConfig('textfile_collector_dir: ""\n');
+    expect(loadConfig({ root, flags: {} }).config.textfile_collector_dir).toBe("");
+    expect(loadConfig({ root: tempDir(), flags: { textfile_collector_dir: "" } }).config.textfile_collector_dir).toBe("");
+    fs.rmSync(root, { recursive: true });
+  });
+
+  test.each([
+    ["/run/metrics", undefined],
+    ["/var/lib/node_exporter/textfile_collector", undefined],
+    ["relative/dir", "is not an absolute path"],
+    ["/var/lib/../etc", "is not a normalized directory path"],
+    ["/var//lib", "is not a normalized directory path"],
+    ["/var/lib/", "is not a normalized directory path"],
+    ["/", "is not a normalized directory path"],
+    ["/var/lib/\nx", "holds a control character"],
+  ])("%j", (value, problem) => {
+    expect(CONFIG_KEYS.textfile_collector_dir.check(value)).toBe(problem);
   });
 });

@@ -5,12 +5,11 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { encodeEntry, isJournalFieldName, type JournalField } from "../agent/journal/encode.ts";
 import { createJournal } from "../agent/journal/journal.ts";
 import { EVENTS, type EventFields } from "../agent/report/events.ts";
-import { COMPILE_FLAGS } from "../scripts/build.ts";
+import { compile } from "../scripts/build.ts";
 import { CATALOG_FILE, renderCatalog } from "../scripts/make-catalog.ts";
 import { smokeEvents, type SmokeEvent } from "./fixtures/journal-smoke.ts";
 import { journaldUnavailable, withJournald, type JournaldRun, type JournalEntry } from "./helpers/journald.ts";
@@ -153,7 +152,7 @@ describe.skipIf(unavailable !== undefined)("a real systemd-journald", () => {
 
   beforeAll(async () => {
     smokeBinary = path.join(tempDir(), "journal-smoke");
-    await execa(process.execPath, [...COMPILE_FLAGS, SMOKE, "--outfile", smokeBinary], { cwd: REPO });
+    await compile(smokeBinary, { entry: SMOKE });
     run = await withJournald(
       [
         [process.execPath, SMOKE, "script", String(oversize)],

@@ -247,3 +247,30 @@ describe("through apply", () => {
     expect(snapshotIgnoringRunRecord(root, before)).toEqual(before);
   });
 });
+
+describe("manifests parsed as the kubelet parses them", () => {
+  test("a runAsUser given through a YAML merge key makes its container the secret's reader", () => {
+    const manifest = `apiVersion: v1
+kind: Pod
+metadata:
+  name: scheduler
+spec:
+  containers:
+  - name: scheduler
+    securityContext:
+      <<: {runAsUser: 65534, runAsGroup: 65534}
+      allowPrivilegeEscalation: false
+    command: [kube-scheduler, --kubeconfig=/etc/kubernetes/pki/scheduler.conf]
+    volumeMounts:
+    - {name: secrets, mountPath: /etc/kubernetes/pki/scheduler.conf, readOnly: true}
+  volumes:
+  - {name: secrets, hostPath: {path: /etc/kubernetes/pki/scheduler.conf}}
+`;
+    expect(readersOf([source("static-manifests/scheduler.yaml", manifest)])).toEqual(new Map([["/etc/kubernetes/pki/scheduler.conf", 65534]]));
+  });
+
+  test("a manifest that is not YAML is refused with its line", () => {
+    const broken = source("static-manifests/broken.yaml", "apiVersion: v1\nkind: Pod\nspec:\n  containers: [\n");
+    expect(refusal(() => analyzeStaticPods([broken])).message).toMatch(/static-manifests\/broken.yaml is not a valid v1 Pod: YAML error at line \d+: /);
+  });
+});

@@ -103,21 +103,24 @@ function checkTempFiles(calls: readonly Call[]): number {
 }
 
 /**
- * Every file opened for writing inside `root` is a temporary name (a transaction's, the record's,
- * the backup's, result.json's), created exclusively and no wider than 0600 where it is the agent's
- * own, or the lock file, which holds nothing.
+ * Every file opened for writing inside `root` is a temporary name, created exclusively: a
+ * transaction's (checked above), the record's, the backup's or result.json's (no wider than
+ * 0600), a metrics file's for node-exporter (0644: it reads them as nobody, and they hold no
+ * secret); or the lock file, which holds nothing.
  */
 function checkWritesUnderTemporaryNames(calls: readonly Call[], root: string): OpenCall[] {
   const written = opens(calls).filter((open) => succeeded(open.call) && opensForWriting(open) && open.path.startsWith(`${root}/`));
   const own = new RegExp(`^${root}/${STATE}/(state\\.json\\.tmp|result\\.json\\.tmp|backups/\\d{8}T\\d{9}Z\\.tar\\.tmp)$`);
+  const metrics = /\/\.[^/]+\.prom\.\d+\.tmp$/;
   for (const open of written) {
     if (TEMP.test(open.path)) continue;
     if (open.path === `${root}/${STATE}/lock`) {
       expect(open.flags.has("O_TRUNC"), open.path).toBe(false);
       continue;
     }
-    expect(open.path, "opened for writing under a name that is not a temporary one").toMatch(own);
-    expect({ path: open.path, exclusive: open.flags.has("O_EXCL") && open.flags.has("O_NOFOLLOW"), wider: (open.mode ?? 0o7777) & ~0o600 }).toEqual({ path: open.path, exclusive: true, wider: 0 });
+    expect(open.path, "opened for writing under a name that is not a temporary one").toMatch(metrics.test(open.path) ? metrics : own);
+    const widest = metrics.test(open.path) ? 0o644 : 0o600;
+    expect({ path: open.path, exclusive: open.flags.has("O_EXCL") && open.flags.has("O_NOFOLLOW"), wider: (open.mode ?? 0o7777) & ~widest }).toEqual({ path: open.path, exclusive: true, wider: 0 });
   }
   return written;
 }

@@ -28,6 +28,7 @@ export function readInputs(request: ApplyRequest, result: ApplyResult): Inputs {
     // Only a bundle brings etcd files; a worker needs no etcd user.
     identities: { etcd: bundle === undefined ? ROOT : accounts.user(config.etcd_user) },
     allowUnknown: request.allowUnknown,
+    bundleSha256: bundle?.sha256,
   });
   result.skippedAssets = desired.skippedAssets;
   for (const skipped of desired.skippedAssets) result.warnings.push(`asset ${skipped} has no place in the placement table; skipped (--allow-unknown)`);

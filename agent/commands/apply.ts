@@ -7,6 +7,7 @@ import type { ApplyOutcome } from "../apply/apply.ts";
 import type { ApplyResult } from "../report/apply-result.ts";
 import { configOptions, flagsFromArgs, type ConfigArgs } from "../config/options.ts";
 import { AgentError, UsageError, exitCodeHelp } from "../errors.ts";
+import { TEXTFILE_COLLECTOR_DIRECTORY } from "../paths.ts";
 import { seconds, sha256Digest } from "./option-checks.ts";
 import { print, say } from "../report/console.ts";
 import type { EventLog } from "../report/events.ts";
@@ -51,9 +52,12 @@ async function handler(args: ApplyArgs): Promise<void> {
   ]);
   const host = new HostRoot(args.root);
   const events = args["dry-run"] ? SILENT : createJournal();
+  // A configuration that does not load still gets its failed run into the default directory.
+  let metricsDirectory = TEXTFILE_COLLECTOR_DIRECTORY;
   let outcome: ApplyOutcome;
   try {
     const { config } = loadConfig({ root: host.root, configPath: args.config, flags: flagsFromArgs(args) });
+    metricsDirectory = config.textfile_collector_dir;
     if (config.role === "worker" && args.bundle !== undefined) {
       throw new UsageError("a worker takes no bundle: the asset bundle is for controllers", "run `typhoon-agent apply` without a bundle on workers, or set role: controller");
     }
@@ -81,6 +85,8 @@ async function handler(args: ApplyArgs): Promise<void> {
     if (!(error instanceof AgentError)) throw error;
     outcome = { result: refusedApply(host, args["dry-run"], error, events), failure: error };
   }
+  // plan writes nothing, not even metrics.
+  if (!args["dry-run"]) (await import("../metrics/publish.ts")).publishApplyMetrics(host, metricsDirectory, outcome.result, events);
   await show(outcome.result, args);
   if (outcome.failure !== undefined) throw outcome.failure;
 }

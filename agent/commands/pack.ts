@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Argv, CommandModule } from "yargs";
 import { UsageError, attempt, exitCodeHelp, fromSystemError } from "../errors.ts";
-import { preparePack, writePack, type PackResult } from "../unpack/pack.ts";
+import type { PackResult } from "../unpack/pack.ts";
 import { say } from "../report/console.ts";
 import { formatBytes } from "../report/format.ts";
 
@@ -21,12 +21,16 @@ export const packCommand: CommandModule<object, PackArgs> = {
       .example("$0 pack /tmp/assets -o assets", "keys sorted by bytes, joined like Terraform's join(\"\\n\", ...)")
       .epilogue(exitCodeHelp()) as Argv<PackArgs>,
   handler: async (args) => {
-    const result = args.output === undefined ? await packToStdout(args.directory) : packToFile(args.directory, args.output);
+    // Loaded on use, like every command's modules: other commands do not pay for them at start-up.
+    const packer = await import("../unpack/pack.ts");
+    const result = args.output === undefined ? await packToStdout(packer, args.directory) : packToFile(packer, args.directory, args.output);
     say(`packed ${result.assets} assets (${formatBytes(result.bytes)})`);
   },
 };
 
-async function packToStdout(directory: string): Promise<PackResult> {
+type Packer = typeof import("../unpack/pack.ts");
+
+async function packToStdout({ preparePack, writePack }: Packer, directory: string): Promise<PackResult> {
   const { isatty } = await import("node:tty");
   if (isatty(1)) {
     throw new UsageError("refusing to write a bundle (it holds private keys) to a terminal", "use -o FILE or redirect standard output");
@@ -35,7 +39,7 @@ async function packToStdout(directory: string): Promise<PackResult> {
 }
 
 /** Writes next to the destination and renames, so a failed pack leaves no partial bundle. */
-function packToFile(directory: string, output: string): PackResult {
+function packToFile({ preparePack, writePack }: Packer, directory: string, output: string): PackResult {
   const names = preparePack(directory);
   const temporary = path.join(path.dirname(output), `.${path.basename(output)}.${process.pid}.tmp`);
   let fd = attempt("create", temporary, () => fs.openSync(temporary, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600));

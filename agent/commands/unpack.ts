@@ -1,7 +1,5 @@
 import type { Argv, CommandModule } from "yargs";
 import { exitCodeHelp } from "../errors.ts";
-import { openBundleInput } from "../unpack/input.ts";
-import { unpackToDirectory } from "../unpack/unpack-to-directory.ts";
 import { say } from "../report/console.ts";
 import { formatBytes } from "../report/format.ts";
 
@@ -31,7 +29,9 @@ export const unpackCommand: CommandModule<object, UnpackArgs> = {
       .example("$0 unpack assets -C /tmp/assets", "restore every asset byte for byte")
       .example("$0 unpack - -C old-layout --awk < assets", "what `awk '/#####/ {filename=$2; next} {print > filename}'` wrote")
       .epilogue(exitCodeHelp()) as Argv<UnpackArgs>,
-  handler: (args) => {
+  handler: async (args) => {
+    // Loaded on use, like every command's modules: other commands do not pay for them at start-up.
+    const [{ openBundleInput }, { unpackToDirectory }] = await Promise.all([import("../unpack/input.ts"), import("../unpack/unpack-to-directory.ts")]);
     const input = openBundleInput(args.bundle);
     try {
       const result = unpackToDirectory(input, args.directory, args.awk ? "awk" : "exact");

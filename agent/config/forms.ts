@@ -81,3 +81,17 @@ export function userNameProblem(value: string): Problem {
 export function oneOfProblem(allowed: readonly string[]): (value: string) => Problem {
   return (value) => (allowed.includes(value) ? undefined : "is not one of the choices");
 }
+
+/**
+ * An absolute, normalized directory path, or "" for none. Written out rather than with
+ * node:path, whose import every command's option parsing would pay.
+ */
+export function directoryOrEmptyProblem(value: string): Problem {
+  if (value === "") return undefined;
+  if (!value.startsWith("/")) return "is not an absolute path";
+  // Control characters and DEL: a path like that is a typo, and would garble the messages that name it.
+  if (/[\u0000-\u001f\u007f]/.test(value)) return "holds a control character";
+  const segments = value.slice(1).split("/");
+  if (value === "/" || segments.some((segment) => segment === "" || segment === "." || segment === "..")) return "is not a normalized directory path";
+  return undefined;
+}

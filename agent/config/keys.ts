@@ -3,8 +3,9 @@
 // cannot exist in one place and be missing from another. Kept free of heavy imports: every
 // command's option parsing reads it.
 
+import { TEXTFILE_COLLECTOR_DIRECTORY } from "../paths.ts";
 import type { AgentConfig } from "./types.ts";
-import { dnsSubdomainProblem, imageReferenceProblem, ipAddressProblem, kubeletVersionProblem, oneOfProblem, userNameProblem, type Problem } from "./forms.ts";
+import { directoryOrEmptyProblem, dnsSubdomainProblem, imageReferenceProblem, ipAddressProblem, kubeletVersionProblem, oneOfProblem, userNameProblem, type Problem } from "./forms.ts";
 import { LABEL_FORM, TAINT_FORM, duplicateLabelProblem, duplicateTaintProblem, labelProblem, taintProblem } from "./labels.ts";
 
 export type ConfigKeyName = keyof AgentConfig;
@@ -131,6 +132,14 @@ export const CONFIG_KEYS: { readonly [K in ConfigKeyName]: KeyFields<K> } = {
       "the kubelet's version, which decides what kubelet.yaml may hold; needed when kubelet_image has no version tag " +
       "(pinned by digest alone), and must agree with the tag when it has one",
     check: kubeletVersionProblem,
+  },
+  textfile_collector_dir: {
+    name: "textfile_collector_dir",
+    kind: "scalar",
+    form: 'an absolute directory path, or "" for none',
+    default: TEXTFILE_COLLECTOR_DIRECTORY,
+    description: "where apply and verify write their Prometheus metrics for node-exporter's textfile collector; empty writes none",
+    check: directoryOrEmptyProblem,
   },
 };
 

@@ -23,4 +23,6 @@ export interface AgentConfig {
   platform: Platform;
   /** The kubelet's version (1.36 or 1.36.1), for an image that does not say it in its tag. */
   kubelet_version?: string;
+  /** Where apply and verify write their Prometheus textfile collector files; "" writes none. */
+  textfile_collector_dir: string;
 }

@@ -1,17 +1,17 @@
 // Making writes survive a power cut, cheaply. fsync per file costs a journal commit each
 // (measured here: 46 files, 15-32 ms, as long as the whole upstream script); one syncfs(2)
-// per filesystem flushes them all at once. Node has no syncfs, so coreutils' `sync -f`
-// (`--file-system`) makes the call; without it, every file is fsynced on its own. A plain
-// spawnSync costs ~1.5 ms here; importing execa alone costs more, so execa is kept for
-// systemctl, where its error reporting earns its price.
+// per filesystem flushes them all at once. Node has no syncfs: libc's is called through
+// bun:ffi (./libc.ts), and where libc cannot be opened, coreutils' `sync --file-system`
+// makes the call. Without either nothing would make the files' contents durable (an fsync
+// of the directories covers their entries only), so that is an error.
 
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import { AgentError, ExitCode, fromSystemError } from "../errors.ts";
+import { describeFailure, libc, spawnFallback, type Libc } from "./libc.ts";
 import { withReadOnlyFile } from "./read-only.ts";
 
-/** Flushes the filesystems holding `paths` (files or directories). */
-export function syncFilesystems(paths: readonly string[]): void {
+/** Flushes the filesystems holding `paths` (files or directories); `calls` null: through sync(1). */
+export function syncFilesystems(paths: readonly string[], calls: Libc | null = libc()): void {
   const onePerDevice = new Map<number, string>();
   for (const file of paths) {
     try {
@@ -22,10 +22,22 @@ export function syncFilesystems(paths: readonly string[]): void {
     }
   }
   if (onePerDevice.size === 0) return;
-  const result = spawnSync("sync", ["--file-system", ...onePerDevice.values()], { stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" });
-  if ((result.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT") {
-    for (const file of paths) fsyncPath(file);
+  if (calls === null) {
+    syncWithCommand([...onePerDevice.values()]);
     return;
+  }
+  for (const file of onePerDevice.values()) {
+    withReadOnlyFile(file, (fd) => {
+      const errno = calls.syncfs(fd);
+      if (errno !== 0) throw new AgentError(ExitCode.ioError, `flushing the filesystem of ${file} to disk failed: ${describeFailure("syncfs", errno)}`, "check the disk (dmesg)", file);
+    });
+  }
+}
+
+function syncWithCommand(files: readonly string[]): void {
+  const result = spawnFallback("sync", ["--file-system", ...files], { stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" });
+  if ((result.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT") {
+    throw new AgentError(ExitCode.ioError, "cannot flush to disk: libc's syncfs(2) is unavailable and sync(1) (coreutils) is not installed");
   }
   if (result.status !== 0) {
     throw new AgentError(ExitCode.ioError, `flushing to disk failed: ${(result.stderr || String(result.error ?? result.signal)).trim()}`);

@@ -4,9 +4,9 @@
 // it reaches must be readable by the uid that container runs as, and by no other uid.
 
 import * as path from "node:path";
-import { load } from "js-yaml";
 import { BundleError } from "../errors.ts";
 import { RUN_TIME_VALUE } from "./expansion.ts";
+import { parseManifest } from "./manifest-yaml.ts";
 import type { Owner } from "../fsio/ownership.ts";
 import { isObject } from "../json.ts";
 import { PKI_DIRECTORY } from "../paths.ts";
@@ -115,7 +115,7 @@ function refuseUnknownSubPath(asset: string, container: ContainerView, where: st
 function parsePod(manifest: StaticPodSource): Record<string, unknown> {
   let document: unknown;
   try {
-    document = load(Buffer.from(manifest.content).toString("utf8"), { filename: manifest.asset });
+    document = parseManifest(Buffer.from(manifest.content).toString("utf8"), manifest.asset);
   } catch (error) {
     const mark = (error as { mark?: { line?: number } }).mark;
     throw invalidPod(manifest.asset, `YAML error${mark?.line === undefined ? "" : ` at line ${mark.line + 1}`}: ${(error as { reason?: string }).reason ?? String(error)}`);

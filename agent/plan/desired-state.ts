@@ -3,6 +3,7 @@
 
 import { BundleError } from "../errors.ts";
 import { ROOT, type Ownership } from "../fsio/ownership.ts";
+import { comparePaths } from "../hostfs/host-root.ts";
 import { INSTALL_RECORD, STATIC_POD_DIRECTORY } from "../paths.ts";
 import {
   MANAGED_DIRECTORIES,
@@ -14,6 +15,7 @@ import {
   type Identities,
 } from "../placement/policy.ts";
 import { analyzeStaticPods } from "../placement/static-pods.ts";
+import { installRecordContent } from "./install-record.ts";
 
 export interface DesiredFile extends Ownership {
   /** Absolute host path. */
@@ -52,6 +54,8 @@ interface DesiredInput {
   rendered: readonly RenderedFile[];
   identities: Identities;
   allowUnknown: boolean;
+  /** The bundle's SHA-256, named in the install record; undefined on a worker. */
+  bundleSha256: string | undefined;
 }
 
 export function computeDesiredState(input: DesiredInput): DesiredState {
@@ -76,7 +80,7 @@ export function computeDesiredState(input: DesiredInput): DesiredState {
   }
   files.push({
     path: INSTALL_RECORD,
-    content: Buffer.from(`${JSON.stringify({ files: files.map((file) => file.path).sort() }, null, 1)}\n`),
+    content: installRecordContent(files.map((file) => file.path), input.bundleSha256),
     ...ROOT,
     mode: 0o600,
     secret: false,
@@ -154,7 +158,7 @@ function directoriesFor(files: readonly DesiredFile[], identities: Identities): 
       directories.set(path, directoryPolicy(path, identities));
     }
   }
-  return [...directories.values()].sort((a, b) => a.path.split("/").length - b.path.split("/").length || a.path.localeCompare(b.path));
+  return [...directories.values()].sort((a, b) => a.path.split("/").length - b.path.split("/").length || comparePaths(a.path, b.path));
 }
 
 function directoryPolicy(path: string, identities: Identities): DesiredDirectory {

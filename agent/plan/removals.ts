@@ -3,12 +3,11 @@
 // longer has (a switch from flannel to cilium leaves no stale manifests behind).
 
 import * as path from "node:path";
-import { AgentError, ExitCode, messageOf } from "../errors.ts";
-import { listIfExists, readTextIfExists } from "../fsio/read-only.ts";
+import { listIfExists } from "../fsio/read-only.ts";
 import type { HostRoot } from "../hostfs/host-root.ts";
-import { isObject } from "../json.ts";
-import { BACKUP_DIRECTORY, INSTALL_RECORD, STATIC_POD_DIRECTORY } from "../paths.ts";
+import { STATIC_POD_DIRECTORY } from "../paths.ts";
 import { managedDirectoryOf } from "../placement/policy.ts";
+import { readInstallRecord } from "./install-record.ts";
 
 export interface RemovalCandidate {
   /** Absolute host path. */
@@ -47,35 +46,8 @@ export function legacyLeftovers(host: HostRoot): RemovalCandidate[] {
  * directories: the record is trusted to name what the agent put there, nothing more.
  */
 export function staleFiles(host: HostRoot, wanted: ReadonlySet<string>): RemovalCandidate[] {
-  return previouslyInstalled(host)
-    .filter((file) => !wanted.has(file) && managedDirectoryOf(file) !== undefined && !file.split("/").includes(".."))
+  return readInstallRecord(host)
+    .files.filter((file) => !wanted.has(file) && managedDirectoryOf(file) !== undefined && !file.split("/").includes(".."))
     .map((file) => ({ path: file, why: "installed by an earlier apply, no longer in the bundle", legacy: false }));
 }
 
-/**
- * What the install record names; nothing on a first apply. A record that cannot be read, or
- * is not the agent's (the transaction writes it whole, so only a hand edit breaks it), stops
- * the apply: taken for empty, it would leave every stale file of the last bundle behind.
- */
-function previouslyInstalled(host: HostRoot): string[] {
-  const text = readTextIfExists(host.file(INSTALL_RECORD), "read", INSTALL_RECORD);
-  if (text === undefined) return [];
-  let record: unknown;
-  try {
-    record = JSON.parse(text);
-  } catch (error) {
-    throw unusableRecord(`is not valid JSON (${messageOf(error)})`, error);
-  }
-  if (!isObject(record) || !Array.isArray(record.files)) throw unusableRecord("has no list of files");
-  return record.files.filter((file): file is string => typeof file === "string" && file.startsWith("/"));
-}
-
-function unusableRecord(problem: string, cause?: unknown): AgentError {
-  return new AgentError(
-    ExitCode.ioError,
-    `${INSTALL_RECORD} ${problem}`,
-    `it names the files the last apply installed, so this one can remove those the bundle no longer has: restore it from the newest backup in ${BACKUP_DIRECTORY}, or delete it to apply without removing stale files`,
-    INSTALL_RECORD,
-    { cause },
-  );
-}

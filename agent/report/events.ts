@@ -7,7 +7,8 @@
 // a line starting with spaces (a command) is kept as it is, never wrapped.
 
 import { ExitCode, PHASES, exitCodeList } from "../errors.ts";
-import { BACKUP_DIRECTORY, RESULT_FILE, STATIC_POD_DIRECTORY, TRANSACTION_RECORD } from "../paths.ts";
+import { DEFAULT_CONFIG_PATH } from "../config/keys.ts";
+import { BACKUP_DIRECTORY, RESULT_FILE, STATIC_POD_DIRECTORY, TEXTFILE_COLLECTOR_DIRECTORY, TRANSACTION_RECORD } from "../paths.ts";
 
 export const EVENTS = {
   applyStarted: {
@@ -130,6 +131,15 @@ export const EVENTS = {
     explanation:
       `typhoon-agent installed the bundle successfully in TYPHOON_DURATION_MS milliseconds. The entries before this one list what changed; ${RESULT_FILE} records the same run.`,
     action: "Nothing to do.",
+  },
+  metricsNotWritten: {
+    messageId: "e5dcaae7fd63405ebdfc5086f298080e",
+    priority: 4,
+    title: "metrics not written",
+    explanation:
+      "typhoon-agent could not write its Prometheus metrics file @TYPHOON_PATH@ for node-exporter's textfile collector; TYPHOON_ERROR says why. The run itself is not affected: its outcome, exit code and other entries stand. Prometheus keeps reading the previous file, so its series stop getting newer, and the TyphoonAgentVerifyNotRun alert fires once the verify file is two days old.",
+    action:
+      `Make the directory writable for the agent, or point textfile_collector_dir in ${DEFAULT_CONFIG_PATH} at one that is (an empty value writes no metrics). The agent's units may write only ${TEXTFILE_COLLECTOR_DIRECTORY}, which systemd-tmpfiles creates at boot; another directory needs ReadWritePaths= in a drop-in for each:\n    systemctl edit typhoon-agent.service typhoon-agent-verify.service`,
   },
 } as const;
 

@@ -2,6 +2,7 @@
 // size), what changes first, unchanged paths folded into a count unless asked for.
 // Contents are never shown; a secret is marked as one.
 
+import { comparePaths } from "../hostfs/host-root.ts";
 import { countActions, type ApplyResult, type ReportedAction } from "./apply-result.ts";
 import { formatBytes, formatColumns } from "./format.ts";
 
@@ -10,7 +11,7 @@ const ORDER = ["remove", "replace", "repair", "create", "unchanged"] as const;
 export function formatPlanTable(result: ApplyResult, options: { showUnchanged: boolean }): string {
   const shown = result.actions
     .filter((action) => options.showUnchanged || action.action !== "unchanged")
-    .sort((a, b) => ORDER.indexOf(a.action) - ORDER.indexOf(b.action) || a.path.localeCompare(b.path));
+    .sort((a, b) => ORDER.indexOf(a.action) - ORDER.indexOf(b.action) || comparePaths(a.path, b.path));
   const rows = shown.map(row);
   const lines = rows.length === 0 ? [] : formatColumns(["ACTION", "PATH", "OWNER", "MODE", "SIZE", "NOTE"], rows, [4]);
   const hidden = result.actions.length - shown.length;

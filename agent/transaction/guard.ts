@@ -2,11 +2,11 @@
 // the next step boundary (so it is rolled back, never left half-done), and the SELinux
 // label every new file under the pki directory needs before it becomes visible.
 
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import { AgentError, ExitCode } from "../errors.ts";
 import type { HostRoot, RealPath } from "../hostfs/host-root.ts";
 import { PKI_DIRECTORY } from "../paths.ts";
+import { labelForContainers } from "./selinux-label.ts";
 
 const SIGNALS = ["SIGTERM", "SIGINT", "SIGHUP"] as const;
 
@@ -36,7 +36,7 @@ export function catchSignals(): Interruption {
 
 /**
  * With SELinux on the real host (selinuxfs mounted), the pki tree gets the label upstream's
- * `chcon -R -u system_u -t container_file_t` gave it, on the temp files, so every file
+ * `chcon -R -u system_u -t container_file_t` gave it (selinux-label.ts), on the temp files, so every file
  * is labeled before it appears. Never under --root: the label is the host's business.
  * Undefined when there is nothing to label.
  */
@@ -44,9 +44,6 @@ export function selinuxLabeller(host: HostRoot): ((temps: readonly RealPath[]) =
   if (!host.isRealRoot || !fs.existsSync("/sys/fs/selinux/enforce")) return undefined;
   const pki = host.directory(PKI_DIRECTORY);
   return (temps) => {
-    const targets = [...(fs.existsSync(pki) ? [pki] : []), ...temps.filter((temp) => temp.startsWith(`${pki}/`))];
-    if (targets.length === 0) return;
-    const result = spawnSync("chcon", ["-u", "system_u", "-t", "container_file_t", ...targets], { encoding: "utf8" });
-    if (result.status !== 0) throw new AgentError(ExitCode.ioError, `chcon failed: ${(result.stderr || String(result.error)).trim()}`);
+    labelForContainers([...(fs.existsSync(pki) ? [pki] : []), ...temps.filter((temp) => temp.startsWith(`${pki}/`))]);
   };
 }

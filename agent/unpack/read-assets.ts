@@ -2,9 +2,9 @@
 // sha256 Terraform's sha256(bundle) gives for the same bytes. A controller's bundle is
 // about 77 KB; apply compares each asset with the installed file anyway.
 
-import { createHash } from "node:crypto";
 import { parseBundle } from "./bundle-parser.ts";
 import type { BundleInput } from "./input.ts";
+import { sha256 } from "./sha256.ts";
 
 export interface BundleAssets {
   assets: Map<string, { content: Buffer; line: number }>;
@@ -13,7 +13,7 @@ export interface BundleAssets {
 }
 
 export function readBundleAssets(input: BundleInput): BundleAssets {
-  const hash = createHash("sha256");
+  const hash = sha256();
   const assets = new Map<string, { content: Buffer; line: number }>();
   let name = "";
   let line = 0;
@@ -35,5 +35,5 @@ export function readBundleAssets(input: BundleInput): BundleAssets {
     },
     { onInput: (bytes) => hash.update(bytes) },
   );
-  return { assets, sha256: hash.digest("hex"), bytes: summary.bytes };
+  return { assets, sha256: hash.hex(), bytes: summary.bytes };
 }

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import { AgentError } from "../errors.ts";
 import type { Accounts } from "../hostfs/accounts.ts";
 import { ROOT, type Ownership } from "../fsio/ownership.ts";
-import type { HostRoot } from "../hostfs/host-root.ts";
+import { comparePaths, type HostRoot } from "../hostfs/host-root.ts";
 import { STATIC_POD_DIRECTORY } from "../paths.ts";
 import { MANAGED_DIRECTORIES, NESTED_DIRECTORY_MODE, fileAccess, managedDirectoryOf, ruleOfInstalledPath, type Identities } from "../placement/policy.ts";
 import { analyzeStaticPods, type StaticPodAnalysis } from "../placement/static-pods.ts";
@@ -100,7 +100,7 @@ function directoriesOf(installed: readonly string[], identities: Identities): Ar
       directories.set(parent, { path: parent, ...ROOT, mode: NESTED_DIRECTORY_MODE });
     }
   }
-  return [...directories.values()].sort((a, b) => a.path.localeCompare(b.path));
+  return [...directories.values()].sort((a, b) => comparePaths(a.path, b.path));
 }
 
 /** Checks one entry's type, and its owner and mode when they are known; false when it is not there to check further. */

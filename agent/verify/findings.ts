@@ -19,11 +19,23 @@ export interface Finding {
 
 type CertificateStatus = "ok" | "expiring" | "expired" | "not yet valid";
 
+/**
+ * The name attributes certificate exporters label a certificate with: the first C, ST, L,
+ * O and OU and the last CN, as Go's crypto/x509 reads a name; absent ones are left out.
+ */
+export type NameFields = Partial<Record<"C" | "ST" | "L" | "O" | "OU" | "CN", string>>;
+
 export interface CertificateRow {
   /** The certificate list's name, or "<kubeconfig> client" for a kubeconfig's client certificate. */
   name: string;
   path: string;
+  /** For a kubeconfig's client certificate: the name of its entry under `users` ("" when it has none). */
+  kubeconfigUser?: string;
   subject: string;
+  issuer: string;
+  /** Hexadecimal, as `openssl x509 -serial` prints it. */
+  serialNumber: string;
+  names: { subject: NameFields; issuer: NameFields };
   sans: string[];
   /** Name of the CA it must chain to, if any. */
   ca: string | undefined;

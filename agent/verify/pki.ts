@@ -8,7 +8,7 @@ import { load } from "js-yaml";
 import { messageOf } from "../errors.ts";
 import { isObject } from "../json.ts";
 import { CERTIFICATE_LIST, type Certificate, type CertificateList } from "./certificates.ts";
-import type { CertificateRow, Finding } from "./findings.ts";
+import type { CertificateRow, Finding, NameFields } from "./findings.ts";
 
 const DAY_MS = 86_400_000;
 
@@ -49,7 +49,7 @@ function checkCertificate(check: Check, spec: Certificate): void {
   const { input, findings } = check;
   const certificate = check.certificateAt(spec.path);
   if (certificate === undefined) return;
-  check.certificates.push(rowOf(spec.name, spec.path, certificate, spec.ca?.name, input, findings));
+  check.certificates.push(rowOf({ name: spec.name, path: spec.path }, certificate, spec.ca?.name, input, findings));
   if (spec.keyPath !== undefined) {
     const key = parseKey(input.read(spec.keyPath), spec.keyPath, findings);
     if (key !== undefined && !certificate.checkPrivateKey(key)) {
@@ -97,7 +97,8 @@ function checkKubeconfig(check: Check, kubeconfig: CertificateList["kubeconfigs"
   for (const user of embedded.clients) {
     const client = parseCertificate(user.certificate, `${kubeconfig.path} client-certificate-data`, findings);
     if (client === undefined) continue;
-    check.certificates.push(rowOf(`${kubeconfig.name} client`, kubeconfig.path, client, kubeconfig.ca.name, input, findings));
+    const identity = { name: `${kubeconfig.name} client`, path: kubeconfig.path, kubeconfigUser: user.name ?? "" };
+    check.certificates.push(rowOf(identity, client, kubeconfig.ca.name, input, findings));
     const key = parseKey(user.key, `${kubeconfig.path} client-key-data`, findings);
     if (key !== undefined && !client.checkPrivateKey(key)) {
       findings.push({ severity: "error", check: "key", path: kubeconfig.path, message: "client-certificate-data does not match client-key-data" });
@@ -108,15 +109,21 @@ function checkKubeconfig(check: Check, kubeconfig: CertificateList["kubeconfigs"
   }
 }
 
-function rowOf(name: string, path: string, certificate: X509Certificate, ca: string | undefined, input: PkiInput, findings: Finding[]): CertificateRow {
+type RowIdentity = Pick<CertificateRow, "name" | "path" | "kubeconfigUser">;
+
+function rowOf(identity: RowIdentity, certificate: X509Certificate, ca: string | undefined, input: PkiInput, findings: Finding[]): CertificateRow {
+  const { name, path } = identity;
   const notBefore = certificate.validFromDate;
   const notAfter = certificate.validToDate;
   // Whole days, toward zero: 29.9 days left is 29, expired 1.2 days ago is -1.
   const daysLeft = Math.trunc((notAfter.getTime() - input.now.getTime()) / DAY_MS);
+  const legacy = certificate.toLegacyObject();
   const row: CertificateRow = {
-    name,
-    path,
+    ...identity,
     subject: oneLine(certificate.subject),
+    issuer: oneLine(certificate.issuer),
+    serialNumber: certificate.serialNumber,
+    names: { subject: nameFields(legacy.subject), issuer: nameFields(legacy.issuer) },
     sans: certificate.subjectAltName === undefined ? [] : certificate.subjectAltName.split(", ").map((san) => san.replace(/^IP Address:/, "IP:")),
     ca,
     notBefore: notBefore.toISOString(),
@@ -135,6 +142,21 @@ function rowOf(name: string, path: string, certificate: X509Certificate, ca: str
     findings.push({ severity: "warning", check: "validity", path, message: `${name} expires on ${row.notAfter}, in ${daysLeft} days`, certificate: row });
   }
   return row;
+}
+
+/**
+ * The legacy object holds each attribute unescaped, as a string, or an array when the name
+ * repeats it; Go keeps the first C, ST, L, O, OU and the last CN, and so does this.
+ */
+function nameFields(name: object | undefined): NameFields {
+  const fields: NameFields = {};
+  const attributes = (name ?? {}) as Record<string, string | string[] | undefined>;
+  for (const attribute of ["C", "ST", "L", "O", "OU", "CN"] as const) {
+    const value = attributes[attribute];
+    const chosen = Array.isArray(value) ? (attribute === "CN" ? value.at(-1) : value[0]) : value;
+    if (chosen !== undefined && chosen !== "") fields[attribute] = chosen;
+  }
+  return fields;
 }
 
 /** Issued by `ca` by name and signed with its key: the chain a TLS peer would build. */
@@ -164,7 +186,7 @@ function parseKey(pem: Buffer | undefined, path: string, findings: Finding[]): K
 
 interface EmbeddedMaterial {
   caCertificates: Buffer[];
-  clients: Array<{ certificate: Buffer; key: Buffer | undefined }>;
+  clients: Array<{ name: string | undefined; certificate: Buffer; key: Buffer | undefined }>;
 }
 
 function parseKubeconfig(text: Buffer, path: string, findings: Finding[]): EmbeddedMaterial | undefined {
@@ -175,18 +197,20 @@ function parseKubeconfig(text: Buffer, path: string, findings: Finding[]): Embed
     findings.push({ severity: "error", check: "parse", path, message: `is not YAML: ${messageOf(error)}` });
     return undefined;
   }
-  const entries = (list: unknown, field: "cluster" | "user"): Array<Record<string, unknown>> =>
-    Array.isArray(list) ? list.flatMap((entry) => (isObject(entry) && isObject(entry[field]) ? [entry[field]] : [])) : [];
+  const named = (list: unknown, field: "cluster" | "user"): Array<{ name: string | undefined; body: Record<string, unknown> }> =>
+    Array.isArray(list)
+      ? list.flatMap((entry) => (isObject(entry) && isObject(entry[field]) ? [{ name: typeof entry.name === "string" ? entry.name : undefined, body: entry[field] }] : []))
+      : [];
   const data = (value: unknown): Buffer | undefined => (typeof value === "string" ? Buffer.from(value, "base64") : undefined);
   if (!isObject(document) || document.kind !== "Config") {
     findings.push({ severity: "error", check: "parse", path, message: "is not a kubeconfig (kind: Config)" });
     return undefined;
   }
   return {
-    caCertificates: entries(document.clusters, "cluster").flatMap((cluster) => data(cluster["certificate-authority-data"]) ?? []),
-    clients: entries(document.users, "user").flatMap((user) => {
-      const certificate = data(user["client-certificate-data"]);
-      return certificate === undefined ? [] : [{ certificate, key: data(user["client-key-data"]) }];
+    caCertificates: named(document.clusters, "cluster").flatMap((cluster) => data(cluster.body["certificate-authority-data"]) ?? []),
+    clients: named(document.users, "user").flatMap(({ name, body }) => {
+      const certificate = data(body["client-certificate-data"]);
+      return certificate === undefined ? [] : [{ name, certificate, key: data(body["client-key-data"]) }];
     }),
   };
 }

@@ -14,6 +14,8 @@ export interface Contender {
   options?: SpawnSyncOptions;
   /** Runs before every measured run, outside the timing (fresh output directories). */
   prepare?: () => void;
+  /** The exit status a run must end with (default 0): some start-up measures end in a refusal. */
+  exitCode?: number;
 }
 
 export interface Measured {
@@ -34,7 +36,7 @@ function runOnce(contender: Contender): number {
   const started = performance.now();
   const result = spawnSync(contender.command, contender.args, { stdio: "ignore", ...contender.options });
   const elapsed = performance.now() - started;
-  if (result.status !== 0) {
+  if (result.status !== (contender.exitCode ?? 0)) {
     throw new Error(`${contender.name}: ${contender.command} ${contender.args.join(" ")} exited ${result.status ?? result.signal}`);
   }
   return elapsed;
@@ -49,7 +51,7 @@ export function peakRss(contender: Contender): number | undefined {
     stdio: "ignore",
     ...contender.options,
   });
-  if (result.status !== 0) return undefined;
+  if (result.status !== (contender.exitCode ?? 0)) return undefined;
   const kilobytes = Number(fs.readFileSync(report, "utf8").trim());
   fs.rmSync(path.dirname(report), { recursive: true });
   return kilobytes;

@@ -3,38 +3,14 @@
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { makeSampleAssets, terraformBundle } from "../make-bundle.ts";
+import { terraformBundle } from "../make-bundle.ts";
 import { makeHostTree } from "../sample-host.ts";
+import { apply } from "./apply.ts";
 import { compare, type Contender } from "./measure.ts";
-import { reRootedLayoutScript } from "./upstream-layout.ts";
+import { AGENT, AGENT_ENV, REPO, freshCopy, mb, ms, type Row, type Section } from "./section.ts";
+import { startup } from "./startup.ts";
 
-export const REPO = path.resolve(import.meta.dir, "../..");
-// The binary `npm run bench` just built: dist/typhoon-agent, or $TYPHOON_AGENT_BIN as scripts/build.ts takes it.
-export const AGENT = path.resolve(REPO, process.env.TYPHOON_AGENT_BIN ?? "dist/typhoon-agent");
 const ONE_LINER = "/#####/ {filename=$2; next} {print > filename}";
-
-export interface Row {
-  measure: string;
-  agent: string;
-  baseline: string;
-  ratio?: number;
-  target?: string;
-  met?: boolean;
-}
-
-export interface SectionContext {
-  work: string;
-  quick: boolean;
-}
-
-export interface Section {
-  id: string;
-  title: string;
-  run(context: SectionContext): Promise<Row[]> | Row[];
-}
-
-const ms = (value: number): string => `${value.toFixed(1)} ms`;
-const mb = (kilobytes: number | undefined): string => (kilobytes === undefined ? "n/a" : `${(kilobytes / 1024).toFixed(1)} MB`);
 
 /**
  * A bundle of `files` assets totalling about `bytes`, written as it is generated (base64
@@ -66,26 +42,6 @@ function freshDirectory(directory: string, subdirectories: readonly string[] = [
   };
 }
 
-const startup: Section = {
-  id: "startup",
-  title: "start-up (--version vs node -e 0)",
-  run({ quick }) {
-    const [agent, node] = compare(
-      [
-        { name: "agent", command: AGENT, args: ["--version"] },
-        { name: "node", command: "node", args: ["-e", "0"] },
-      ],
-      quick ? 10 : 40,
-      { warmup: 3, rss: true },
-    );
-    const ratio = agent!.medianMs / node!.medianMs;
-    return [
-      { measure: "start-up: typhoon-agent --version", agent: ms(agent!.medianMs), baseline: `node -e 0: ${ms(node!.medianMs)}`, ratio, target: "<= 0.25x", met: ratio <= 0.25 },
-      { measure: "peak RSS: typhoon-agent --version", agent: mb(agent!.peakRssKb), baseline: `node -e 0: ${mb(node!.peakRssKb)}` },
-    ];
-  },
-};
-
 function unpackRows(work: string, megabytes: number, files: number, runs: number): Row[] {
   const bundle = path.join(work, `bundle-${megabytes}m`);
   const directories = writeBulkBundle(bundle, megabytes * 1024 * 1024, files);
@@ -107,9 +63,11 @@ function unpackRows(work: string, megabytes: number, files: number, runs: number
   for (const name of ["agent", "mawk", "gawk"]) fs.rmSync(out(name), { recursive: true, force: true });
   const size = `${megabytes} MB / ${files} files`;
   const vsMawk = agent!.medianMs / mawk!.medianMs;
+  // Past 100 MB the decoder's speed shows; below, start-up is most of both programs' time.
+  const target = megabytes >= 100 ? 0.5 : 1;
   const rss = agent!.peakRssKb;
   return [
-    { measure: `unpack ${size} vs mawk`, agent: ms(agent!.medianMs), baseline: `mawk: ${ms(mawk!.medianMs)}`, ratio: vsMawk, target: "<= 1.0x", met: vsMawk <= 1 },
+    { measure: `unpack ${size} vs mawk`, agent: ms(agent!.medianMs), baseline: `mawk: ${ms(mawk!.medianMs)}`, ratio: vsMawk, target: `<= ${target.toFixed(1)}x`, met: vsMawk <= target },
     { measure: `unpack ${size} vs gawk`, agent: ms(agent!.medianMs), baseline: `gawk: ${ms(gawk!.medianMs)}`, ratio: agent!.medianMs / gawk!.medianMs },
     {
       measure: `peak RSS: unpack ${size}`,
@@ -131,64 +89,6 @@ const unpack: Section = {
     const growth = rss[rss.length - 1]! / rss[0]!;
     rows.push({ measure: `peak RSS, ${sizes.at(-1)![0]} MB vs ${sizes[0]![0]} MB bundle`, agent: "", baseline: "", ratio: growth, target: "flat (<= 1.25x)", met: growth <= 1.25 });
     return rows;
-  },
-};
-
-/** A fresh copy of `skeleton` at `root` before every run. */
-function freshCopy(skeleton: string, root: string): () => void {
-  return () => {
-    fs.rmSync(root, { recursive: true, force: true });
-    fs.cpSync(skeleton, root, { recursive: true, preserveTimestamps: true });
-  };
-}
-
-// Without a journal socket the agent writes its events to stderr; the bench discards them.
-const AGENT_ENV = { ...process.env, TYPHOON_AGENT_JOURNAL: "stderr" };
-
-const apply: Section = {
-  id: "apply",
-  title: "durable apply vs upstream's layout script",
-  async run({ work, quick }) {
-    const skeleton = makeHostTree(path.join(work, "apply-skeleton"));
-    const assets = await makeSampleAssets();
-    fs.writeFileSync(path.join(skeleton, "home/core/assets"), terraformBundle(assets), { mode: 0o600 });
-    const script = path.join(work, "layout.sh");
-    fs.writeFileSync(script, reRootedLayoutScript(), { mode: 0o755 });
-    const agentRoot = path.join(work, "apply-agent");
-    const upstreamRoot = path.join(work, "apply-upstream");
-    const [agent, upstream] = compare(
-      [
-        {
-          name: "agent",
-          command: AGENT,
-          args: ["apply", path.join(agentRoot, "home/core/assets"), "--root", agentRoot, "--no-start"],
-          options: { env: AGENT_ENV },
-          prepare: freshCopy(skeleton, agentRoot),
-        },
-        {
-          name: "upstream",
-          command: "bash",
-          args: ["-e", script],
-          options: { cwd: path.join(upstreamRoot, "home/core"), env: { ...process.env, ROOT: upstreamRoot } },
-          prepare: freshCopy(skeleton, upstreamRoot),
-        },
-      ],
-      quick ? 10 : 40,
-      { warmup: 3, rss: true },
-    );
-    const ratio = agent!.medianMs / upstream!.medianMs;
-    const rss = agent!.peakRssKb;
-    return [
-      {
-        measure: `durable apply, ${assets.size} assets`,
-        agent: ms(agent!.medianMs),
-        baseline: `layout script (no fsync): ${ms(upstream!.medianMs)}`,
-        ratio,
-        target: "<= 0.5x",
-        met: ratio <= 0.5,
-      },
-      { measure: "peak RSS: apply", agent: mb(rss), baseline: `layout script: ${mb(upstream!.peakRssKb)}`, target: "<= 64 MB", ...(rss === undefined ? {} : { met: rss <= 64 * 1024 }) },
-    ];
   },
 };
 

@@ -62,6 +62,8 @@ function fileProblem(tree: string, expectation: FileExpectation): string | undef
   if (expectation.gid !== undefined && stat.gid !== expectation.gid) return `group gid ${stat.gid}, expected ${expectation.gid}`;
   if (expectation.sha512 !== undefined && sha512(fs.readFileSync(file)) !== expectation.sha512) return "content differs";
   if (expectation.content !== undefined && fs.readFileSync(file, "utf8") !== expectation.content) return "content differs";
+  const missing = expectation.contains?.find((text) => !fs.readFileSync(file, "utf8").includes(text));
+  if (missing !== undefined) return `does not hold ${JSON.stringify(missing)}`;
   return undefined;
 }
 

@@ -4,8 +4,9 @@
 // on a worker (docs/design.md: placement, the transaction, the journal). `boots` limits an expectation to the boots that
 // can meet it.
 
+import { TEXTFILE_COLLECTOR_DIRECTORY } from "../../agent/paths.ts";
 import { EVENTS } from "../../agent/report/events.ts";
-import { BUNDLE_PATH, CONFIG_PATH, DISTROS, SYSEXT } from "../../packaging/agent-files.ts";
+import { BUNDLE_PATH, CONFIG_PATH, DISTROS, SYSEXT, TMPFILES_PATH } from "../../packaging/agent-files.ts";
 import type { Boot } from "./machine.ts";
 
 export interface BootFacts {
@@ -34,6 +35,8 @@ export interface FileExpectation {
   sha512?: string;
   content?: string;
   selinuxLabel?: string;
+  /** Text the file must hold somewhere (for files whose whole content varies from run to run). */
+  contains?: readonly string[];
   boots?: Boot[];
 }
 
@@ -50,6 +53,7 @@ const ROOT = { uid: 0, gid: 0 };
 const ETCD = { uid: 232, gid: 232 };
 const NOBODY_UID = 65534; // the static pods' runAsUser
 const CONTAINER_FILE = "system_u:object_r:container_file_t:s0";
+const TEXTFILE_DIRECTORY = TEXTFILE_COLLECTOR_DIRECTORY;
 const BINARY = DISTROS["fedora-coreos"].binary;
 const CATALOG = `${DISTROS["fedora-coreos"].catalogDirectory}/typhoon-agent.catalog`;
 /** systemd's "a start job finished successfully" (UNIT_STARTED); a unit skipped by its condition gets one too */
@@ -76,6 +80,7 @@ export function fileExpectations(facts: BootFacts): FileExpectation[] {
     { path: BINARY, type: "file", mode: 0o755, ...ROOT, sha512: facts.binarySha512, boots: FEDORA_COREOS },
     { path: CONFIG_PATH, type: "file", mode: 0o644, ...ROOT, content: facts.agentConfig },
     { path: CATALOG, type: "file", mode: 0o644, ...ROOT, boots: FEDORA_COREOS },
+    { path: TMPFILES_PATH, type: "file", mode: 0o644, ...ROOT, contains: [`\nd ${TEXTFILE_DIRECTORY} 0755 root root -\n`] },
     ...[...facts.units].map(([name, content]): FileExpectation => ({ path: `/etc/systemd/system/${name}`, type: "file", content })),
     // enabled by systemd at first boot, from the presets Ignition wrote
     { path: "/etc/systemd/system/multi-user.target.wants/typhoon-agent.service", type: "symlink" },
@@ -96,6 +101,18 @@ export function fileExpectations(facts: BootFacts): FileExpectation[] {
     { path: "/var/lib/typhoon-agent/result.json", type: "file" },
     { path: "/var/lib/typhoon-agent/installed.json", type: "file", mode: 0o600, ...ROOT },
     { path: "/etc/kubernetes/pki", type: "absent", boots: ["worker"] },
+    // the metrics for node-exporter: the directory systemd-tmpfiles made at boot, apply's file and
+    // verify's from its first run, each written from its unit's sandbox
+    { path: TEXTFILE_DIRECTORY, type: "directory", mode: 0o755, ...ROOT },
+    { path: `${TEXTFILE_DIRECTORY}/typhoon_agent_apply.prom`, type: "file", mode: 0o644, ...ROOT, contains: ["\ntyphoon_agent_apply_exit_code 0\n"] },
+    { path: `${TEXTFILE_DIRECTORY}/typhoon_agent_verify.prom`, type: "file", mode: 0o644, ...ROOT, contains: ["\ntyphoon_agent_verify_exit_code 0\n"] },
+    {
+      path: `${TEXTFILE_DIRECTORY}/typhoon_agent_verify.prom`,
+      type: "file",
+      contains: ['\nx509_cert_not_after{filename="apiserver.crt",filepath="/etc/kubernetes/pki/apiserver.crt",'],
+      boots: CONTROLLERS,
+    },
+    { path: `${TEXTFILE_DIRECTORY}/typhoon_agent_apply.prom`, type: "file", contains: [`\ntyphoon_agent_bundle_info{sha256="${facts.bundleSha256}"} 1\n`], boots: CONTROLLERS },
     // placement and least privilege (docs/design.md, "Placement")
     ...CONTROLLER_TREE.map((expectation) => ({ ...expectation, boots: CONTROLLERS })),
     // labeled for containers like upstream's chcon, where SELinux is on (the QEMU guest)
@@ -159,6 +176,7 @@ export function journalExpectations(facts: BootFacts): JournalExpectation[] {
     // a controller's etcd (boot/etcd.ts) serving with the certificates apply installed: the
     // check (which requires etcd-member.service) wrote and read a key as the kube-apiserver's uid
     { what: "etcd reached as the kube-apiserver's uid", match: startJobDone("boot-test-etcd-check.service"), present: true, boots: CONTROLLERS },
+    { what: "apply and verify wrote their metrics", match: agentEvent("metricsNotWritten"), present: false },
   ];
   return all.filter((expectation) => expectation.boots?.includes(facts.boot) ?? true);
 }

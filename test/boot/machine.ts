@@ -178,7 +178,7 @@ export async function bootNspawn(root: string, work: string, boot: Boot): Promis
 }
 
 /** Paths read back from the disk image after a QEMU boot (debugfs, nothing mounted). */
-const READ_BACK = ["/etc", "/home", "/opt", "/usr/local", "/var/lib/typhoon-agent", "/var/lib/systemd/catalog", "/var/log/journal"];
+const READ_BACK = ["/etc", "/home", "/opt", "/usr/local", "/var/lib/typhoon-agent", "/var/lib/node_exporter", "/var/lib/systemd/catalog", "/var/log/journal"];
 
 /**
  * The Fedora CoreOS way: the root as an ext4 disk, the config in QEMU's fw_cfg where

@@ -36,12 +36,13 @@ export function noiseAmong(calls: readonly Call[], syscall: string, n: number, r
 /** Host directories whose files are handled in loops (assets, backups): one key for all of a directory's files. */
 const LOOPED = /^(<root>\/(?:etc\/kubernetes\/pki|etc\/kubernetes\/manifests|etc\/ssl\/etcd\/etcd|opt\/bootstrap\/assets(?:\/[^/]+)*|var\/lib\/typhoon-agent\/backups))\/[^/]+$/;
 
-/** A path with the run's own names (root, transaction ids, pids, pipes) taken out. */
+/** A path with the run's own names (root, transaction ids, pids, pipes and sockets) taken out. */
 export function normalizePath(path: string, root: string): string {
   const normalized = path
     .replaceAll(root, "<root>")
     .replace(/\.typhoon-agent\.\d{8}T\d{9}Z\.\d+\.(tmp|orig)$/, ".typhoon-agent.<id>.<n>.$1")
     .replace(/\d{8}T\d{9}Z/g, "<id>")
+    .replace(/(\/\.[^/]+\.prom)\.\d+\.tmp$/, "$1.<pid>.tmp") // a metrics file on its way
     .replace(/^\/proc\/\d+\//, "/proc/<pid>/")
     .replace(/^(pipe|UNIX-STREAM|UNIX-DGRAM|socket):\[[\d\->]+\]$/, "$1");
   return normalized.replace(LOOPED, "$1/*");

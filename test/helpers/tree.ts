@@ -3,6 +3,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { TEXTFILE_COLLECTOR_DIRECTORY } from "../../agent/paths.ts";
 
 const made: string[] = [];
 
@@ -64,14 +65,24 @@ export function readFiles(root: string): Map<string, Buffer> {
   return files;
 }
 
-const RUN_RECORD = ["var", "var/lib", "var/lib/typhoon-agent", "var/lib/typhoon-agent/lock", "var/lib/typhoon-agent/result.json"];
+const METRICS_DIRECTORY = TEXTFILE_COLLECTOR_DIRECTORY.slice(1);
+const RUN_RECORD = [
+  "var",
+  "var/lib",
+  "var/lib/typhoon-agent",
+  "var/lib/typhoon-agent/lock",
+  "var/lib/typhoon-agent/result.json",
+  path.dirname(METRICS_DIRECTORY),
+  METRICS_DIRECTORY,
+  `${METRICS_DIRECTORY}/typhoon_agent_apply.prom`,
+];
 
 /**
  * The tree as an apply that refused its input must leave it: only its own run record (the
- * state directory, result.json and the lock file) may have appeared.
+ * state directory, result.json, the lock file, and its metrics for node-exporter) may have appeared.
  */
 export function snapshotIgnoringRunRecord(root: string, before: ReadonlyMap<string, TreeEntry>): Map<string, TreeEntry> {
   const after = snapshotTree(root);
-  for (const name of RUN_RECORD) if (!before.has(name) || name.endsWith(".json")) after.delete(name);
+  for (const name of RUN_RECORD) if (!before.has(name) || name.endsWith(".json") || name.endsWith(".prom")) after.delete(name);
   return after;
 }

@@ -1,0 +1,58 @@
+// Shell completion as an operator installs it: `typhoon-agent completion` prints yargs'
+// bash script, and a real bash that sourced it completes commands, flags and choices by
+// asking the binary (on PATH as `typhoon-agent`, as on a node).
+
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { execa } from "execa";
+import { describe, expect, test } from "vitest";
+import { AGENT, runAgent } from "./helpers/agent-binary.ts";
+import { tempDir } from "./helpers/tree.ts";
+
+/** A PATH directory holding the agent under its installed name. */
+function agentOnPath(): string {
+  const directory = tempDir();
+  fs.symlinkSync(AGENT, path.join(directory, "typhoon-agent"));
+  return directory;
+}
+
+/** What bash offers for `words` (the last one being completed), with the script sourced. */
+async function complete(script: string, words: readonly string[]): Promise<string[]> {
+  const directory = agentOnPath();
+  fs.writeFileSync(path.join(directory, "completion.bash"), script);
+  const program = `
+    source "$1"; shift
+    COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
+    _typhoon-agent_yargs_completions
+    printf '%s\\n' "\${COMPREPLY[@]}"`;
+  const result = await execa("bash", ["-c", program, "bash", path.join(directory, "completion.bash"), ...words], {
+    env: { PATH: `${directory}:${process.env.PATH}`, SHELL: "/bin/bash" },
+    reject: false,
+  });
+  expect(result.exitCode, result.stderr).toBe(0);
+  return result.stdout.split("\n").filter((line) => line !== "");
+}
+
+describe("typhoon-agent completion", () => {
+  test("prints a bash completion script for typhoon-agent that bash accepts", async () => {
+    const result = await runAgent(["completion"], { env: { SHELL: "/bin/bash" } });
+    expect(result.exitCode, result.stderr as string).toBe(0);
+    expect(result.stderr).toBe("");
+    expect(result.stdout).toContain("complete -o bashdefault -o default -F _typhoon-agent_yargs_completions typhoon-agent\n");
+    const syntax = await execa("bash", ["-n"], { input: result.stdout as string, reject: false });
+    expect(syntax.exitCode, syntax.stderr).toBe(0);
+  });
+
+  test("is listed in --help", async () => {
+    expect((await runAgent(["--help"])).stdout).toContain("typhoon-agent completion");
+  });
+
+  test("bash completes commands, a command's flags and render's targets", async () => {
+    const script = (await runAgent(["completion"], { env: { SHELL: "/bin/bash" } })).stdout as string;
+    expect(await complete(script, ["typhoon-agent", ""])).toEqual(["apply", "plan", "rollback", "verify", "unpack", "pack", "render", "completion"]);
+    expect(await complete(script, ["typhoon-agent", "ro"])).toEqual(["rollback"]);
+    expect(await complete(script, ["typhoon-agent", "apply", "--keep"])).toEqual(["--keep-bundle"]);
+    expect(await complete(script, ["typhoon-agent", "verify", "--warn"])).toEqual(["--warn-days"]);
+    expect(await complete(script, ["typhoon-agent", "render", "agent"])).toEqual(["agent-config"]);
+  });
+});
