@@ -83,7 +83,7 @@ async function runMutant(mutant: Mutant): Promise<Outcome> {
   planted = { file: mutant.file, original };
   try {
     fs.writeFileSync(file, plant(original, mutant));
-    compile(binary);
+    await compile(binary);
     const by = await killedBy(mutant.tests);
     return { mutant, result: by === undefined ? "survived" : "killed", by: by ?? "", seconds: Math.round((performance.now() - started) / 1000) };
   } finally {
