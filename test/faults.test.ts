@@ -16,7 +16,7 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { PHASES } from "../agent/errors.ts";
 import { AGENT } from "./helpers/agent-binary.ts";
-import { inParallel, keyOf, noiseAmong, sitesOf, type Site } from "./helpers/fault-sweep.ts";
+import { inParallel, keyOf, realign, sitesOf, type Site } from "./helpers/fault-sweep.ts";
 import { QUIET_ENV as ENV, agentApply, copyTree, hasCommand, makePkiReplacement } from "./helpers/pki-replacement.ts";
 import { runSeed, seededRandom } from "./helpers/random.ts";
 import { descriptorPath, opens, pathPair, traceRun, type Call, type TracedRun } from "./helpers/syscall-trace.ts";
@@ -90,7 +90,8 @@ async function sitesOfApply(syscalls: readonly string[], granularity: "every cal
 /**
  * One apply with `errno` injected at `site`; checks where it landed and what it left. The
  * runtime's timed calls (NOISE) can shift the site's number: such a run is repeated on a fresh
- * copy with the number moved by as many as shifted it. Returns "syscall#N:exit".
+ * copy, aimed at the call with the site's ordinal among the calls that are not noise.
+ * Returns "syscall#N:exit".
  */
 async function injectAt(site: Site, errno: string, title: string): Promise<string> {
   const what = `${title}: ${site.syscall} #${site.n} (${site.key})`;
@@ -101,9 +102,9 @@ async function injectAt(site: Site, errno: string, title: string): Promise<strin
     const run = await traceRun(`${root}.trace`, [site.syscall], [AGENT, ...applyArgs(root)], { env: ENV, mainThreadOnly: true, extra: inject });
     const injected = run.calls.find((call) => call.injected);
     const landed = injected === undefined ? "nothing injected" : keyOf(injected, root);
-    const shift = noiseAmong(run.calls, site.syscall, n, root) - site.noise;
-    if (landed !== site.key && shift !== 0 && attempt < 5) {
-      n = site.n + shift;
+    const next = realign(run.calls, site, n, root);
+    if (landed !== site.key && next !== n && attempt < 5) {
+      n = next;
       continue;
     }
     expect(landed, `${what}: the injection lands on its site (attempt ${attempt}, at #${n})`).toBe(site.key);

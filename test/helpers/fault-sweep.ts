@@ -13,8 +13,8 @@ export interface Site {
   /** The call's number among its syscall's calls in the main thread: strace's `when=`. */
   n: number;
   key: string;
-  /** How many of the first `n` calls were runtime noise (see NOISE). */
-  noise: number;
+  /** Its number among the calls of its syscall that are not runtime noise (see NOISE). */
+  ordinal: number;
 }
 
 /**
@@ -28,9 +28,23 @@ export function isNoise(key: string): boolean {
   return NOISE.test(key);
 }
 
-/** How many of the first `n` calls of `syscall` in `calls` are noise. */
-export function noiseAmong(calls: readonly Call[], syscall: string, n: number, root: string): number {
-  return calls.filter((call) => call.name === syscall).slice(0, n).filter((call) => isNoise(keyOf(call, root))).length;
+/** How many of the first `n` calls of `syscall` in `calls` are not noise. */
+export function ordinalAt(calls: readonly Call[], syscall: string, n: number, root: string): number {
+  return calls.filter((call) => call.name === syscall).slice(0, n).filter((call) => !isNoise(keyOf(call, root))).length;
+}
+
+/**
+ * Where to aim again after an injection at `n` missed `site`: the calls before the injected
+ * one are those of any run, so the site is the call with its ordinal there, or, when it had
+ * not come yet, as many calls further as non-noise calls were missing.
+ */
+export function realign(calls: readonly Call[], site: Site, n: number, root: string): number {
+  const ofSyscall = calls.filter((call) => call.name === site.syscall);
+  let ordinal = 0;
+  for (const [index, call] of ofSyscall.slice(0, n - 1).entries()) {
+    if (!isNoise(keyOf(call, root)) && ++ordinal === site.ordinal) return index + 1;
+  }
+  return n + (site.ordinal - ordinalAt(calls, site.syscall, n, root));
 }
 
 /** Host directories whose files are handled in loops (assets, backups): one key for all of a directory's files. */
@@ -68,7 +82,7 @@ export function sitesOf(calls: readonly Call[], syscalls: readonly string[], roo
     counts.set(call.name, n);
     const key = keyOf(call, root);
     if (isNoise(key)) continue;
-    if (granularity === "every call" || key !== previous) sites.push({ syscall: call.name, n, key, noise: noiseAmong(calls, call.name, n, root) });
+    if (granularity === "every call" || key !== previous) sites.push({ syscall: call.name, n, key, ordinal: ordinalAt(calls, call.name, n, root) });
     previous = key;
   }
   return sites;
