@@ -13,17 +13,12 @@ import { renderCommand } from "./commands/render.ts";
 import { rollbackCommand } from "./commands/rollback.ts";
 import { unpackCommand } from "./commands/unpack.ts";
 import { verifyCommand } from "./commands/verify.ts";
+import { STDIN_PLACEHOLDER, usageErrorFor } from "./commands/option-checks.ts";
 import { VERSION } from "./version.ts";
 
 // One paragraph each: yargs wraps help text to the terminal and would keep a hard newline mid-line.
 const DESCRIPTION =
   "Installs a Typhoon controller or worker from the asset bundle Terraform renders: certificates with least-privilege owners and modes, kubelet.service and the static pods, as one transaction, reported to the systemd journal.";
-
-/**
- * yargs turns a positional "-" into an empty string, so "-" (standard input) travels
- * through the parser as a placeholder no real argument can equal: argv never holds NUL.
- */
-const STDIN_PLACEHOLDER = "\u0000stdin";
 
 export async function main(argv: readonly string[]): Promise<number> {
   const cli = yargs(argv.map((argument) => (argument === "-" ? STDIN_PLACEHOLDER : argument)))
@@ -47,7 +42,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .alias("h", "help")
     .help()
     .wrap(helpWidth(argv))
-    .option("verbose", { alias: "v", type: "boolean", default: false, global: true, describe: "say more: unchanged paths in plan and apply, the stack of an internal error" })
+    .option("verbose", { alias: "v", type: "boolean", default: false, global: true, describe: "say more: apply and rollback also print each journal entry on standard error as it happens, plan lists unchanged paths, an internal error (exit 70) prints its stack" })
     .epilogue(exitCodeHelp())
     .exitProcess(false)
     .fail((message, error) => {
@@ -55,6 +50,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       // message or a YError, a command's failure as the error it threw.
       if (error === undefined || error === null || error.name === "YError") {
         const text = message ?? error?.message ?? "invalid usage";
+        const refused = usageErrorFor(text);
+        if (refused !== undefined) throw refused;
         const unknown = unknownFlags(text, declaredFlags(cli));
         throw new AgentError(ExitCode.usage, unknown?.message ?? text, unknown?.hint ?? "see typhoon-agent --help");
       }

@@ -13,6 +13,9 @@ export const STATIC_POD_DIRECTORY = "/etc/kubernetes/manifests";
 /** The manifests bootstrap.service applies once with kubectl. */
 export const BOOTSTRAP_ASSETS_DIRECTORY = "/opt/bootstrap/assets";
 
+/** Where Terraform copies a controller's asset bundle; typhoon-agent.path watches it. */
+export const BUNDLE_PATH = "/home/core/assets";
+
 /** The agent's own state: records, backups (which hold keys) and the lock. */
 export const STATE_DIRECTORY = "/var/lib/typhoon-agent";
 /** What the last apply installed, written by the same transaction as the files. */

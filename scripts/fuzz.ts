@@ -9,7 +9,7 @@ let total = 0;
 let round = 0;
 while (performance.now() < deadline) {
   const seed = values.seed === undefined ? (Math.random() * 2 ** 31) >>> 0 : Number(values.seed) + round;
-  const report = runFuzz({ seed, cases: 2000, milliseconds: deadline - performance.now(), binaryEvery: 25 });
+  const report = await runFuzz({ seed, cases: 2000, milliseconds: deadline - performance.now(), binaryEvery: 25 });
   total += report.cases;
   round++;
   console.log(`seed ${seed}: ${report.cases} cases (${report.valid} valid, ${report.invalid} invalid), ${total} in all`);

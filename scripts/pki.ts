@@ -42,12 +42,23 @@ const MINIMAL_OPENSSL_CONFIG = [
   "[policy_any]", "",
 ].join("\n");
 
+/**
+ * Every private key this process generated, in order: the test suite's secret canary
+ * (test/helpers/canary.ts) searches all output of the run for fragments of them.
+ */
+const generatedKeys: string[] = [];
+
+export function generatedPrivateKeys(): readonly string[] {
+  return generatedKeys;
+}
+
 export async function newKeyPair(bits = 2048): Promise<KeyPair> {
   const { privateKey, publicKey } = await generateKeyPairAsync("rsa", {
     modulusLength: bits,
     privateKeyEncoding: { type: "pkcs1", format: "pem" },
     publicKeyEncoding: { type: "spki", format: "pem" },
   });
+  generatedKeys.push(privateKey);
   return { key: privateKey, publicKey };
 }
 

@@ -261,9 +261,6 @@ describe("refusals leave the host exactly as it was", () => {
       fs.mkdirSync(`${root}/etc/kubernetes/pki`, { recursive: true });
       fs.symlinkSync("/etc/shadow", `${root}/etc/kubernetes/pki/ca.key`);
     }, 73, /symlink/],
-    // Taken for empty, a broken install record would leave every stale file of the last bundle behind.
-    ["an install record that is not JSON", (root) => writeInstallRecord(root, '{"files": ["/etc/kubernetes/pki/old.key"'), 74, /installed\.json is not valid JSON/],
-    ["an install record without its list of files", (root) => writeInstallRecord(root, '{"installed": []}\n'), 74, /installed\.json has no list of files/],
   ];
   for (const [title, arrange, exitCode, message] of refusals) {
     rootTest(title, async () => {
@@ -282,13 +279,23 @@ describe("refusals leave the host exactly as it was", () => {
     });
   }
 
-  rootTest("a broken install record: the hint says how to go on, from the backup or without removals", async () => {
-    const root = makeHost();
-    await writeSampleBundle(`${root}/home/core/assets`);
-    writeInstallRecord(root, "not json\n");
-    const { report } = await applyIn(root);
-    expect(report.hint).toContain("restore it from the newest backup in /var/lib/typhoon-agent/backups, or delete it to apply without removing stale files");
-  });
+  // Taken for empty in silence, a broken install record would leave every stale file of the last bundle behind.
+  const brokenRecords: Array<[string, string, string]> = [
+    ["not JSON", '{"files": ["/etc/kubernetes/pki/old.key"', "installed.json is not valid JSON"],
+    ["without its list of files", '{"installed": []}\n', 'installed.json has no list of absolute paths under "files"'],
+  ];
+  for (const [title, text, problem] of brokenRecords) {
+    rootTest(`a broken install record (${title}): the apply warns that stale files stay, and how to have them removed`, async () => {
+      const root = makeHost();
+      await writeSampleBundle(`${root}/home/core/assets`);
+      writeInstallRecord(root, text);
+      const { report } = await applyIn(root);
+      expect(report.exitCode, report.error).toBe(0);
+      expect(report.warnings).toContainEqual(expect.stringContaining(problem));
+      expect(report.warnings).toContainEqual(expect.stringContaining("are left in place; this apply writes a new record (to have them removed, put back an intact record from an earlier backup in /var/lib/typhoon-agent/backups and apply again)"));
+      expect(JSON.parse(fs.readFileSync(`${root}/var/lib/typhoon-agent/installed.json`, "utf8")).files.length, "a new record").toBeGreaterThan(0);
+    });
+  }
 
   rootTest("each refusal names the phase it happened in, in the result and the journal", async () => {
     const cases: Array<[string, (root: string) => void, string]> = [
@@ -445,20 +452,28 @@ describe("migrations and removals", () => {
     expect(fs.existsSync(path.join(root, keep)), "only the agent's own names go").toBe(true);
   });
 
-  rootTest("an install record naming files outside the managed directories, or climbing out of them, removes nothing there", async () => {
-    const root = makeHost();
-    await writeSampleBundle(`${root}/home/core/assets`);
-    expect((await applyIn(root)).report.exitCode).toBe(0);
-    const record = JSON.parse(fs.readFileSync(`${root}/var/lib/typhoon-agent/installed.json`, "utf8")) as { files: string[] };
-    fs.writeFileSync(`${root}/etc/hostname`, "node1\n");
-    record.files.push("/etc/hostname", "/etc/kubernetes/pki/../../hostname", "/home/core/assets");
-    fs.writeFileSync(`${root}/var/lib/typhoon-agent/installed.json`, JSON.stringify(record));
-    const { report } = await applyIn(root);
-    expect(report.exitCode, report.error).toBe(0);
-    expect(report.actions.filter((action) => action.action === "remove")).toEqual([]);
-    expect(fs.existsSync(`${root}/etc/hostname`)).toBe(true);
-    expect(fs.existsSync(`${root}/home/core/assets`)).toBe(true);
-  });
+  // The record names what the agent put inside its managed directories, nothing more: a path
+  // outside them is never removed, and one climbing out of them makes the record damaged.
+  const foreign: Array<[string, string[]]> = [
+    ["outside the managed directories", ["/etc/hostname", "/home/core/assets"]],
+    ["climbing out of them", ["/etc/kubernetes/pki/../../hostname"]],
+  ];
+  for (const [title, extra] of foreign) {
+    rootTest(`an install record naming files ${title} removes nothing there`, async () => {
+      const root = makeHost();
+      await writeSampleBundle(`${root}/home/core/assets`);
+      expect((await applyIn(root)).report.exitCode).toBe(0);
+      const record = JSON.parse(fs.readFileSync(`${root}/var/lib/typhoon-agent/installed.json`, "utf8")) as { files: string[] };
+      fs.writeFileSync(`${root}/etc/hostname`, "node1\n");
+      record.files.push(...extra);
+      fs.writeFileSync(`${root}/var/lib/typhoon-agent/installed.json`, JSON.stringify(record));
+      const { report } = await applyIn(root);
+      expect(report.exitCode, report.error).toBe(0);
+      expect(report.actions.filter((action) => action.action === "remove")).toEqual([]);
+      expect(fs.existsSync(`${root}/etc/hostname`)).toBe(true);
+      expect(fs.existsSync(`${root}/home/core/assets`)).toBe(true);
+    });
+  }
 
   rootTest("files of an earlier bundle that the new one lacks are removed (flannel to cilium)", async () => {
     const root = makeHost();

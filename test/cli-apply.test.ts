@@ -8,7 +8,9 @@ import { execa } from "execa";
 import { describe, expect, test } from "vitest";
 import { AGENT, runAgent } from "./helpers/agent-binary.ts";
 import { makeHost, writeSampleBundle } from "./helpers/host.ts";
+import { applyOnOverlay } from "./helpers/overlay-host.ts";
 import { snapshotTree, tempDir } from "./helpers/tree.ts";
+import { recorded } from "./helpers/canary.ts";
 
 const isRoot = process.getuid?.() === 0;
 if (!isRoot) console.log("cli-apply tests skipped: apply chowns files to other users and needs root");
@@ -44,7 +46,7 @@ describe("apply and plan", () => {
     await writeSampleBundle(bundle);
     const first = await runAgent(["apply", bundle, "--root", root, "--no-start"], QUIET);
     expect(first.exitCode, first.stderr as string).toBe(0);
-    expect(first.stderr).toMatch(/typhoon-agent: applied: \d+ create\b.* in [\d.]+ ms; backup \/var\/lib\/typhoon-agent\/backups\/\d{8}T\d{9}Z\.tar/);
+    expect(first.stdout).toMatch(/^applied: \d+ create\b.* in [\d.]+ ms; backup \/var\/lib\/typhoon-agent\/backups\/\d{8}T\d{9}Z\.tar\n$/);
     expect(fs.existsSync(bundle)).toBe(false);
     const result = JSON.parse(fs.readFileSync(`${root}/var/lib/typhoon-agent/result.json`, "utf8")) as { outcome: string; exitCode: number; bundle: { sha256: string } };
     expect(result.outcome).toBe("applied");
@@ -119,7 +121,8 @@ describe("apply and plan", () => {
       [["apply", bundle, "--expect-sha256", "xyz"], '--expect-sha256 takes a SHA-256 digest of 64 hex digits (sha256sum prints it), not "xyz"'],
       [["apply", bundle, "--expect-sha256", "0".repeat(63)], "--expect-sha256 takes a SHA-256 digest"],
       [["apply", bundle, "--lock-wait", "soon"], "--lock-wait takes a number of seconds, 0 or more\n"],
-      [["plan", bundle, "--lock-wait", "-1"], "--lock-wait takes a number of seconds, 0 or more, not -1"],
+      [["apply", bundle, "--lock-wait", "-1"], "--lock-wait takes a number of seconds, 0 or more, not -1"],
+      [["plan", bundle, "--lock-wait", "1"], "unknown option --lock-wait"],
       [["rollback", "--lock-wait", "x"], "--lock-wait takes a number of seconds"],
       [["verify", "--warn-days", "1.5"], "--warn-days takes a whole number of days, 0 or more, not 1.5"],
     ];
@@ -170,7 +173,7 @@ describe("apply and plan", () => {
     await writeSampleBundle(bundle, { freshPki: true });
     // Renames: the backup, the record twice (prepare, commit), then the files; die at the third file.
     const renames = "rename,renameat,renameat2";
-    const killed = await execa("strace", ["-f", "-qq", "-o", "/dev/null", "-e", `trace=${renames}`, "-e", `inject=${renames}:signal=KILL:when=6`, AGENT, "apply", bundle, "--root", root, "--no-start", "--keep-bundle"], { reject: false, env: QUIET.env });
+    const killed = recorded("apply killed in its commit", await execa("strace", ["-f", "-qq", "-o", "/dev/null", "-e", `trace=${renames}`, "-e", `inject=${renames}:signal=KILL:when=6`, AGENT, "apply", bundle, "--root", root, "--no-start", "--keep-bundle"], { reject: false, env: QUIET.env }));
     expect(killed.signal ?? killed.exitCode).not.toBe(0);
     expect(fs.existsSync(`${root}/var/lib/typhoon-agent/state.json`)).toBe(true);
 
@@ -235,46 +238,13 @@ describe("apply and plan", () => {
     expect((await runAgent(["apply", bundle, "--root", root, "--no-start"], QUIET)).exitCode).toBe(0);
     const undo = await runAgent(["rollback", "--root", root], QUIET);
     expect(undo.exitCode, undo.stderr as string).toBe(0);
-    expect(undo.stderr).toMatch(/rolled back \/var\/lib\/typhoon-agent\/backups\/\S+\.tar: 0 restored, \d+ removed/);
+    expect(undo.stdout).toMatch(/^rolled back \/var\/lib\/typhoon-agent\/backups\/\S+\.tar: 0 restored, \d+ removed in [\d.]+ ms\n$/);
     const after = snapshotTree(path.join(root, "etc"));
     expect([...after.keys()].filter((name) => !before.has(name))).toEqual([]);
     const again = await runAgent(["rollback", "--root", root], QUIET);
     expect(again.exitCode).toBe(66);
   });
 });
-
-/**
- * Runs the agent on "/" as on a node, once per entry of `runs` (its arguments; ASSETS is the
- * sample bundle), inside one private mount namespace with overlays on /etc, /opt, /var and
- * /home: every write lands in scratch upper directories, the machine's own /etc is never
- * touched, and `systemctl` is the given stub script. Returns undefined (after saying why)
- * where the namespace cannot be made.
- */
-async function applyOnOverlay(
-  systemctl: string,
-  runs: readonly string[] = ["apply ASSETS"],
-): Promise<{ work: string; exitCode: number; exitCodes: number[]; stderr: string } | undefined> {
-  const work = tempDir("typhoon-overlay-");
-  const stubs = path.join(work, "bin");
-  fs.mkdirSync(stubs);
-  fs.writeFileSync(path.join(stubs, "systemctl"), `#!/bin/sh\n${systemctl.replaceAll("$LOG", `${work}/systemctl.log`)}\n`, { mode: 0o755 });
-  const host = makeHost();
-  await writeSampleBundle(path.join(work, "assets"));
-  const mounts = ["etc", "opt", "var", "home"].map(
-    (dir) => `mkdir -p ${work}/upper/${dir} ${work}/overlay-work/${dir} && mount -t overlay overlay -o lowerdir=/${dir},upperdir=${work}/upper/${dir},workdir=${work}/overlay-work/${dir} /${dir}`,
-  );
-  // --remove-destination: /etc/os-release is a symlink into /usr, which is not overlaid.
-  const setUp = [...mounts, `cp --remove-destination ${host}/etc/passwd ${host}/etc/group ${host}/etc/os-release /etc/`].join(" && ");
-  const probe = await execa("unshare", ["--mount", "--propagation", "private", "bash", "-c", setUp], { reject: false });
-  if (probe.exitCode !== 0) {
-    console.log(`kubelet start tests skipped: cannot overlay-mount in a private namespace here (${probe.stderr.trim()})`);
-    return undefined;
-  }
-  const agentRuns = runs.map((args) => `PATH=${stubs}:$PATH ${AGENT} ${args.replaceAll("ASSETS", `${work}/assets`)}; echo $? >> ${work}/exit-codes`);
-  const result = await execa("unshare", ["--mount", "--propagation", "private", "bash", "-c", [setUp, ...agentRuns].join(" && ")], { reject: false, env: QUIET.env });
-  const exitCodes = fs.readFileSync(path.join(work, "exit-codes"), "utf8").trim().split("\n").map(Number);
-  return { work, exitCode: exitCodes.at(-1) ?? result.exitCode ?? -1, exitCodes, stderr: result.stderr };
-}
 
 describe("starting the kubelet", () => {
   rootTest("without --root, systemctl daemon-reload and enable --now run (stub systemctl)", async () => {
@@ -303,7 +273,7 @@ describe("starting the kubelet", () => {
       "daemon-reload", "try-restart kubelet.service", // rollback restored the first kubelet.yaml
     ]);
     expect(run.stderr).toMatch(/kubelet.service: enabled and restarted/);
-    expect(run.stderr).toMatch(/rolled back .*; kubelet.service: restarted if it was running/);
+    expect(run.stdout).toMatch(/rolled back .*; kubelet.service: restarted if it was running/);
     expect(fs.readFileSync(path.join(run.work, "upper/etc/kubernetes/kubelet.yaml"), "utf8")).toContain("10.3.0.10");
   });
 
@@ -314,11 +284,12 @@ describe("starting the kubelet", () => {
     expect(fs.readFileSync(path.join(run.work, "systemctl.log"), "utf8").trimEnd().split("\n").slice(2)).toEqual(["daemon-reload", "disable --now kubelet.service"]);
   });
 
-  rootTest("a failing systemctl fails the apply with its words", async () => {
+  rootTest("a failing systemctl fails the apply with its words, exit 69: installed, the kubelet not started", async () => {
     const run = await applyOnOverlay(`[ "$1" = enable ] && { echo "Failed to enable unit: Unit file kubelet.service is masked." >&2; exit 1; }\nexit 0`);
     if (run === undefined) return;
-    expect(run.exitCode).toBe(1);
+    expect(run.exitCode).toBe(69);
     expect(run.stderr).toContain("Unit file kubelet.service is masked");
     expect(run.stderr).toContain("the files are installed");
+    expect(run.stderr).toContain("hint: systemctl status kubelet.service and journalctl -u kubelet.service tell why; once that is fixed, run systemctl enable --now kubelet.service");
   });
 });

@@ -8,6 +8,7 @@ import { describe, expect, test } from "vitest";
 import packageJson from "../package.json" with { type: "json" };
 import { AGENT, runAgent } from "./helpers/agent-binary.ts";
 import { snapshotTree, tempDir } from "./helpers/tree.ts";
+import { recorded } from "./helpers/canary.ts";
 
 const HOSTILE: Array<[string, string | Buffer, number | undefined]> = [
   ["content before the first header", "oops\n##### a\nx", 1],
@@ -122,7 +123,7 @@ describe("unpack writes safely", () => {
     const bundle = "##### a\nfirst\n##### b/c\nlast\n";
     fs.writeFileSync(path.join(work, "bundle"), bundle);
     const script = `"$1" unpack <(cat "$2/bundle") -C "$2/fifo" && "$1" unpack /dev/stdin -C "$2/stdin" < "$2/bundle"`;
-    const result = await execa("bash", ["-c", script, "bash", AGENT, work], { reject: false });
+    const result = recorded("unpack in a shell", await execa("bash", ["-c", script, "bash", AGENT, work], { reject: false }));
     expect(result.exitCode, result.stderr).toBe(0);
     for (const out of ["fifo", "stdin"]) {
       expect(fs.readFileSync(path.join(work, out, "a"), "utf8")).toBe("first");
@@ -139,7 +140,7 @@ describe("unpack writes safely", () => {
     const bundle = "##### a\nfirst\n\n##### b/c\n\n##### d\nlast";
     // A shell loop writes the bundle one byte at a time into the pipe.
     const script = `printf '%s' "$1" | while IFS= read -r -n1 -d '' c; do printf '%s' "$c"; sleep 0.001; done | "$2" unpack - -C "$3"`;
-    const result = await execa("bash", ["-c", script, "bash", bundle, AGENT, path.join(work, "out")], { reject: false });
+    const result = recorded("unpack in a shell", await execa("bash", ["-c", script, "bash", bundle, AGENT, path.join(work, "out")], { reject: false }));
     expect(result.exitCode, result.stderr).toBe(0);
     expect(fs.readFileSync(path.join(work, "out/a"), "utf8")).toBe("first\n");
     expect(fs.readFileSync(path.join(work, "out/b/c"), "utf8")).toBe("");
@@ -153,10 +154,11 @@ describe("unpack writes safely", () => {
       line=$(head -c 57 /dev/zero | tr '\\0' 'A')
       block=$(for i in $(seq 1 1600); do echo "$line"; done)
       for f in $(seq 1 1000); do printf '##### d%d/f%d\\n%s\\n' $((f % 10)) $f "$block"; done`;
-    const measure = `(${generator}) | /usr/bin/time -f %M -o "$1/rss" "$2" unpack - -C "$1/out" && du -sb "$1/out" | cut -f1`;
-    const result = await execa("bash", ["-c", measure, "bash", work, AGENT], { reject: false });
+    const measure = `(${generator}) | /usr/bin/time -f %M -o "$1/rss" "$2" unpack - -C "$1/out" > "$1/summary" && du -sb "$1/out" | cut -f1`;
+    const result = recorded("unpack measured", await execa("bash", ["-c", measure, "bash", work, AGENT], { reject: false }));
     expect(result.exitCode, result.stderr).toBe(0);
     expect(Number(result.stdout)).toBeGreaterThan(90_000_000);
+    expect(fs.readFileSync(path.join(work, "summary"), "utf8")).toMatch(/^unpacked 1000 assets \(\d+ MB\) into /);
     const peakKilobytes = Number(fs.readFileSync(path.join(work, "rss"), "utf8").trim());
     console.log(`peak RSS unpacking ~93 MB from stdin: ${(peakKilobytes / 1024).toFixed(1)} MB`);
     expect(peakKilobytes).toBeLessThan(64 * 1024);

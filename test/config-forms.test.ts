@@ -128,7 +128,6 @@ describe("image references", () => {
   test.each([
     "quay.io/poseidon/kubelet:v1.36.1",
     "poseidon/kubelet:v1.36.1",
-    "kubelet:latest",
     "localhost:5000/kubelet:v1",
     "registry.example.com:5000/team/kubelet:v1.36.1-rc.1_2",
     `quay.io/poseidon/kubelet@sha256:${"0".repeat(64)}`,
@@ -141,6 +140,7 @@ describe("image references", () => {
   test.each([
     ["quay.io/poseidon/kubelet", "no tag or digest"],
     ["localhost:5000/kubelet", "no tag or digest"],
+    ["kubelet:latest", "floating tag"],
     ["docker://quay.io/poseidon/kubelet:v1", "transport prefix"],
     ["quay.io/Poseidon/kubelet:v1", "not an image reference"],
     ["quay.io/poseidon/kubelet:v1 --privileged", "not an image reference"],

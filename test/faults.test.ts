@@ -16,11 +16,12 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { PHASES } from "../agent/errors.ts";
 import { AGENT } from "./helpers/agent-binary.ts";
+import { recorded, recordOutput } from "./helpers/canary.ts";
 import { inParallel, keyOf, realign, sitesOf, type Site } from "./helpers/fault-sweep.ts";
 import { QUIET_ENV as ENV, agentApply, copyTree, hasCommand, makePkiReplacement } from "./helpers/pki-replacement.ts";
 import { runSeed, seededRandom } from "./helpers/random.ts";
 import { descriptorPath, opens, pathPair, traceRun, type Call, type TracedRun } from "./helpers/syscall-trace.ts";
-import { snapshotTree, tempDir, type TreeEntry } from "./helpers/tree.ts";
+import { managedTree, snapshotTree, tempDir, type TreeEntry } from "./helpers/tree.ts";
 
 const usable = process.getuid?.() === 0 && hasCommand("strace");
 if (!usable) console.log("fault-injection tests skipped: they need root and strace");
@@ -151,6 +152,7 @@ describe("signals", () => {
           ["-qq", "-o", "/dev/null", "-e", `trace=${syscalls}`, "-e", `inject=${syscalls}:signal=${signal}:when=${n}`, AGENT, ...applyArgs(root)],
           { reject: false, env: ENV },
         );
+        recordOutput(`apply with ${signal} at rename ${n}`, run.stdout, run.stderr);
         outcomes.push(`${n}:${run.exitCode}`);
         checkOutcome(root, run, `${signal} at rename ${n}`);
         if (run.exitCode === 1) expect(run.stderr, `${signal} at rename ${n}`).toContain(`interrupted by ${signal}`);
@@ -178,10 +180,10 @@ describe("what it cannot read is an error, never taken for absent", () => {
     faultTest(`${what}: exit 73 naming it, the old tree kept`, async () => {
       const root = copyTree(fixture.installed, path.join(fixture.work, `unreadable-${hash(what)}`));
       const only = ["-P", `${root}${hostPath}`, "-e", "trace=open,openat", "-e", "inject=open,openat:error=EACCES"];
-      const run = await execa("strace", ["-f", "-qq", "-o", "/dev/null", ...only, AGENT, ...applyArgs(root)], {
+      const run = recorded(`apply under strace ${only.join(" ")}`, await execa("strace", ["-f", "-qq", "-o", "/dev/null", ...only, AGENT, ...applyArgs(root)], {
         reject: false,
         env: ENV,
-      });
+      }));
       expect({ exitCode: run.exitCode, stderr: run.stderr }).toMatchObject({ exitCode: 73, stderr: expect.stringContaining(`${hostPath}: EACCES`) });
       checkOutcome(root, run, `EACCES reading ${hostPath}`);
       await converge(root);
@@ -223,7 +225,7 @@ describe("a bundle still being written: the process table", () => {
     const fresh = path.join(fixture.work, "fresh-bundle");
     fs.copyFileSync(fixture.bundle, fresh);
     const only = ["-P", "/proc", "-e", "trace=getdents64", "-e", "inject=getdents64:error=EIO"];
-    const run = await execa("strace", ["-qq", "-o", "/dev/null", ...only, AGENT, "apply", fresh, "--root", root, "--no-start", "--keep-bundle"], { reject: false, env: ENV });
+    const run = recorded("apply with /proc unlistable", await execa("strace", ["-qq", "-o", "/dev/null", ...only, AGENT, "apply", fresh, "--root", root, "--no-start", "--keep-bundle"], { reject: false, env: ENV }));
     expect({ exitCode: run.exitCode, stderr: run.stderr }).toMatchObject({ exitCode: 74, stderr: expect.stringContaining("cannot list /proc: EIO") });
     expect(managedTree(root)).toEqual(fixture.oldTree);
   });
@@ -236,7 +238,7 @@ describe("signals during a rollback", () => {
     const before = copyTree(fixture.installed, path.join(fixture.work, "rollback-before"));
     await agentApply(before, fixture.bundle);
     const after = copyTree(before, path.join(fixture.work, "rollback-after"));
-    const done = await execa(AGENT, ["rollback", "--root", after, "--no-start"], { reject: false, env: ENV });
+    const done = recorded("rollback", await execa(AGENT, ["rollback", "--root", after, "--no-start"], { reject: false, env: ENV }));
     expect(done.exitCode, done.stderr).toBe(0);
     const log = path.join(fixture.work, "rollback.log");
     const counted = copyTree(before, path.join(fixture.work, "rollback-count"));
@@ -245,10 +247,10 @@ describe("signals during a rollback", () => {
     const outcomes: string[] = [];
     for (const n of sample(calls, 8, seededRandom(seed ^ hash("rollback")))) {
       const root = copyTree(before, path.join(fixture.work, `rollback-${n}`));
-      const run = await execa("strace", ["-qq", "-o", "/dev/null", "-e", `trace=${syscalls}`, "-e", `inject=${syscalls}:signal=SIGTERM:when=${n}`, AGENT, "rollback", "--root", root, "--no-start"], {
+      const run = recorded(`rollback with SIGTERM at rename ${n}`, await execa("strace", ["-qq", "-o", "/dev/null", "-e", `trace=${syscalls}`, "-e", `inject=${syscalls}:signal=SIGTERM:when=${n}`, AGENT, "rollback", "--root", root, "--no-start"], {
         reject: false,
         env: ENV,
-      });
+      }));
       outcomes.push(`${n}:${run.exitCode}`);
       const expected = run.exitCode === 0 ? after : before;
       expect(managedTree(root), `SIGTERM at rename ${n}: exit ${run.exitCode} (${run.stderr.split("\n").at(-2)})`).toEqual(managedTree(expected));
@@ -285,7 +287,7 @@ describe("kill -9 and a full disk", () => {
       execSync(`mount -t tmpfs -o size=${used + extra}k tmpfs ${mountPoint}`);
       try {
         const root = copyTree(fixture.installed, path.join(mountPoint, "root"));
-        const run = await execa(AGENT, applyArgs(root), { reject: false, env: ENV });
+        const run = recorded("apply on a small filesystem", await execa(AGENT, applyArgs(root), { reject: false, env: ENV }));
         if (run.exitCode === 0) {
           expect(managedTree(root)).toEqual(fixture.newTree);
           break;
@@ -305,16 +307,6 @@ describe("kill -9 and a full disk", () => {
 
 function applyArgs(root: string): string[] {
   return ["apply", fixture.bundle, "--root", root, "--no-start", "--keep-bundle"];
-}
-
-/** What an apply manages: everything but the run record, the backups and the bundle. */
-function managedTree(root: string): Map<string, TreeEntry> {
-  const tree = snapshotTree(root);
-  for (const name of tree.keys()) {
-    // The run's own records (result, backups, lock, metrics for node-exporter) differ from run to run.
-    if (/^var\/lib\/typhoon-agent\/(backups|result\.json|lock)|^var\/lib\/node_exporter(\/|$)/.test(name) || name.startsWith("home/")) tree.delete(name);
-  }
-  return tree;
 }
 
 function tempFiles(root: string): string[] {
@@ -394,7 +386,7 @@ async function killDuring(root: string, delay: number): Promise<string[]> {
 
 /** A clean apply after any failure installs the new tree and leaves nothing behind. */
 async function converge(root: string): Promise<void> {
-  const run = await execa(AGENT, applyArgs(root), { reject: false, env: ENV });
+  const run = recorded("apply converging", await execa(AGENT, applyArgs(root), { reject: false, env: ENV }));
   expect(run.exitCode, run.stderr).toBe(0);
   expect(managedTree(root)).toEqual(fixture.newTree);
   expect(tempFiles(root)).toEqual([]);

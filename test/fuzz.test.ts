@@ -4,9 +4,9 @@ import { expect, test } from "vitest";
 import { runFuzz } from "./helpers/fuzz-run.ts";
 import { runSeed } from "./helpers/random.ts";
 
-test("fuzz: valid bundles match gawk and mawk, near-valid ones are refused with nothing written", () => {
+test("fuzz: valid bundles match gawk and mawk, near-valid ones are refused with nothing written", async () => {
   const seed = runSeed();
-  const report = runFuzz({ seed, cases: 400, milliseconds: 25_000, binaryEvery: 10 });
+  const report = await runFuzz({ seed, cases: 400, milliseconds: 25_000, binaryEvery: 10 });
   console.log(`fuzz seed ${seed}: ${report.cases} cases (${report.valid} valid, ${report.invalid} invalid); replay with TEST_SEED=${seed}`);
   expect(report.failures).toEqual([]);
   expect(report.valid).toBeGreaterThan(20);

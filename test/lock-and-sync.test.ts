@@ -32,12 +32,12 @@ async function lockedByOther(file: string): Promise<boolean> {
 }
 
 /** Runs `use` while a flock(1) holds `file` (for `seconds` at most). */
-async function whileHeld(file: string, use: () => void, seconds = 60): Promise<void> {
+async function whileHeld(file: string, use: () => Promise<void>, seconds = 60): Promise<void> {
   // --no-fork: flock(1) itself runs sleep, so no child keeps the lock after the kill.
   const child = execa("flock", ["--exclusive", "--no-fork", file, "sleep", String(seconds)], { stdio: "ignore", reject: false });
   try {
     while (!(await lockedByOther(file))) await new Promise((resolve) => setTimeout(resolve, 20));
-    use();
+    await use();
   } finally {
     child.kill();
     await child;
@@ -48,7 +48,7 @@ describe("the apply lock", () => {
   for (const [way, calls] of WAYS) {
     test(`${way}: held, flock(1) cannot take it; released, it can`, async () => {
       const file = path.join(tempDir(), "lock");
-      const lock = acquireLock(file, 0, calls());
+      const lock = await acquireLock(file, 0, calls());
       expect(await lockedByOther(file)).toBe(true);
       lock.release();
       expect(await lockedByOther(file)).toBe(false);
@@ -56,16 +56,16 @@ describe("the apply lock", () => {
 
     test(`${way}: a lock another process holds is busy (exit 75) once the wait runs out`, async () => {
       const file = path.join(tempDir(), "lock");
-      await whileHeld(file, () => {
-        expect(() => acquireLock(file, 0.2, calls())).toThrow(AgentError);
-        expect(() => acquireLock(file, 0, calls())).toThrow(expect.objectContaining({ exitCode: 75, message: expect.stringContaining("another typhoon-agent apply holds") }));
+      await whileHeld(file, async () => {
+        await expect(acquireLock(file, 0.2, calls())).rejects.toThrow(AgentError);
+        await expect(acquireLock(file, 0, calls())).rejects.toMatchObject({ exitCode: 75, message: expect.stringContaining("another typhoon-agent apply holds") });
       });
-      acquireLock(file, 0, calls()).release();
+      (await acquireLock(file, 0, calls())).release();
     });
 
     test(`${way}: a holder that lets go within the wait hands the lock over`, async () => {
       const file = path.join(tempDir(), "lock");
-      await whileHeld(file, () => acquireLock(file, 30, calls()).release(), 1);
+      await whileHeld(file, async () => (await acquireLock(file, 30, calls())).release(), 1);
     });
   }
 });
@@ -122,8 +122,8 @@ describe("an apply", () => {
   });
 
   for (const [call, errno, number, exitCode, outcome] of [
-    ["flock", "ENOLCK", 37, 74, /^typhoon-agent: cannot lock .*\/var\/lib\/typhoon-agent\/lock: flock\(2\) failed: ENOLCK \(errno 37\)$/m],
-    ["syncfs", "EIO", 5, 1, /^typhoon-agent: apply failed and was rolled back: flushing the filesystem of .* to disk failed: syncfs\(2\) failed: EIO \(errno 5\)$/m],
+    ["flock", "ENOLCK", 37, 74, /^typhoon-agent: cannot lock .*\/var\/lib\/typhoon-agent\/lock: flock\(2\) failed: ENOLCK \(no locks available; errno 37\)\ntyphoon-agent: hint: .*lockd/m],
+    ["syncfs", "EIO", 5, 1, /^typhoon-agent: apply failed and was rolled back: flushing the filesystem of .* to disk failed: syncfs\(2\) failed: EIO \(input\/output error; errno 5\)\ntyphoon-agent: hint: .*dmesg/m],
   ] as const) {
     rootStraceTest(`whose ${call}(2) libc refuses with ${errno} fails naming the call and errno ${number}, with nothing installed`, async () => {
       const { root, bundle } = await bundleAndRoot();

@@ -223,20 +223,23 @@ describe("writing the files", () => {
     }
   });
 
-  rootTest('textfile_collector_dir "" (file or flag) writes nothing', async () => {
+  rootTest('textfile_collector_dir "" in agent.yaml writes nothing; an empty flag value is a usage error, never "none"', async () => {
     const root = makeHost();
     fs.mkdirSync(`${root}/etc/typhoon`, { recursive: true });
     fs.writeFileSync(`${root}/etc/typhoon/agent.yaml`, 'role: worker\ntextfile_collector_dir: ""\n');
     expect((await runAgent(["apply", "--root", root], QUIET)).exitCode).toBe(0);
-    expect((await runAgent(["verify", "--root", root, "--textfile-collector-dir", ""], QUIET)).exitCode).toBe(0);
+    expect((await runAgent(["verify", "--root", root], QUIET)).exitCode).toBe(0);
     expect(fs.existsSync(`${root}/var/lib/node_exporter`)).toBe(false);
+    // An unset variable in `--textfile-collector-dir "$DIR"` must not switch the metrics off unnoticed.
+    const flag = await runAgent(["verify", "--root", root, "--textfile-collector-dir", ""], QUIET);
+    expect({ exitCode: flag.exitCode, stderr: flag.stderr }).toMatchObject({ exitCode: 2, stderr: expect.stringContaining("--textfile-collector-dir") });
   });
 
   rootTest("a directory that cannot be written: the exit code stands, a warning and a 'metrics not written' entry say why", async () => {
     const root = copyOf(installed);
     fs.rmSync(`${root}/var/lib/node_exporter`, { recursive: true });
     fs.writeFileSync(`${root}/var/lib/node_exporter`, "a file where the directory belongs\n");
-    for (const args of [["verify"], ["apply", "--role", "worker"]]) {
+    for (const args of [["verify"], ["apply", "--role", "worker", "--change-role"]]) {
       const result = await runAgent([...args, "--root", root], QUIET);
       expect(result.exitCode, result.stderr as string).toBe(0);
       expect(result.stderr).toContain("typhoon-agent: warning: metrics not written: /var/lib/node_exporter is not a directory");

@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { describe, expect, test } from "vitest";
 import { verifyMetricsText } from "../agent/metrics/run-files.ts";
 import { checkPki } from "../agent/verify/pki.ts";
+import { withStatus } from "../agent/verify/findings.ts";
 import { parseExposition, series } from "./helpers/exposition.ts";
 import { tempDir } from "./helpers/tree.ts";
 
@@ -21,7 +22,7 @@ describe("the verify file's text", () => {
     const pem = fs.readFileSync(path.join(work, "crt"));
     const checkedAt = new Date();
     const pki = checkPki({ read: (file) => (file === "/etc/kubernetes/pki/ca.crt" ? pem : undefined), now: checkedAt, warnDays: 90 });
-    const text = verifyMetricsText({ checkedAt, durationSeconds: 0.5, exitCode: 0, result: { command: "verify", root: "/", checkedAt: checkedAt.toISOString(), warnDays: 90, exitCode: 0, files: 1, certificates: pki.certificates, findings: pki.findings } });
+    const text = verifyMetricsText({ checkedAt, durationSeconds: 0.5, exitCode: 0, result: { command: "verify", root: "/", checkedAt: checkedAt.toISOString(), warnDays: 90, exitCode: 0, files: 1, certificates: withStatus(pki.certificates, pki.findings, checkedAt), findings: pki.findings } });
     const [notAfter] = series(parseExposition(text), "x509_cert_not_after");
     expect(notAfter!.labels).toMatchObject({
       filename: "ca.crt",

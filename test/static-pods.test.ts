@@ -271,6 +271,6 @@ spec:
 
   test("a manifest that is not YAML is refused with its line", () => {
     const broken = source("static-manifests/broken.yaml", "apiVersion: v1\nkind: Pod\nspec:\n  containers: [\n");
-    expect(refusal(() => analyzeStaticPods([broken])).message).toMatch(/static-manifests\/broken.yaml is not a valid v1 Pod: YAML error at line \d+: /);
+    expect(refusal(() => analyzeStaticPods([broken])).message).toMatch(/static-manifests\/broken.yaml is not a valid v1 Pod: YAML error: .+ at line \d+, column \d+$/);
   });
 });

@@ -10,6 +10,7 @@ import { execa } from "execa";
 import { beforeAll, describe, expect, test } from "vitest";
 import { AGENT } from "./helpers/agent-binary.ts";
 import { readFiles, snapshotTree, tempDir, type TreeEntry } from "./helpers/tree.ts";
+import { recorded } from "./helpers/canary.ts";
 
 const usable = straceWorks();
 if (!usable) console.log("unpack commit fault tests skipped: they need a working strace");
@@ -39,7 +40,7 @@ beforeAll(async () => {
   fs.writeFileSync(path.join(oldTarget, "keep"), "keep\n");
   oldTree = snapshotTree(oldTarget);
   const reference = copyTree(oldTarget);
-  const run = await execa(AGENT, ["unpack", bundle, "-C", reference], { reject: false });
+  const run = recorded("unpack", await execa(AGENT, ["unpack", bundle, "-C", reference], { reject: false }));
   if (run.exitCode !== 0) throw new Error(`unpack failed: ${run.stderr}`);
   newFiles = readFiles(reference);
 });
@@ -106,9 +107,9 @@ describe("a failure of the undo itself", () => {
   });
 });
 
-function traced(injections: readonly string[], target: string) {
+async function traced(injections: readonly string[], target: string) {
   const options = injections.flatMap((injection) => ["-e", injection]);
-  return execa("strace", ["-f", "-qq", "-o", "/dev/null", ...options, AGENT, "unpack", bundle, "-C", target], { reject: false });
+  return recorded(`unpack under strace ${injections.join(" ")}`, await execa("strace", ["-f", "-qq", "-o", "/dev/null", ...options, AGENT, "unpack", bundle, "-C", target], { reject: false }));
 }
 
 /** How many of `syscalls` a clean unpack into a copy of the old tree (or a new `fresh` path) makes. */

@@ -68,7 +68,7 @@ describe("property: the codec round-trips", () => {
     const bundle = terraformBundle(await makeSampleAssets());
     const unpacked = await runAgent(["unpack", "-", "-C", path.join(work, "tree")], { input: bundle });
     expect(unpacked.exitCode, unpacked.stderr as string).toBe(0);
-    expect(unpacked.stderr).toContain("unpacked 44 assets");
+    expect(unpacked.stdout).toContain("unpacked 44 assets");
     const packed = await runAgent(["pack", path.join(work, "tree")], { encoding: "buffer" });
     expect(packed.exitCode).toBe(0);
     expectSameBytes(packed.stdout as unknown as Uint8Array, bundle, "packed bundle");

@@ -2,7 +2,7 @@
 // consumed bundle goes, and the kubelet is brought in line with its files.
 
 import * as fs from "node:fs";
-import { AgentError, isSystemError } from "../errors.ts";
+import { AgentError, describeErrno, isSystemError } from "../errors.ts";
 import { BACKUP_DIRECTORY } from "../paths.ts";
 import { logAction, logKubelet } from "../report/apply-journal.ts";
 import type { ApplyResult } from "../report/apply-result.ts";
@@ -37,15 +37,26 @@ function keepNewestBackups(request: ApplyRequest, result: ApplyResult): void {
 /**
  * The bundle holds every secret of the cluster: once installed, it goes. Only a regular
  * file: a bundle read from a pipe or a device (`<(...)`, /dev/stdin) names no copy to remove.
+ * A symlink is never followed to delete (its target may be anywhere, a copy kept on purpose),
+ * so both stay and a warning says so; another hard link keeps the content, and a warning says that.
  */
 function consumeBundle(request: ApplyRequest, result: ApplyResult): void {
-  if (request.bundle === undefined || request.bundle === "-" || request.keepBundle) return;
+  const bundle = request.bundle;
+  if (bundle === undefined || bundle === "-" || request.keepBundle) return;
   try {
-    if (!fs.lstatSync(request.bundle).isFile()) return;
-    fs.rmSync(request.bundle);
+    const stat = fs.lstatSync(bundle);
+    if (stat.isSymbolicLink()) {
+      const target = fs.realpathSync(bundle);
+      result.warnings.push(`the bundle ${bundle} is a symbolic link to ${target}; the agent removes no file through a link, so both were kept: they hold every secret of the cluster, remove them by hand (rm -- ${target} ${bundle})`);
+      return;
+    }
+    if (!stat.isFile()) return;
+    fs.rmSync(bundle);
+    const others = stat.nlink - 1;
+    if (others > 0) result.warnings.push(`the bundle ${bundle} had ${others} other hard link${others === 1 ? "" : "s"} (inode ${stat.ino}); the secrets stay readable through ${others === 1 ? "it" : "them"}: find / -inum ${stat.ino}, then remove ${others === 1 ? "it" : "them"}`);
   } catch (error) {
     // Installed either way: a bundle that stays is the operator's to remove, not a failed apply.
     if (!isSystemError(error)) throw error;
-    result.warnings.push(`could not remove the bundle ${request.bundle}: ${error.code}`);
+    result.warnings.push(`could not remove the bundle ${bundle}: ${describeErrno(error.code)}; it holds every secret of the cluster: remove it by hand (rm ${bundle})`);
   }
 }

@@ -13,11 +13,14 @@
 
 import { AgentError, ExitCode, InternalError, fromSystemError, inPhase, type Phase } from "../errors.ts";
 import type { HostRoot, RealPath } from "../hostfs/host-root.ts";
-import { RESULT_FILE } from "../paths.ts";
+import { BACKUP_DIRECTORY, RESULT_FILE } from "../paths.ts";
+import { refuseOverlongPaths } from "../plan/limits.ts";
 import { buildPlan, isNoop, type Plan } from "../plan/plan.ts";
+import { CHANGE_ROLE_FLAG, roleChangeRefusal } from "../plan/role-change.ts";
 import { SILENT, logDone, logFailed, logStarted } from "../report/apply-journal.ts";
 import { describePlan, finishResult, newResult, recordFailure, type ApplyResult } from "../report/apply-result.ts";
 import type { EventLog } from "../report/events.ts";
+import { catchSignals, type Interruption } from "../transaction/guard.ts";
 import { newTransactionId } from "../transaction/names.ts";
 import { afterCommit } from "./after-commit.ts";
 import { writeBackup } from "./backup.ts";
@@ -45,9 +48,13 @@ export async function runApply(request: ApplyRequest, events: EventLog): Promise
   const result = { ...newResult(request.dryRun ? "plan" : "apply", request.host.root, new Date()), role: request.config.role, runtime: request.runtime };
   const run: Run = { request, result, events: request.dryRun ? SILENT : events };
   logStarted(run.events, result, request.bundle);
+  // An apply catches SIGTERM, SIGINT and SIGHUP from here until its result is written, so
+  // an interruption at any phase still ends in an "apply failed" entry and a result.json;
+  // plan changes nothing, and a signal ends it as it ends any program.
+  const signals = request.dryRun ? undefined : catchSignals();
   let failure: AgentError | undefined;
   try {
-    await (request.dryRun ? planOnly(run) : install(run));
+    await (signals === undefined ? planOnly(run) : install(run, signals));
     result.exitCode = ExitCode.ok;
   } catch (error) {
     failure = error instanceof AgentError ? error : new InternalError(error);
@@ -59,6 +66,7 @@ export async function runApply(request: ApplyRequest, events: EventLog): Promise
   }
   if (failure === undefined) logDone(run.events, result);
   if (!request.dryRun) writeResult(request.host, result);
+  signals?.release();
   return { result, failure };
 }
 
@@ -72,26 +80,45 @@ async function planOnly(run: Run): Promise<void> {
   run.result.outcome = "planned";
 }
 
-/** `apply`: every phase, in order. */
-async function install(run: Run): Promise<void> {
+/**
+ * `apply`: every phase, in order. A caught signal stops it at the end of inputs and plan,
+ * and inside the transaction (which then takes back what it did); once the transaction
+ * committed, the apply finishes and says a signal came.
+ */
+async function install(run: Run, signals: Interruption): Promise<void> {
   const { request } = run;
-  const { inputs, createdEarly } = await phase(run, "inputs", () => {
+  const { inputs, createdEarly } = await phase(run, "inputs", async () => {
     // The agent's own directory exists from the start, so even a refused bundle leaves its
     // result.json; the managed tree is untouched until the transaction.
     const createdEarly = claimStateDirectory(request.host);
-    return { inputs: readInputs(request, run.result), createdEarly };
+    const inputs = await readInputs(request, run.result);
+    await signals.checkpoint();
+    return { inputs, createdEarly };
   });
-  const plan = await phase(run, "plan", () => {
-    run.lock = takeOverState(request.host, inputs.desired, request.lockWaitSeconds, run.result, run.events);
-    return planChanges(run, inputs, createdEarly);
+  const plan = await phase(run, "plan", async () => {
+    run.lock = await takeOverState(request.host, inputs.desired, request.lockWaitSeconds, run.result, run.events);
+    const plan = planChanges(run, inputs, createdEarly);
+    await signals.checkpoint();
+    return plan;
   });
   if (isNoop(plan)) run.result.outcome = "unchanged";
   else await commit(run, plan);
   await phase(run, "after-commit", () => afterCommit(request, run.result, run.events));
+  if (signals.signal !== undefined) run.result.warnings.push(`${signals.signal} came after the files were committed; the apply finished`);
 }
 
 function planChanges(run: Run, inputs: Inputs, createdEarly: ReadonlySet<RealPath>): Plan {
-  const plan = buildPlan(run.request.host, inputs.desired);
+  const { host, config, changeRole, roleOrigin } = run.request;
+  refuseOverlongPaths(host, inputs.desired);
+  const plan = buildPlan(host, inputs.desired);
+  if (plan.installed !== undefined && "damaged" in plan.installed) {
+    run.result.warnings.push(
+      `${plan.installed.damaged}: files an earlier apply installed that this one does not are left in place; this apply writes a new record (to have them removed, put back an intact record from an earlier backup in ${BACKUP_DIRECTORY} and apply again)`,
+    );
+  }
+  const roleChange = roleChangeRefusal(host, plan, { role: config.role, origin: roleOrigin });
+  if (roleChange !== undefined && !changeRole) throw roleChange;
+  if (roleChange !== undefined) run.result.warnings.push(`the role changes, as asked with ${CHANGE_ROLE_FLAG}: ${roleChange.message}`);
   run.result.actions = describePlan(plan, inputs.accounts, createdEarly);
   return plan;
 }

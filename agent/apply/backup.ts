@@ -8,11 +8,12 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Pack } from "tar-stream";
-import { AgentError, ExitCode, attempt, fromSystemError } from "../errors.ts";
+import { AgentError, ExitCode, attempt, describeErrno, fromSystemError, isSystemError, messageOf } from "../errors.ts";
 import { ownershipOf, type Ownership } from "../fsio/ownership.ts";
-import { listIfExists } from "../fsio/read-only.ts";
+import { listIfExists, removeIfPresent, withReadOnlyFile } from "../fsio/read-only.ts";
 import { writeNewFile } from "../fsio/write-all.ts";
 import { realChild, type HostPath, type HostRoot, type RealPath } from "../hostfs/host-root.ts";
+import { isObject } from "../json.ts";
 import { BACKUP_DIRECTORY } from "../paths.ts";
 import type { Plan } from "../plan/plan.ts";
 import { isTransactionId } from "../transaction/names.ts";
@@ -57,7 +58,12 @@ export async function writeBackup(host: HostRoot, id: string, plan: Plan): Promi
     writeNewFile(temporary, archive, 0o600);
     fs.renameSync(temporary, file);
   } catch (error) {
-    fs.rmSync(temporary, { force: true });
+    try {
+      removeIfPresent(temporary);
+    } catch (cleanup) {
+      // the next apply removes a half-written backup; the error that matters is the write's
+      if (!isSystemError(cleanup)) throw cleanup;
+    }
     throw fromSystemError(error, "write backup", host.display(file));
   }
   return file;
@@ -115,45 +121,91 @@ export function newestBackup(directory: RealPath): RealPath | undefined {
   return all.length === 0 ? undefined : realChild(directory, all[all.length - 1]!);
 }
 
-export async function readBackup(file: RealPath): Promise<Backup> {
+/**
+ * Reads a backup defensively: it may be cut short (a full disk, a crash), damaged by hand,
+ * or not a file at all. Anything wrong with it is one error (exit 74) that names it, says
+ * nothing was changed, and how to skip it: the next rollback uses the one before it.
+ */
+export async function readBackup(host: HostRoot, file: RealPath): Promise<Backup> {
+  const shown = host.display(file);
+  const damaged = (reason: string, cause?: unknown): AgentError =>
+    new AgentError(ExitCode.ioError, `backup ${shown} cannot be read: ${reason}; nothing was changed`, `set it aside, and the next rollback uses the backup before it: mv ${file} ${file}.damaged`, shown, { cause });
+  let bytes: Buffer;
+  try {
+    bytes = withReadOnlyFile(file, (fd) => {
+      if (!fs.fstatSync(fd).isFile()) throw new Error("it is not a regular file");
+      return fs.readFileSync(fd);
+    });
+  } catch (error) {
+    const code = ((error as { cause?: NodeJS.ErrnoException }).cause ?? (error as NodeJS.ErrnoException)).code;
+    throw damaged(code === "ELOOP" ? "it is a symlink" : code === undefined ? messageOf(error) : describeErrno(code), error);
+  }
+  let parsed: { manifest: unknown; entries: BackupEntry[] };
+  try {
+    parsed = await extractEntries(bytes);
+  } catch (error) {
+    throw damaged(`it is not a complete tar archive (${messageOf(error)})`, error);
+  }
+  const problem = backupProblem(parsed.manifest, parsed.entries);
+  if (problem !== undefined) throw damaged(problem);
+  return { file, manifest: parsed.manifest as BackupManifest, entries: parsed.entries };
+}
+
+/** The archive's entries, and its manifest as parsed (unchecked); rejects on any damage. */
+async function extractEntries(bytes: Buffer): Promise<{ manifest: unknown; entries: BackupEntry[] }> {
   const { extract } = await import("tar-stream");
   const reader = extract();
   const entries: BackupEntry[] = [];
-  let manifest: BackupManifest | undefined;
-  const done = new Promise<void>((resolve, reject) => {
+  let manifest: unknown;
+  await new Promise<void>((resolve, reject) => {
     reader.on("entry", (header, stream, next) => {
       const parts: Buffer[] = [];
       stream.on("data", (part) => parts.push(part as Buffer));
+      // A cut-short archive fails inside an entry's stream, not only on the reader.
+      stream.on("error", reject);
       stream.on("end", () => {
         const content = Buffer.concat(parts);
-        if (header.name === MANIFEST_NAME) {
-          manifest = JSON.parse(content.toString("utf8")) as BackupManifest;
-        } else if (header.type === "file" || header.type === "directory") {
-          entries.push({
-            path: `/${header.name.replace(/\/$/, "")}`,
-            type: header.type,
-            mode: header.mode ?? 0o600,
-            uid: header.uid ?? 0,
-            gid: header.gid ?? 0,
-            mtime: preciseMtime(header),
-            content,
-          });
-        }
+        if (header.name === MANIFEST_NAME) manifest = parseManifest(content);
+        else if (header.type === "file" || header.type === "directory") entries.push(entryOf(header, content));
         next();
       });
       stream.resume();
     });
     reader.on("finish", resolve);
     reader.on("error", reject);
+    reader.end(bytes);
   });
+  return { manifest, entries };
+}
+
+function parseManifest(content: Buffer): unknown {
   try {
-    reader.end(fs.readFileSync(file));
-    await done;
-  } catch (error) {
-    throw new AgentError(ExitCode.ioError, `backup ${file} is unreadable: ${error instanceof Error ? error.message : String(error)}`);
+    return JSON.parse(content.toString("utf8"));
+  } catch {
+    return "not JSON";
   }
-  if (manifest?.version !== 1) throw new AgentError(ExitCode.ioError, `backup ${file} has no typhoon-agent manifest`);
-  return { file, manifest, entries };
+}
+
+function entryOf(header: { name: string; type?: string | null; mode?: number; uid?: number; gid?: number; mtime?: Date; pax?: unknown }, content: Buffer): BackupEntry {
+  return {
+    path: `/${header.name.replace(/\/$/, "")}`,
+    type: header.type === "directory" ? "directory" : "file",
+    mode: (header.mode ?? 0o600) & 0o7777,
+    uid: header.uid ?? 0,
+    gid: header.gid ?? 0,
+    mtime: preciseMtime(header),
+    content,
+  };
+}
+
+/** What makes a parsed backup unusable: no manifest of ours, or a path that is not a plain absolute one. */
+function backupProblem(manifest: unknown, entries: readonly BackupEntry[]): string | undefined {
+  const plain = (value: unknown): boolean => typeof value === "string" && value.startsWith("/") && value === path.posix.normalize(value) && !value.split("/").includes("..");
+  if (!isObject(manifest) || manifest.version !== 1) return "it has no typhoon-agent manifest";
+  const lists = [manifest.createdFiles, manifest.createdDirectories];
+  if (!lists.every((list) => Array.isArray(list) && list.every(plain))) return "its manifest does not list the created paths";
+  const odd = entries.find((entry) => !plain(entry.path) || entry.path === "/" || Number.isNaN(entry.mtime.getTime()));
+  return odd === undefined ? undefined : "it holds an entry that is not a plain path below the root";
 }
 
 /**
@@ -164,14 +216,16 @@ function mtimeHeader(mtimeMs: number): { mtime: Date; pax: { mtime: string } } {
   return { mtime: new Date(mtimeMs), pax: { mtime: (mtimeMs / 1000).toFixed(6) } };
 }
 
-/**
- * Keeps the newest `keep` backups, and removes any backup a killed apply left half-written
- * (`<id>.tar.tmp`: it holds keys, and no rollback can use it).
- */
+/** Keeps the newest `keep` backups. */
 export function pruneBackups(directory: RealPath, keep = KEEP_BACKUPS): void {
   const all = listBackups(directory);
-  const expired = [...all.slice(0, Math.max(0, all.length - keep)), ...backupFiles(directory, `${BACKUP_SUFFIX}${TEMP_SUFFIX}`)];
+  const expired = all.slice(0, Math.max(0, all.length - keep));
   for (const name of expired) attempt("remove the old backup", `${BACKUP_DIRECTORY}/${name}`, () => fs.rmSync(path.join(directory, name), { force: true }));
+}
+
+/** Host paths of backups a killed apply, or a full disk, left half-written (`<id>.tar.tmp`: they hold keys, and no rollback can use them). */
+export function halfWrittenBackups(directory: RealPath): string[] {
+  return backupFiles(directory, `${BACKUP_SUFFIX}${TEMP_SUFFIX}`).map((name) => `${BACKUP_DIRECTORY}/${name}`);
 }
 
 function preciseMtime(header: { mtime?: Date; pax?: unknown }): Date {

@@ -6,19 +6,19 @@
 
 import * as fs from "node:fs";
 import { AgentError, ExitCode, attempt, fromSystemError } from "../errors.ts";
+import { pause } from "../transaction/guard.ts";
 
 const RECENT_MS = 60_000;
 const POLL_MS = 100;
 const O_ACCMODE = 0o3; // O_WRONLY 1, O_RDWR 2
-const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
 interface Writer {
   pid: number;
   command: string;
 }
 
-/** Waits until nobody writes `file`; returns how long it waited and for whom. Exit 75 after `waitSeconds`. */
-export function waitForWriters(file: string, waitSeconds: number): { waitedMs: number; writers: Writer[] } {
+/** Waits until nobody writes `file`; returns how long it waited and for whom. Exit 75 after `waitSeconds`; a caught signal ends it. */
+export async function waitForWriters(file: string, waitSeconds: number): Promise<{ waitedMs: number; writers: Writer[] }> {
   const target = attempt("inspect bundle", file, () => fs.statSync(file, { throwIfNoEntry: false }));
   if (target === undefined || !target.isFile() || Date.now() - target.mtimeMs > RECENT_MS) return { waitedMs: 0, writers: [] };
   const started = performance.now();
@@ -34,7 +34,7 @@ export function waitForWriters(file: string, waitSeconds: number): { waitedMs: n
         "wait for the upload to finish (typhoon-agent.path starts the apply again), or raise --lock-wait",
       );
     }
-    Atomics.wait(sleeper, 0, 0, POLL_MS);
+    await pause(POLL_MS);
   }
 }
 

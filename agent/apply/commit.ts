@@ -1,6 +1,6 @@
 // The commit of an apply: the plan as the steps of one transaction (transaction/), carried out.
 
-import * as fs from "node:fs";
+import { removeIfPresent } from "../fsio/read-only.ts";
 import type { HostRoot, RealPath } from "../hostfs/host-root.ts";
 import type { Plan } from "../plan/plan.ts";
 import { logRolledBack } from "../report/apply-journal.ts";
@@ -33,7 +33,7 @@ export async function commitPlan(host: HostRoot, id: string, plan: Plan, backup:
     // Rolled back: nothing happened that the backup would undo. A rollback that failed
     // keeps it, since the next apply finishes the transaction from its record.
     if (error instanceof RolledBackError) {
-      fs.rmSync(backup, { force: true });
+      removeIfPresent(backup);
       logRolledBack(events, id);
     }
     throw error;

@@ -18,9 +18,9 @@ export interface Inputs {
 }
 
 /** Reads and checks every input; notes the bundle, waits and skipped assets in `result`. */
-export function readInputs(request: ApplyRequest, result: ApplyResult): Inputs {
+export async function readInputs(request: ApplyRequest, result: ApplyResult): Promise<Inputs> {
   const { host, config } = request;
-  const bundle = request.bundle === undefined ? undefined : readBundle(request.bundle, request, result);
+  const bundle = request.bundle === undefined ? undefined : await readBundle(request.bundle, request, result);
   const accounts = new Accounts(host);
   const desired = computeDesiredState({
     assets: bundle?.assets,
@@ -28,6 +28,8 @@ export function readInputs(request: ApplyRequest, result: ApplyResult): Inputs {
     // Only a bundle brings etcd files; a worker needs no etcd user.
     identities: { etcd: bundle === undefined ? ROOT : accounts.user(config.etcd_user) },
     allowUnknown: request.allowUnknown,
+    config,
+    runtime: request.runtime,
     bundleSha256: bundle?.sha256,
   });
   result.skippedAssets = desired.skippedAssets;
@@ -35,9 +37,9 @@ export function readInputs(request: ApplyRequest, result: ApplyResult): Inputs {
   return { desired, accounts };
 }
 
-function readBundle(source: string, request: ApplyRequest, result: ApplyResult): BundleAssets {
+async function readBundle(source: string, request: ApplyRequest, result: ApplyResult): Promise<BundleAssets> {
   if (source !== "-") {
-    const { waitedMs, writers } = waitForWriters(source, request.lockWaitSeconds);
+    const { waitedMs, writers } = await waitForWriters(source, request.lockWaitSeconds);
     if (writers.length > 0) result.warnings.push(`waited ${waitedMs} ms for ${writers.map(describeWriter).join(", ")} to finish writing the bundle`);
   }
   const input = openBundleInput(source);

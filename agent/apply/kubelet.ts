@@ -20,32 +20,35 @@ export type KubeletChange = "unchanged" | "changed" | "removed";
 /** Runs the systemctl calls for `change`; returns what happened, as reported ("enabled and restarted"). */
 export async function settleKubelet(after: "apply" | "rollback", change: KubeletChange): Promise<string> {
   const noBlock = process.env.INVOCATION_ID !== undefined ? ["--no-block"] : [];
-  const plan: Array<{ args: string[]; outcome: string }> =
-    change === "removed"
-      ? [{ args: ["disable", "--now", ...noBlock, UNIT], outcome: "disabled and stopped" }]
-      : after === "rollback"
-        ? change === "changed"
-          ? [{ args: ["try-restart", ...noBlock, UNIT], outcome: "restarted if it was running" }]
-          : []
-        : change === "changed"
-          ? [
-              { args: ["enable", UNIT], outcome: "enabled" },
-              { args: ["restart", ...noBlock, UNIT], outcome: noBlock.length > 0 ? "enabled, restart queued" : "enabled and restarted" },
-            ]
-          : [{ args: ["enable", "--now", ...noBlock, UNIT], outcome: noBlock.length > 0 ? "enabled, start queued" : "enabled and started" }];
-  await systemctl(["daemon-reload"], after);
-  for (const step of plan) await systemctl(step.args, after);
-  return plan.at(-1)?.outcome ?? "unchanged";
+  const plan: Array<{ args: string[]; outcome: string }> = [{ args: ["daemon-reload"], outcome: "" }, ...callsFor(after, change, noBlock)];
+  for (const [index, step] of plan.entries()) await systemctl(step.args, after, plan.slice(index));
+  return plan.length === 1 ? "unchanged" : plan.at(-1)!.outcome;
 }
 
-async function systemctl(args: readonly string[], after: "apply" | "rollback"): Promise<void> {
+function callsFor(after: "apply" | "rollback", change: KubeletChange, noBlock: string[]): Array<{ args: string[]; outcome: string }> {
+  if (change === "removed") return [{ args: ["disable", "--now", ...noBlock, UNIT], outcome: "disabled and stopped" }];
+  if (after === "rollback") return change === "changed" ? [{ args: ["try-restart", ...noBlock, UNIT], outcome: "restarted if it was running" }] : [];
+  if (change === "unchanged") return [{ args: ["enable", "--now", ...noBlock, UNIT], outcome: noBlock.length > 0 ? "enabled, start queued" : "enabled and started" }];
+  return [
+    { args: ["enable", UNIT], outcome: "enabled" },
+    { args: ["restart", ...noBlock, UNIT], outcome: noBlock.length > 0 ? "enabled, restart queued" : "enabled and restarted" },
+  ];
+}
+
+/**
+ * One systemctl call. A failure is exit 69: the files are in place and stay, so the hint is
+ * what works on the node as it is, without the bundle apply consumed: why, then the calls
+ * still to make (`remaining`, this one first), by hand.
+ */
+async function systemctl(args: readonly string[], after: "apply" | "rollback", remaining: ReadonlyArray<{ args: string[] }>): Promise<void> {
   const { execa } = await import("execa");
   const result = await execa("systemctl", args, { reject: false, all: true });
   if (result.exitCode === 0) return;
   const words = (result.all || result.shortMessage || "").trim();
+  const byHand = remaining.map((step) => `systemctl ${step.args.filter((arg) => arg !== "--no-block").join(" ")}`).join(" && ");
   throw new AgentError(
-    ExitCode.failed,
+    ExitCode.kubeletNotStarted,
     `the files are ${after === "apply" ? "installed" : "restored"}, but \`systemctl ${args.join(" ")}\` failed: ${words}`,
-    after === "apply" ? "journalctl -u kubelet.service tells why; re-running typhoon-agent apply retries the start" : "journalctl -u kubelet.service tells why",
+    `systemctl status ${UNIT} and journalctl -u ${UNIT} tell why; once that is fixed, run ${byHand} (the files stay as they are; no apply is needed)`,
   );
 }

@@ -9,6 +9,10 @@ export interface ApplyRequest {
   /** Bundle path as given (never rooted), "-" for standard input; undefined on a worker. */
   bundle: string | undefined;
   config: AgentConfig;
+  /** Where the role came from, for the refusal of a role change: "--role", the file, "the default". */
+  roleOrigin: string;
+  /** --change-role: a plan that changes the installed role goes ahead. */
+  changeRole: boolean;
   runtime: Runtime;
   /** kubelet.service and kubelet.yaml, rendered from the config. */
   rendered: readonly RenderedFile[];

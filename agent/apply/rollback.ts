@@ -14,6 +14,7 @@ import { realChild, type HostPath, type HostRoot, type RealPath } from "../hostf
 import { BACKUP_DIRECTORY, LOCK_FILE, STATE_DIRECTORY } from "../paths.ts";
 import { logKubelet, logRestored } from "../report/apply-journal.ts";
 import type { EventLog } from "../report/events.ts";
+import { catchSignals } from "../transaction/guard.ts";
 import { SiblingNames, newTransactionId } from "../transaction/names.ts";
 import { chmodStep, mkdirStep, removeStep, writeStep, type Step } from "../transaction/steps.ts";
 import { runTransaction } from "../transaction/transaction.ts";
@@ -21,7 +22,7 @@ import { KUBELET_SERVICE_PATH } from "../units/kubelet-service.ts";
 import { NODE_FILE_PATHS } from "../units/node-files.ts";
 import { newestBackup, readBackup, type Backup } from "./backup.ts";
 import { settleKubelet, type KubeletChange } from "./kubelet.ts";
-import { acquireLock } from "./lock.ts";
+import { acquireLock, type HeldLock } from "./lock.ts";
 import { recoverAndLog } from "./state.ts";
 
 interface RollbackResult {
@@ -43,14 +44,19 @@ export async function runRollback(host: HostRoot, events: EventLog, options: Rol
   const started = performance.now();
   const stateDirectory = host.directory(STATE_DIRECTORY);
   if (!fs.existsSync(stateDirectory)) throw noBackup();
-  const lock = acquireLock(host.file(LOCK_FILE), options.lockWaitSeconds);
+  // Caught for the whole run: before the transaction a signal ends it with nothing changed,
+  // inside it the transaction takes back what it did, after it the rollback finishes.
+  const signals = catchSignals();
+  let lock: HeldLock | undefined;
   try {
+    lock = await acquireLock(host.file(LOCK_FILE), options.lockWaitSeconds);
     recoverAndLog(host, events);
     const file = newestBackup(host.directory(BACKUP_DIRECTORY));
     if (file === undefined) throw noBackup();
-    const backup = await readBackup(file);
+    const backup = await readBackup(host, file);
     const id = newTransactionId();
     const { steps, restored, removed } = restoreSteps(host, backup, id);
+    await signals.checkpoint();
     await runTransaction({ host, id, steps, command: "rollback" });
     attempt("remove the used backup", host.display(file), () => fs.rmSync(file));
     logRestored(events, host.display(file), path.basename(file), { restored: restored.length, removed: removed.length });
@@ -63,7 +69,8 @@ export async function runRollback(host: HostRoot, events: EventLog, options: Rol
     result.durationMs = Math.round(performance.now() - started);
     return result;
   } finally {
-    lock.release();
+    lock?.release();
+    signals.release();
   }
 }
 

@@ -4,14 +4,16 @@
 
 import * as fs from "node:fs";
 import { AgentError, attempt, fromSystemError, isSystemError } from "../errors.ts";
+import { removeIfPresent, statIfExists } from "../fsio/read-only.ts";
 import { writeNewFile } from "../fsio/write-all.ts";
 import { realParent, type HostRoot, type RealPath } from "../hostfs/host-root.ts";
-import { LOCK_FILE, RESULT_FILE, STATE_DIRECTORY } from "../paths.ts";
+import { BACKUP_DIRECTORY, LOCK_FILE, RESULT_FILE, STATE_DIRECTORY, TRANSACTION_RECORD } from "../paths.ts";
 import type { DesiredState } from "../plan/desired-state.ts";
 import { logRecovered } from "../report/apply-journal.ts";
 import type { ApplyResult } from "../report/apply-result.ts";
 import type { EventLog } from "../report/events.ts";
-import { pendingRecovery, recoverInterrupted, removeStrayFiles, type Recovery } from "../transaction/record.ts";
+import { pendingRecovery, recoverInterrupted, removeStrayFiles, setAsideRecords, type Recovery } from "../transaction/recovery.ts";
+import { halfWrittenBackups } from "./backup.ts";
 import { acquireLock, type HeldLock } from "./lock.ts";
 
 /** Creates the state directory and its missing parents; returns the real paths it created. */
@@ -30,8 +32,8 @@ export function claimStateDirectory(host: HostRoot): Set<RealPath> {
  * Takes the apply lock, finishes a transaction a dead run left (and says so), and removes
  * the temp files of one that died before its record was durable. The caller releases the lock.
  */
-export function takeOverState(host: HostRoot, desired: DesiredState, lockWaitSeconds: number, result: ApplyResult, events: EventLog): HeldLock {
-  const lock = acquireLock(host.file(LOCK_FILE), lockWaitSeconds);
+export async function takeOverState(host: HostRoot, desired: DesiredState, lockWaitSeconds: number, result: ApplyResult, events: EventLog): Promise<HeldLock> {
+  const lock = await acquireLock(host.file(LOCK_FILE), lockWaitSeconds);
   try {
     const recovered = recoverAndLog(host, events);
     if (recovered !== undefined) {
@@ -39,6 +41,8 @@ export function takeOverState(host: HostRoot, desired: DesiredState, lockWaitSec
       result.warnings.push(`an interrupted transaction (${recovered.id}) was ${recovered.outcome} first`);
     }
     removeStrayFiles(host, new Set(desired.directories.map((directory) => directory.path)));
+    for (const leftover of leftovers(host)) attempt("remove", leftover, () => removeIfPresent(host.file(leftover)));
+    warnSetAside(host, result);
     return lock;
   } catch (error) {
     lock.release();
@@ -49,9 +53,28 @@ export function takeOverState(host: HostRoot, desired: DesiredState, lockWaitSec
 /** plan changes nothing: it only says what the next apply will finish first. */
 export function warnPendingRecovery(host: HostRoot, result: ApplyResult): void {
   const pending = pendingRecovery(host);
-  if (pending !== undefined) {
+  if (pending?.outcome === "set aside") {
+    result.warnings.push(`the transaction record ${pending.id} cannot be read; the next apply sets it aside and starts from the tree as it is`);
+  } else if (pending !== undefined) {
     result.warnings.push(`an interrupted transaction (${pending.id}) will be ${pending.outcome} first by the next apply; this plan starts from the tree as it is now`);
   }
+  warnSetAside(host, result);
+  for (const leftover of leftovers(host)) result.warnings.push(`${leftover} was left half-written by a run that died (or by a full disk); the next apply removes it`);
+}
+
+/**
+ * The agent's own files a dead run (or a full disk) left half-written: temp files of the
+ * result and of the transaction record (a record's is never needed: only state.json is read),
+ * and backups never completed. Every apply removes them, changing anything or not.
+ */
+function leftovers(host: HostRoot): string[] {
+  const temps = [`${RESULT_FILE}.tmp`, `${TRANSACTION_RECORD}.tmp`].filter((file) => statIfExists(host.file(file)) !== undefined);
+  return [...temps, ...halfWrittenBackups(host.directory(BACKUP_DIRECTORY))];
+}
+
+/** A record no run could complete stays until the operator removes it; every plan and apply says so. */
+function warnSetAside(host: HostRoot, result: ApplyResult): void {
+  for (const record of setAsideRecords(host)) result.warnings.push(`${record} holds a transaction no run could complete; inspect the paths it names, then remove it`);
 }
 
 /** Finishes a transaction a dead process left behind (apply and rollback both), and says so. */
@@ -70,11 +93,16 @@ export function writeResult(host: HostRoot, result: ApplyResult): void {
   try {
     if (!fs.existsSync(host.directory(STATE_DIRECTORY))) return;
     const file = host.file(RESULT_FILE);
-    fs.rmSync(`${file}.tmp`, { force: true }); // what a run that died while writing it left
     writeNewFile(`${file}.tmp`, `${JSON.stringify(result, null, 2)}\n`, 0o600);
     fs.renameSync(`${file}.tmp`, file);
   } catch (error) {
     if (!(error instanceof AgentError) && !isSystemError(error)) throw error;
     result.warnings.push(fromSystemError(error, "write", RESULT_FILE).message);
+    // A half-written temp goes now if it can; else the next plan names it and the next apply removes it.
+    try {
+      removeIfPresent(`${host.file(RESULT_FILE)}.tmp`);
+    } catch (cleanup) {
+      if (!isSystemError(cleanup)) throw cleanup;
+    }
   }
 }

@@ -8,40 +8,69 @@ import type { ApplyResult } from "../report/apply-result.ts";
 import { configOptions, flagsFromArgs, type ConfigArgs } from "../config/options.ts";
 import { AgentError, UsageError, exitCodeHelp } from "../errors.ts";
 import { TEXTFILE_COLLECTOR_DIRECTORY } from "../paths.ts";
-import { seconds, sha256Digest } from "./option-checks.ts";
-import { print, say } from "../report/console.ts";
+import { pathValue, seconds, sha256Digest } from "./option-checks.ts";
+import { print, say, sayDone } from "../report/console.ts";
 import type { EventLog } from "../report/events.ts";
 
-interface ApplyArgs extends ConfigArgs {
+/** What plan and apply both read; the flags only apply reads are absent from plan (and its --help). */
+interface PlanArgs extends ConfigArgs {
   bundle: string | undefined;
-  "dry-run": boolean;
-  start: boolean;
-  "keep-bundle": boolean;
   json: boolean;
   "allow-unknown": boolean;
   "expect-sha256": string | undefined;
-  "lock-wait": number;
+  "change-role": boolean;
   verbose: boolean;
+}
+
+interface ApplyArgs extends PlanArgs {
+  "dry-run": boolean;
+  start: boolean;
+  "keep-bundle": boolean;
+  "lock-wait": number;
 }
 
 const SILENT: EventLog = { emit() {} };
 
-function builder(yargs: Argv<object>, dryRun: boolean): Argv<ApplyArgs> {
+/** apply prints its own summary and error; the journal still gets both entries. */
+const SAID_BY_APPLY = ["applyDone", "applyFailed", "metricsNotWritten"] as const;
+
+function planBuilder(yargs: Argv<object>): Argv<PlanArgs> {
   const declared = configOptions(
     yargs
-      .positional("bundle", { type: "string", describe: "the asset bundle Terraform copied (controllers), - for standard input" })
-      .option("dry-run", { type: "boolean", default: dryRun, hidden: dryRun, describe: "print the plan and stop (same as `typhoon-agent plan`)" })
-      .option("start", { type: "boolean", default: true, describe: "systemctl daemon-reload and enable --now kubelet.service afterwards (--no-start skips; never under --root)" })
-      .option("keep-bundle", { type: "boolean", default: false, describe: "keep the bundle file (it holds every secret; removed after a successful apply by default)" })
+      .positional("bundle", { type: "string", coerce: pathValue("<bundle>", "the bundle's path, or - for standard input", { stdin: true }), describe: "the asset bundle Terraform copied (controllers), - for standard input" })
       .option("json", { type: "boolean", default: false, describe: "print one JSON document (actions, exit code, durations) on standard output" })
+      .option("change-role", { type: "boolean", default: false, describe: "change the role of an installed node on purpose (a controller's control plane is removed; rollback undoes it), instead of refusing (exit 78)" })
       .option("allow-unknown", { type: "boolean", default: false, describe: "skip assets outside the placement table instead of refusing the bundle" })
-      .option("expect-sha256", { type: "string", coerce: sha256Digest("expect-sha256"), describe: "the bundle's sha256 as Terraform computes it; anything else is refused (exit 65) before any change" })
-      .option("lock-wait", { type: "number", default: 30, coerce: seconds("lock-wait"), describe: "seconds to wait for another apply to finish, or for the upload still writing the bundle (then exit 75)" }),
+      .option("expect-sha256", { type: "string", requiresArg: true, coerce: sha256Digest("expect-sha256"), describe: "the bundle's sha256 as Terraform computes it; anything else is refused (exit 65) before any change" }),
   );
-  return declared as unknown as Argv<ApplyArgs>;
+  return declared as unknown as Argv<PlanArgs>;
+}
+
+function applyBuilder(yargs: Argv<object>): Argv<ApplyArgs> {
+  return planBuilder(yargs)
+    .option("dry-run", { type: "boolean", default: false, describe: "print the plan and stop (same as `typhoon-agent plan`)" })
+    .option("start", { type: "boolean", default: true, describe: "systemctl daemon-reload and enable --now kubelet.service afterwards (--no-start skips; never under --root)" })
+    .option("keep-bundle", { type: "boolean", default: false, describe: "keep the bundle file (it holds every secret; removed after a successful apply by default)" })
+    .option("lock-wait", { requiresArg: true, default: 30, coerce: seconds("lock-wait"), describe: "seconds to wait for another apply to finish, or for the upload still writing the bundle (then exit 75)" }) as unknown as Argv<ApplyArgs>;
+}
+
+/** plan is apply --dry-run: what it does not read takes the value a dry run never uses. */
+function asDryRun(args: PlanArgs): ApplyArgs {
+  return { ...args, "dry-run": true, start: false, "keep-bundle": true, "lock-wait": 0 };
 }
 
 async function handler(args: ApplyArgs): Promise<void> {
+  // An apply catches SIGTERM, SIGINT and SIGHUP from its first step, reading the
+  // configuration, so an interrupted one still ends in an "apply failed" entry and a result.
+  const signals = args["dry-run"] ? undefined : (await import("../transaction/guard.ts")).catchSignals();
+  try {
+    await applyOrPlan(args);
+  } finally {
+    signals?.release();
+  }
+}
+
+async function applyOrPlan(args: ApplyArgs): Promise<void> {
   // Loaded on use: every command pays the start-up cost of what it imports.
   const [{ runApply, refusedApply }, { loadConfig }, { HostRoot }, { createJournal }, { nodeFilesFor }] = await Promise.all([
     import("../apply/apply.ts"),
@@ -51,12 +80,12 @@ async function handler(args: ApplyArgs): Promise<void> {
     import("../units/node-files.ts"),
   ]);
   const host = new HostRoot(args.root);
-  const events = args["dry-run"] ? SILENT : createJournal();
+  const events = args["dry-run"] ? SILENT : createJournal({ verbose: args.verbose, saidByCommand: SAID_BY_APPLY });
   // A configuration that does not load still gets its failed run into the default directory.
   let metricsDirectory = TEXTFILE_COLLECTOR_DIRECTORY;
   let outcome: ApplyOutcome;
   try {
-    const { config } = loadConfig({ root: host.root, configPath: args.config, flags: flagsFromArgs(args) });
+    const { config, origins, source } = loadConfig({ root: host.root, configPath: args.config, flags: flagsFromArgs(args) });
     metricsDirectory = config.textfile_collector_dir;
     if (config.role === "worker" && args.bundle !== undefined) {
       throw new UsageError("a worker takes no bundle: the asset bundle is for controllers", "run `typhoon-agent apply` without a bundle on workers, or set role: controller");
@@ -70,6 +99,8 @@ async function handler(args: ApplyArgs): Promise<void> {
         host,
         bundle: args.bundle,
         config,
+        roleOrigin: origins.role === "flag" ? "--role" : origins.role === "file" ? `role in ${source}` : "the default role",
+        changeRole: args["change-role"],
         runtime,
         rendered,
         dryRun: args["dry-run"],
@@ -100,14 +131,14 @@ async function show(result: ApplyResult, args: ApplyArgs): Promise<void> {
   if (result.outcome === "failed") return;
   const { formatPlanTable, summaryLine } = await import("../report/plan-table.ts");
   if (result.outcome === "planned") print(formatPlanTable(result, { showUnchanged: args.verbose }));
-  else say(summaryLine(result) + (result.backup === undefined ? "" : `; backup ${result.backup}`));
+  else sayDone(summaryLine(result) + (result.backup === undefined ? "" : `; backup ${result.backup}`));
 }
 
 export const applyCommand: CommandModule<object, ApplyArgs> = {
   command: "apply [bundle]",
   describe: "Install the bundle and the kubelet units as one transaction, then start the kubelet",
   builder: (yargs) =>
-    builder(yargs, false)
+    applyBuilder(yargs)
       .example("$0 apply /home/core/assets", "what typhoon-agent.service runs on a controller at first boot")
       .example("$0 apply --role worker", "a worker: kubelet.service and kubelet.yaml only")
       .example("$0 apply assets --root /tmp/node --no-start --json", "install into a scratch tree, report as JSON")
@@ -115,13 +146,13 @@ export const applyCommand: CommandModule<object, ApplyArgs> = {
   handler,
 };
 
-export const planCommand: CommandModule<object, ApplyArgs> = {
+export const planCommand: CommandModule<object, PlanArgs> = {
   command: "plan [bundle]",
   describe: "Show what apply would do to every path, changing nothing",
   builder: (yargs) =>
-    builder(yargs, true)
+    planBuilder(yargs)
       .example("$0 plan /home/core/assets", "create / replace / repair / remove / unchanged, with owner, mode and size")
       .example("$0 plan assets --json", "the same as JSON")
       .epilogue(exitCodeHelp()),
-  handler,
+  handler: (args) => handler(asDryRun(args)),
 };

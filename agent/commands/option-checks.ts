@@ -1,31 +1,105 @@
 // Flag values checked as yargs parses them, so a typo is a usage error (exit 2) naming the
-// flag, never a failure deep inside the run: yargs reads `--lock-wait abc` as NaN, and a
-// mistyped digest would otherwise be reported as a corrupted bundle.
+// flag, never a failure deep inside the run: yargs reads `--lock-wait abc` as NaN and
+// `--warn-days ""` as 0, takes `--root ""` (an unset shell variable) or a `--root` left
+// as the last word for an empty path that resolves to the current directory, and a
+// mistyped digest would otherwise be reported as a corrupted bundle. A value the operator
+// typed is never empty: an empty one is refused before anything is read or written.
 
 import { UsageError } from "../errors.ts";
+
+/**
+ * yargs turns a positional "-" into an empty string, so "-" (standard input) travels
+ * through the parser as a placeholder no real argument can equal: argv never holds NUL.
+ */
+export const STDIN_PLACEHOLDER = "\u0000stdin";
+
+const EMPTY_HINT = "an unset shell variable, or a flag left without its value? give the value, or leave the flag out for its default";
+
+/**
+ * yargs reports a failed check as a new error carrying only its message; the refusal
+ * itself, with its hint, is found again here by that message.
+ */
+const refusals = new Map<string, UsageError>();
+
+function refuse(message: string, hint = "see typhoon-agent --help"): UsageError {
+  const error = new UsageError(message, hint);
+  refusals.set(message, error);
+  return error;
+}
+
+/**
+ * The UsageError behind one of yargs' messages: a value a check here refused, or yargs'
+ * own "Not enough arguments following: root" for a flag given as the last word (every
+ * flag that takes a value requires one, so `--root` alone is never "/").
+ */
+export function usageErrorFor(message: string): UsageError | undefined {
+  const missing = /^Not enough arguments following: (.+)$/.exec(message)?.[1];
+  if (missing !== undefined) return new UsageError(`${flagShown(missing)} takes a value, and was given none`, EMPTY_HINT);
+  return refusals.get(message);
+}
+
+/**
+ * The value of a flag as the operator typed it: the last one when it was given twice
+ * (yargs collects repeats into a list), never empty or blank. `what` names what it takes.
+ */
+function typed(flag: string, what: string, raw: unknown): string {
+  const values = (Array.isArray(raw) ? raw : [raw]).map((value) => (value === STDIN_PLACEHOLDER ? "-" : String(value ?? "")));
+  for (const value of values) {
+    if (value.trim() === "") throw refuse(`${flagShown(flag)} takes ${what}, and was given an empty value`, EMPTY_HINT);
+  }
+  return values.at(-1)!;
+}
+
+/** `--root`, `-C`, or a positional `<bundle>`, as the operator wrote it. */
+function flagShown(flag: string): string {
+  return flag.startsWith("<") ? flag : flag.length === 1 ? `-${flag}` : `--${flag}`;
+}
 
 const shown = (value: number): string => (Number.isNaN(value) ? "" : `, not ${value}`);
 
 /** A wait in seconds: 0 or more, fractions allowed (flock(1) takes them). */
-export function seconds(flag: string): (value: number) => number {
-  return (value) => {
-    if (!Number.isFinite(value) || value < 0) throw new UsageError(`--${flag} takes a number of seconds, 0 or more${shown(value)}`);
+export function seconds(flag: string): (raw: unknown) => number {
+  return (raw) => {
+    const value = Number(typed(flag, "a number of seconds", raw));
+    if (!Number.isFinite(value) || value < 0) throw refuse(`--${flag} takes a number of seconds, 0 or more${shown(value)}`);
     return value;
   };
 }
 
 /** A whole number of days, 0 or more. */
-export function days(flag: string): (value: number) => number {
-  return (value) => {
-    if (!Number.isInteger(value) || value < 0) throw new UsageError(`--${flag} takes a whole number of days, 0 or more${shown(value)}`);
+export function days(flag: string): (raw: unknown) => number {
+  return (raw) => {
+    const value = Number(typed(flag, "a number of days", raw));
+    if (!Number.isInteger(value) || value < 0) throw refuse(`--${flag} takes a whole number of days, 0 or more${shown(value)}`);
     return value;
   };
 }
 
 /** A SHA-256 digest as sha256sum and Terraform's sha256() print it: 64 hex digits. */
-export function sha256Digest(flag: string): (value: string) => string {
-  return (value) => {
-    if (!/^[0-9a-fA-F]{64}$/.test(value)) throw new UsageError(`--${flag} takes a SHA-256 digest of 64 hex digits (sha256sum prints it), not ${JSON.stringify(value)}`);
+export function sha256Digest(flag: string): (raw: unknown) => string {
+  return (raw) => {
+    const value = typed(flag, "a SHA-256 digest", raw);
+    if (!/^[0-9a-fA-F]{64}$/.test(value)) throw refuse(`--${flag} takes a SHA-256 digest of 64 hex digits (sha256sum prints it), not ${JSON.stringify(value)}`);
     return value.toLowerCase();
+  };
+}
+
+/**
+ * A path the operator names. `stdin`: "-" means standard input (a bundle) or output; else
+ * "-" is refused, since no directory or configuration file is read from a stream.
+ */
+export function pathValue(flag: string, what: string, options: { stdin: boolean } = { stdin: false }): (raw: unknown) => string {
+  return (raw) => {
+    const value = typed(flag, what, raw);
+    if (value === "-" && !options.stdin) throw refuse(`${flagShown(flag)} takes ${what}, not - (standard input)`);
+    return value;
+  };
+}
+
+/** Any other value (a configuration flag): the last one given, not empty. Lists keep every item. */
+export function nonEmpty(flag: string, options: { list: boolean }): (raw: unknown) => string | string[] {
+  return (raw) => {
+    const last = typed(flag, "a value", raw);
+    return options.list ? (Array.isArray(raw) ? raw.map(String) : [last]) : last;
   };
 }

@@ -2,9 +2,12 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Argv, CommandModule } from "yargs";
 import { UsageError, attempt, exitCodeHelp, fromSystemError } from "../errors.ts";
+import { pathValue } from "./option-checks.ts";
 import type { PackResult } from "../unpack/pack.ts";
-import { say } from "../report/console.ts";
-import { formatBytes } from "../report/format.ts";
+import { removeIfPresent } from "../fsio/read-only.ts";
+import { CREATE_NEW, isClosedPipe } from "../fsio/write-all.ts";
+import { say, sayDone } from "../report/console.ts";
+import { counted, formatBytes } from "../report/format.ts";
 
 interface PackArgs {
   directory: string;
@@ -16,42 +19,65 @@ export const packCommand: CommandModule<object, PackArgs> = {
   describe: "Pack a directory tree into a bundle (the inverse of unpack)",
   builder: (yargs) =>
     (yargs as Argv<object>)
-      .positional("directory", { type: "string", demandOption: true, describe: "tree whose files become the assets" })
-      .option("output", { alias: "o", type: "string", describe: "write the bundle here (mode 0600) instead of standard output" })
+      .positional("directory", { type: "string", demandOption: true, coerce: pathValue("<directory>", "a directory"), describe: "tree whose files become the assets" })
+      .option("output", { alias: "o", type: "string", requiresArg: true, coerce: pathValue("output", "a file, or - for standard output", { stdin: true }), describe: "write the bundle here (mode 0600; - for standard output, the default)" })
       .example("$0 pack /tmp/assets -o assets", "keys sorted by bytes, joined like Terraform's join(\"\\n\", ...)")
       .epilogue(exitCodeHelp()) as Argv<PackArgs>,
   handler: async (args) => {
     // Loaded on use, like every command's modules: other commands do not pay for them at start-up.
-    const packer = await import("../unpack/pack.ts");
-    const result = args.output === undefined ? await packToStdout(packer, args.directory) : packToFile(packer, args.directory, args.output);
-    say(`packed ${result.assets} assets (${formatBytes(result.bytes)})`);
+    const [packer, { catchSignals }] = await Promise.all([import("../unpack/pack.ts"), import("../transaction/guard.ts")]);
+    // Caught for the whole run: a signal stops it between assets, and -o's temporary file goes.
+    const signals = catchSignals();
+    try {
+      const between = (): Promise<void> => signals.checkpoint();
+      const toStdout = args.output === undefined || args.output === "-";
+      const result = toStdout ? await packToStdout(packer, args.directory, between) : await packToFile(packer, args.directory, args.output!, between);
+      // The bundle itself may be standard output: then the result line is a diagnostic.
+      const line = result === undefined ? undefined : `packed ${counted(result.assets, "asset")} (${formatBytes(result.bytes)})`;
+      if (line !== undefined) (toStdout ? say : sayDone)(line);
+    } finally {
+      signals.release();
+    }
   },
 };
 
 type Packer = typeof import("../unpack/pack.ts");
 
-async function packToStdout({ preparePack, writePack }: Packer, directory: string): Promise<PackResult> {
+/** Undefined when the reader stopped reading (`| head -c 10`): no more to write, nothing to report. */
+async function packToStdout({ preparePack, writePack }: Packer, directory: string, between: () => Promise<void>): Promise<PackResult | undefined> {
   const { isatty } = await import("node:tty");
   if (isatty(1)) {
     throw new UsageError("refusing to write a bundle (it holds private keys) to a terminal", "use -o FILE or redirect standard output");
   }
-  return writePack(directory, preparePack(directory), 1);
+  const names = preparePack(directory);
+  try {
+    return await writePack(directory, names, 1, between);
+  } catch (error) {
+    if (isClosedPipe(error)) return undefined;
+    throw fromSystemError(error, "write", "standard output");
+  }
 }
 
-/** Writes next to the destination and renames, so a failed pack leaves no partial bundle. */
-function packToFile({ preparePack, writePack }: Packer, directory: string, output: string): PackResult {
+/** Writes next to the destination and renames, so a failed or interrupted pack leaves no partial bundle. */
+async function packToFile({ preparePack, writePack }: Packer, directory: string, output: string, between: () => Promise<void>): Promise<PackResult> {
   const names = preparePack(directory);
+  await between();
   const temporary = path.join(path.dirname(output), `.${path.basename(output)}.${process.pid}.tmp`);
-  let fd = attempt("create", temporary, () => fs.openSync(temporary, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600));
+  let fd = attempt("create", temporary, () => fs.openSync(temporary, CREATE_NEW, 0o600));
   try {
-    const result = writePack(directory, names, fd);
+    const result = await writePack(directory, names, fd, between);
     fs.closeSync(fd);
     fd = -1;
+    await between();
     fs.renameSync(temporary, output);
     return result;
   } catch (error) {
     if (fd >= 0) fs.closeSync(fd);
-    fs.rmSync(temporary, { force: true });
+    try {
+      removeIfPresent(temporary);
+    } catch {
+      // left beside the output under its pid's name; the error that matters is the write's
+    }
     throw fromSystemError(error, "write", output);
   }
 }

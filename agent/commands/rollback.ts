@@ -1,6 +1,7 @@
 import type { Argv, CommandModule } from "yargs";
+import { ROOT_OPTION } from "../config/options.ts";
 import { exitCodeHelp } from "../errors.ts";
-import { print, say } from "../report/console.ts";
+import { print, sayDone } from "../report/console.ts";
 import { seconds } from "./option-checks.ts";
 
 interface RollbackArgs {
@@ -8,17 +9,21 @@ interface RollbackArgs {
   json: boolean;
   start: boolean;
   "lock-wait": number;
+  verbose: boolean;
 }
+
+/** The summary line says what these entries say; the journal still gets them. */
+const SAID_BY_ROLLBACK = ["rolledBack", "kubeletStarted"] as const;
 
 export const rollbackCommand: CommandModule<object, RollbackArgs> = {
   command: "rollback",
   describe: "Undo the last apply from its backup (newest first; each backup is used once)",
   builder: (yargs) =>
     (yargs as Argv<object>)
-      .option("root", { type: "string", default: "/", describe: "operate on the tree at DIR instead of /" })
+      .option("root", ROOT_OPTION)
       .option("json", { type: "boolean", default: false, describe: "print the result as JSON on standard output" })
       .option("start", { type: "boolean", default: true, describe: "when kubelet.service or kubelet.yaml was restored, systemctl daemon-reload and restart the kubelet (--no-start skips; never under --root)" })
-      .option("lock-wait", { type: "number", default: 30, coerce: seconds("lock-wait"), describe: "seconds to wait for a running apply (then exit 75)" })
+      .option("lock-wait", { requiresArg: true, default: 30, coerce: seconds("lock-wait"), describe: "seconds to wait for a running apply (then exit 75)" })
       .example("$0 rollback", "restore what the last apply replaced or removed, remove what it created")
       .example("$0 rollback --root /tmp/node", "the same in a scratch tree")
       .epilogue(exitCodeHelp()) as Argv<RollbackArgs>,
@@ -29,8 +34,8 @@ export const rollbackCommand: CommandModule<object, RollbackArgs> = {
       import("../journal/journal.ts"),
     ]);
     const host = new HostRoot(args.root);
-    const result = await runRollback(host, createJournal(), { lockWaitSeconds: args["lock-wait"], settleKubelet: args.start && host.isRealRoot });
+    const result = await runRollback(host, createJournal({ verbose: args.verbose, saidByCommand: SAID_BY_ROLLBACK }), { lockWaitSeconds: args["lock-wait"], settleKubelet: args.start && host.isRealRoot });
     if (args.json) print(JSON.stringify(result, null, 2));
-    else say(`rolled back ${result.backup}: ${result.restored.length} restored, ${result.removed.length} removed in ${result.durationMs} ms${result.kubelet === undefined ? "" : `; kubelet.service: ${result.kubelet}`}`);
+    else sayDone(`rolled back ${result.backup}: ${result.restored.length} restored, ${result.removed.length} removed in ${result.durationMs} ms${result.kubelet === undefined ? "" : `; kubelet.service: ${result.kubelet}`}`);
   },
 };

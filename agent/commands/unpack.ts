@@ -1,7 +1,8 @@
 import type { Argv, CommandModule } from "yargs";
 import { exitCodeHelp } from "../errors.ts";
-import { say } from "../report/console.ts";
-import { formatBytes } from "../report/format.ts";
+import { pathValue } from "./option-checks.ts";
+import { sayDone } from "../report/console.ts";
+import { counted, formatBytes } from "../report/format.ts";
 
 interface UnpackArgs {
   bundle: string;
@@ -14,11 +15,13 @@ export const unpackCommand: CommandModule<object, UnpackArgs> = {
   describe: "Unpack a bundle into a directory, all or nothing",
   builder: (yargs) =>
     (yargs as Argv<object>)
-      .positional("bundle", { type: "string", demandOption: true, describe: "bundle file, or - for standard input" })
+      .positional("bundle", { type: "string", demandOption: true, coerce: pathValue("<bundle>", "the bundle's path, or - for standard input", { stdin: true }), describe: "bundle file, or - for standard input" })
       .option("directory", {
         alias: "C",
         type: "string",
+        requiresArg: true,
         demandOption: true,
+        coerce: pathValue("directory", "a directory"),
         describe: "directory to unpack into (created if missing; files are written 0600, directories 0700)",
       })
       .option("awk", {
@@ -31,13 +34,21 @@ export const unpackCommand: CommandModule<object, UnpackArgs> = {
       .epilogue(exitCodeHelp()) as Argv<UnpackArgs>,
   handler: async (args) => {
     // Loaded on use, like every command's modules: other commands do not pay for them at start-up.
-    const [{ openBundleInput }, { unpackToDirectory }] = await Promise.all([import("../unpack/input.ts"), import("../unpack/unpack-to-directory.ts")]);
+    const [{ openBundleInput }, { unpackToDirectory }, { catchSignals }] = await Promise.all([
+      import("../unpack/input.ts"),
+      import("../unpack/unpack-to-directory.ts"),
+      import("../transaction/guard.ts"),
+    ]);
+    // A signal stops the unpack between the bundle's buffers: the staging directory and a
+    // DIR it created are removed, DIR is as it was (exit 1).
+    const signals = catchSignals();
     const input = openBundleInput(args.bundle);
     try {
-      const result = unpackToDirectory(input, args.directory, args.awk ? "awk" : "exact");
-      say(`unpacked ${result.assets} assets (${formatBytes(result.bytes)}) into ${args.directory}${args.awk ? " (awk layout)" : ""}`);
+      const result = await unpackToDirectory(input, args.directory, args.awk ? "awk" : "exact", { between: () => signals.checkpoint() });
+      sayDone(`unpacked ${counted(result.assets, "asset")} (${formatBytes(result.bytes)}) into ${args.directory}${args.awk ? " (awk layout)" : ""}`);
     } finally {
       input.close();
+      signals.release();
     }
   },
 };

@@ -1,5 +1,5 @@
-// `typhoon-agent verify`: the CLI side of agent/verify. Renders the kubelet files from the
-// same configuration apply uses, so drift in them shows too, runs the checks, prints the
+// `typhoon-agent verify`: the CLI side of agent/verify. Loads the configuration as it stands
+// now (the checks compare it with the one the install recorded), runs the checks, prints the
 // table (or JSON), writes the metrics, and exits 1 when any check found an error.
 
 import type { Argv, CommandModule } from "yargs";
@@ -8,7 +8,7 @@ import { AgentError, ExitCode, exitCodeHelp } from "../errors.ts";
 import { TEXTFILE_COLLECTOR_DIRECTORY } from "../paths.ts";
 import { print } from "../report/console.ts";
 import type { VerifyResult } from "../verify/findings.ts";
-import type { VerifyRequest } from "../verify/verify.ts";
+import type { CurrentConfig } from "../verify/expected.ts";
 import { days } from "./option-checks.ts";
 
 /** Certificates closer to their NotAfter are a warning; the shipped expiry alert warns from the same day. */
@@ -27,7 +27,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       configOptions(
         (yargs as Argv<object>)
           .option("json", { type: "boolean", default: false, describe: "print one JSON document (certificates, findings, exit code) on standard output" })
-          .option("warn-days", { type: "number", default: DEFAULT_WARN_DAYS, coerce: days("warn-days"), describe: "warn about certificates that expire within this many days" }),
+          .option("warn-days", { requiresArg: true, default: DEFAULT_WARN_DAYS, coerce: days("warn-days"), describe: "warn about certificates that expire within this many days" }),
       ) as unknown as Argv<VerifyArgs>
     )
       .example("$0 verify", "what typhoon-agent-verify.timer runs every day")
@@ -48,12 +48,12 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     ]);
     const host = new HostRoot(args.root);
     const events = createJournal();
-    const { request, metricsDirectory } = await verifyInputs(args, host.root);
+    const { current, metricsDirectory } = await verifyInputs(args, host.root);
     const metrics = (exitCode: number, result?: VerifyResult): void =>
       publishVerifyMetrics(host, metricsDirectory, { checkedAt, durationSeconds: (performance.now() - started) / 1000, exitCode, ...(result === undefined ? {} : { result }) }, events);
     let result: VerifyResult;
     try {
-      result = runVerify({ host, ...request, warnDays: args["warn-days"], now: checkedAt }, events);
+      result = runVerify({ host, current, warnDays: args["warn-days"], now: checkedAt }, events);
     } catch (error) {
       // Stopped before checking (no install record, an unreadable one): a failed run all the same.
       if (error instanceof AgentError) metrics(error.exitCode);
@@ -61,35 +61,25 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
     }
     metrics(result.exitCode, result);
     print(args.json ? JSON.stringify(result, null, 2) : formatVerifyResult(result));
-    if (result.exitCode !== ExitCode.ok) throw new AgentError(ExitCode.failed, summaryLine(result), "typhoon-agent plan shows what an apply would repair");
+    if (result.exitCode !== ExitCode.ok) throw new AgentError(ExitCode.failed, summaryLine(result), result.hint);
   },
 };
 
 /**
- * What to check the kubelet files against, from the same configuration apply uses, and
- * where the metrics go. A daily health check must still see the certificates when
- * agent.yaml is broken: the configuration problem is one finding, the kubelet files are
- * checked for owner and mode only, and the metrics go to the default directory, so the
- * failure reaches Prometheus too.
+ * The configuration as it stands now, for the checks to compare with what the install
+ * recorded, and where the metrics go. A daily health check must still see the certificates
+ * when agent.yaml is broken: the configuration problem is one finding, and the metrics go to
+ * the default directory, so the failure reaches Prometheus too.
  */
-async function verifyInputs(args: VerifyArgs, root: string): Promise<{ request: Pick<VerifyRequest, "etcdUser" | "rendered" | "configProblem">; metricsDirectory: string }> {
-  const [{ loadConfig }, { nodeFilesFor, NODE_FILE_MODE, NODE_FILE_PATHS }, { DEFAULT_CONFIG_PATH, defaultConfig }] = await Promise.all([
-    import("../config/load.ts"),
-    import("../units/node-files.ts"),
-    import("../config/keys.ts"),
-  ]);
+async function verifyInputs(args: VerifyArgs, root: string): Promise<{ current: CurrentConfig; metricsDirectory: string }> {
+  const [{ loadConfig }, { DEFAULT_CONFIG_PATH }] = await Promise.all([import("../config/load.ts"), import("../config/keys.ts")]);
+  const path = args.config ?? DEFAULT_CONFIG_PATH;
   try {
-    const { config } = loadConfig({ root, configPath: args.config, flags: flagsFromArgs(args) });
-    return { request: { etcdUser: config.etcd_user, rendered: nodeFilesFor(config, root).rendered }, metricsDirectory: config.textfile_collector_dir };
+    const loaded = loadConfig({ root, configPath: args.config, flags: flagsFromArgs(args) });
+    const withoutFlags = loadConfig({ root, configPath: args.config, flags: {} }).config;
+    return { current: { path, loaded, withoutFlags }, metricsDirectory: loaded.config.textfile_collector_dir };
   } catch (error) {
     if (!(error instanceof AgentError) || error.exitCode !== ExitCode.badConfig) throw error;
-    return {
-      request: {
-        etcdUser: defaultConfig().etcd_user,
-        rendered: NODE_FILE_PATHS.map((file) => ({ path: file, mode: NODE_FILE_MODE, content: undefined })),
-        configProblem: { path: args.config ?? DEFAULT_CONFIG_PATH, message: error.message },
-      },
-      metricsDirectory: TEXTFILE_COLLECTOR_DIRECTORY,
-    };
+    return { current: { path, problem: error.message }, metricsDirectory: TEXTFILE_COLLECTOR_DIRECTORY };
   }
 }

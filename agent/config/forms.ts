@@ -42,6 +42,58 @@ function isIPv6(value: string): boolean {
   return halves.length === 2 ? width <= 7 : width === 8;
 }
 
+/**
+ * What no cluster DNS Service can be, by address class; the first that matches names it.
+ * IPv4 link-local stays allowed: NodeLocal DNSCache listens on 169.254.20.10. IPv6
+ * link-local does not, since it needs a zone (an interface) a pod's resolv.conf cannot name.
+ */
+const UNUSABLE_IPV4: ReadonlyArray<[(octets: number[]) => boolean, string]> = [
+  [(octets) => octets.every((octet) => octet === 255), "is a broadcast address (255.255.255.255)"],
+  [([first]) => first === 0, "is unspecified (0.0.0.0/8): no server answers there"],
+  [([first]) => first === 127, "is a loopback address (127.0.0.0/8): each pod would ask itself"],
+  [([first]) => (first! & 0xf0) === 0xe0, "is a multicast address (224.0.0.0/4)"],
+  [([first]) => (first! & 0xf0) === 0xf0, "is reserved (240.0.0.0/4): Linux routes no packet to it"],
+];
+const UNUSABLE_IPV6: ReadonlyArray<[(groups: number[]) => boolean, string]> = [
+  [(groups) => groups.every((group) => group === 0), "is unspecified (::): no server answers there"],
+  [(groups) => groups.slice(0, 7).every((group) => group === 0) && groups[7] === 1, "is a loopback address (::1): each pod would ask itself"],
+  [([first]) => (first! & 0xff00) === 0xff00, "is a multicast address (ff00::/8)"],
+  [([first]) => (first! & 0xffc0) === 0xfe80, "is a link-local IPv6 address (fe80::/10), which needs an interface a pod cannot name"],
+];
+
+/** An address a cluster DNS Service can have: well-formed, and of no class above. */
+export function clusterDnsAddressProblem(value: string): Problem {
+  const syntax = ipAddressProblem(value);
+  if (syntax !== undefined) return syntax;
+  const v4 = IPV4.test(value) ? value : mappedIPv4(value);
+  if (v4 !== undefined) {
+    const octets = v4.split(".").map(Number);
+    return UNUSABLE_IPV4.find(([matches]) => matches(octets))?.[1];
+  }
+  const groups = ipv6Groups(value);
+  return UNUSABLE_IPV6.find(([matches]) => matches(groups))?.[1];
+}
+
+/** The IPv4 address an IPv4-mapped IPv6 address (::ffff:a.b.c.d) stands for. */
+function mappedIPv4(value: string): string | undefined {
+  return /^(?:0{0,4}:){0,5}:?ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(value)?.[1];
+}
+
+/** The eight 16-bit groups of a valid IPv6 address (an embedded IPv4 address as two). */
+function ipv6Groups(value: string): number[] {
+  const parse = (half: string): number[] => (half === "" ? [] : half.split(":").flatMap(groupValues));
+  const [head = "", tail] = value.split("::");
+  const front = parse(head);
+  const back = tail === undefined ? [] : parse(tail);
+  return [...front, ...Array<number>(8 - front.length - back.length).fill(0), ...back];
+}
+
+function groupValues(group: string): number[] {
+  if (!group.includes(".")) return [parseInt(group, 16)];
+  const [a = 0, b = 0, c = 0, d = 0] = group.split(".").map(Number);
+  return [(a << 8) | b, (c << 8) | d];
+}
+
 // The grammar of github.com/distribution/reference: [domain[:port]/]path[:tag][@digest].
 const DOMAIN_COMPONENT = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
 const DOMAIN = `(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[0-9a-fA-F:.]+\\])(?::[0-9]+)?`;
@@ -59,9 +111,15 @@ export function imageReferenceProblem(value: string): Problem {
   if (match === null) return "is not an image reference";
   const name = match[1]!;
   if (name.length > 255) return "has a repository name longer than 255 characters";
-  if (!PINNED.test(value.slice(name.length))) return "has no tag or digest (it would float with :latest)";
+  const rest = value.slice(name.length);
+  if (!PINNED.test(rest)) return "has no tag or digest (it would float with :latest)";
+  const tag = /^:([^@]+)$/.exec(rest)?.[1];
+  if (tag !== undefined && FLOATING_TAGS.includes(tag.toLowerCase())) return `has the floating tag ${JSON.stringify(tag)}, which moves to another kubelet with no apply`;
   return undefined;
 }
+
+/** Tags registries move to each new build; with a digest beside them they pin nothing and harm nothing. */
+export const FLOATING_TAGS: readonly string[] = ["latest", "stable", "edge", "nightly", "main", "master"];
 
 /** 1.36, 1.36.1, v1.36.1: a Kubernetes release, of which the agent needs the minor. */
 const KUBERNETES_VERSION = /^v?1\.(0|[1-9]\d{0,2})(?:\.(?:0|[1-9]\d{0,3}))?$/;

@@ -5,7 +5,7 @@
 
 import { TEXTFILE_COLLECTOR_DIRECTORY } from "../paths.ts";
 import type { AgentConfig } from "./types.ts";
-import { directoryOrEmptyProblem, dnsSubdomainProblem, imageReferenceProblem, ipAddressProblem, kubeletVersionProblem, oneOfProblem, userNameProblem, type Problem } from "./forms.ts";
+import { FLOATING_TAGS, clusterDnsAddressProblem, directoryOrEmptyProblem, dnsSubdomainProblem, imageReferenceProblem, kubeletVersionProblem, oneOfProblem, userNameProblem, type Problem } from "./forms.ts";
 import { LABEL_FORM, TAINT_FORM, duplicateLabelProblem, duplicateTaintProblem, labelProblem, taintProblem } from "./labels.ts";
 
 export type ConfigKeyName = keyof AgentConfig;
@@ -21,6 +21,8 @@ interface KeyFields<K extends ConfigKeyName> {
   description: string;
   /** What is wrong with one value (one item of a list), or undefined. */
   check: (value: string) => Problem;
+  /** What to do about a value `check` refused, where the form alone does not say it. */
+  hint?: string;
   /** What is wrong with a whole list once the rest of the configuration is known. */
   checkList?: (values: readonly string[], config: AgentConfig) => Problem;
 }
@@ -58,18 +60,20 @@ export const CONFIG_KEYS: { readonly [K in ConfigKeyName]: KeyFields<K> } = {
   kubelet_image: {
     name: "kubelet_image",
     kind: "scalar",
-    form: "an image reference with a tag or digest, like quay.io/poseidon/kubelet:v1.36.1",
+    form: `an image reference pinned by a release tag or a digest (not ${FLOATING_TAGS.join(", ")} or no tag), like quay.io/poseidon/kubelet:v1.36.1`,
     default: DEFAULT_KUBELET_IMAGE,
     description: "the kubelet container image",
     check: imageReferenceProblem,
+    hint: "pin a release tag (quay.io/poseidon/kubelet:v1.36.1) or a digest (quay.io/poseidon/kubelet@sha256:<64 hex digits>, from `podman inspect --format '{{.Digest}}' IMAGE`)",
   },
   cluster_dns_service_ip: {
     name: "cluster_dns_service_ip",
     kind: "scalar",
-    form: "an IPv4 or IPv6 address, like 10.3.0.10",
+    form: "a unicast IPv4 or IPv6 address (not unspecified, loopback, multicast, broadcast, 240.0.0.0/4 or IPv6 link-local), like 10.3.0.10",
     default: "10.3.0.10",
     description: "the cluster DNS Service IP (kubelet clusterDNS); Typhoon uses the 10th address of the service CIDR",
-    check: ipAddressProblem,
+    check: clusterDnsAddressProblem,
+    hint: "use the address of the cluster DNS Service: Typhoon's is the 10th of the service CIDR (10.3.0.10 for 10.3.0.0/16)",
   },
   cluster_domain_suffix: {
     name: "cluster_domain_suffix",
@@ -136,7 +140,7 @@ export const CONFIG_KEYS: { readonly [K in ConfigKeyName]: KeyFields<K> } = {
   textfile_collector_dir: {
     name: "textfile_collector_dir",
     kind: "scalar",
-    form: 'an absolute directory path, or "" for none',
+    form: 'an absolute directory path, or "" for none (in agent.yaml: an empty flag value is a usage error)',
     default: TEXTFILE_COLLECTOR_DIRECTORY,
     description: "where apply and verify write their Prometheus metrics for node-exporter's textfile collector; empty writes none",
     check: directoryOrEmptyProblem,

@@ -7,6 +7,7 @@ import * as fs from "node:fs";
 import { loadAll } from "js-yaml";
 import { ConfigError, attempt } from "../errors.ts";
 import { readTextIfExists } from "../fsio/read-only.ts";
+import { yamlProblem } from "../json.ts";
 import { HostRoot } from "../hostfs/host-root.ts";
 import { CONFIG_KEYS, CONFIG_KEY_LIST, DEFAULT_CONFIG_PATH, RENAMED_KEYS, defaultConfig, flagName, type ConfigKey, type ConfigKeyName } from "./keys.ts";
 import { closestName } from "./suggest.ts";
@@ -38,15 +39,7 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
   const origins = Object.fromEntries(CONFIG_KEY_LIST.map((key) => [key.name, "default"])) as Record<ConfigKeyName, ConfigOrigin>;
 
   const file = readConfigFile(options);
-  if (file !== undefined) {
-    for (const [name, raw] of Object.entries(file.values)) {
-      const key = knownKey(name, file.path);
-      // `key:` with nothing after it (YAML null) leaves the default, as if the line were absent.
-      if (raw === null) continue;
-      config[key.name] = checkedValue(key, raw, `in ${file.path}`);
-      origins[key.name] = "file";
-    }
-  }
+  if (file !== undefined) applyValues(config, origins, file.values, file.path);
 
   for (const key of CONFIG_KEY_LIST) {
     const flag = options.flags[key.name];
@@ -55,13 +48,39 @@ export function loadConfig(options: LoadConfigOptions): LoadedConfig {
     config[key.name] = checkedValue(key, raw, `from --${flagName(key.name)}`);
     origins[key.name] = "flag";
   }
+  return { config: checkedLists(config, origins, file?.path), source: file?.path, origins };
+}
 
+/**
+ * A configuration kept as a mapping (the one an install record holds), checked like a
+ * file's: the first problem is a ConfigError naming the key and `where`.
+ */
+export function checkedConfig(values: Record<string, unknown>, where: string): AgentConfig {
+  const config = defaultConfig() as unknown as Record<ConfigKeyName, unknown>;
+  const origins = Object.fromEntries(CONFIG_KEY_LIST.map((key) => [key.name, "default"])) as Record<ConfigKeyName, ConfigOrigin>;
+  applyValues(config, origins, values, where);
+  return checkedLists(config, origins, where);
+}
+
+/** A file's (or a record's) keys over `config`, each checked; `where` names it in messages. */
+function applyValues(config: Record<ConfigKeyName, unknown>, origins: Record<ConfigKeyName, ConfigOrigin>, values: Record<string, unknown>, where: string): void {
+  for (const [name, raw] of Object.entries(values)) {
+    const key = knownKey(name, where);
+    // `key:` with nothing after it (YAML null) leaves the default, as if the line were absent.
+    if (raw === null) continue;
+    config[key.name] = checkedValue(key, raw, `in ${where}`);
+    origins[key.name] = "file";
+  }
+}
+
+/** The checks of whole lists, once every key is known (a label the role sets already). */
+function checkedLists(config: Record<ConfigKeyName, unknown>, origins: Record<ConfigKeyName, ConfigOrigin>, file: string | undefined): AgentConfig {
   const checked = config as unknown as AgentConfig;
   for (const key of CONFIG_KEY_LIST) {
     const problem = key.checkList?.(checked[key.name] as readonly string[], checked);
-    if (problem !== undefined) throw new ConfigError(`${problem} (${describeOrigin(origins[key.name], file?.path, key)})`, key.name);
+    if (problem !== undefined) throw new ConfigError(`${problem} (${describeOrigin(origins[key.name], file, key)})`, key.name);
   }
-  return { config: checked, source: file?.path, origins };
+  return checked;
 }
 
 function readConfigFile(options: LoadConfigOptions): { path: string; values: Record<string, unknown> } | undefined {
@@ -74,7 +93,7 @@ function readConfigFile(options: LoadConfigOptions): { path: string; values: Rec
   try {
     documents = loadAll(text, { filename: file });
   } catch (error) {
-    throw new ConfigError(`cannot parse ${file}: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`);
+    throw new ConfigError(`cannot parse ${file}: ${yamlProblem(error)}`);
   }
   if (documents.length > 1) throw new ConfigError(`${file} holds ${documents.length} YAML documents; the configuration is one flat mapping`);
   const values = documents[0] ?? {};
@@ -111,7 +130,7 @@ function checkedValue(key: ConfigKey, raw: unknown, where: string): string | str
 
 function checkItem(key: ConfigKey, value: string, where: string): void {
   const problem = key.check(value);
-  if (problem !== undefined) throw new ConfigError(`${JSON.stringify(value)} ${problem}; expected ${key.form} (${where})`, key.name);
+  if (problem !== undefined) throw new ConfigError(`${JSON.stringify(value)} ${problem}; expected ${key.form} (${where})`, key.name, key.hint);
 }
 
 /** Like the kubelet's own list flags, one flag may carry several comma-separated items. */

@@ -5,6 +5,7 @@
 // line in the file.
 
 import type { Argv } from "yargs";
+import { nonEmpty, pathValue } from "../commands/option-checks.ts";
 import { CONFIG_KEY_LIST, DEFAULT_CONFIG_PATH, describeDefault, flagName } from "./keys.ts";
 import type { ConfigFlags } from "./load.ts";
 
@@ -13,25 +14,34 @@ export interface ConfigArgs {
   config: string | undefined;
 }
 
+/** `--root DIR`, for every command that touches the host: "/" only when left out or spelled so. */
+export const ROOT_OPTION = {
+  type: "string",
+  requiresArg: true,
+  default: "/",
+  coerce: pathValue("root", "a directory"),
+  describe: "operate on the tree at DIR instead of / (every absolute host path is taken below it)",
+} as const;
+
 const CONFIG_GROUP = `Configuration (flags override ${DEFAULT_CONFIG_PATH}):`;
 
 export function configOptions<T>(yargs: Argv<T>): Argv<T & ConfigArgs> {
   let declared = yargs
-    .option("root", {
-      type: "string",
-      default: "/",
-      describe: "operate on the tree at DIR instead of / (every absolute host path is taken below it)",
-    })
+    .option("root", ROOT_OPTION)
     .option("config", {
       type: "string",
+      requiresArg: true,
+      coerce: pathValue("config", "a configuration file"),
       describe: "agent configuration file, read as given",
       defaultDescription: `ROOT${DEFAULT_CONFIG_PATH} when it exists`,
     }) as Argv<T & ConfigArgs>;
   for (const key of CONFIG_KEY_LIST) {
     declared = declared.option(flagName(key.name), {
       type: "string",
+      requiresArg: true,
       // One item per occurrence: a greedy list would swallow the positional that follows it.
       ...(key.kind === "list" ? { array: true, nargs: 1 } : {}),
+      coerce: nonEmpty(flagName(key.name), { list: key.kind === "list" }),
       describe: `${key.description}; ${key.form}`,
       defaultDescription: describeDefault(key),
     });

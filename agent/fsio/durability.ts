@@ -9,6 +9,7 @@ import * as fs from "node:fs";
 import { AgentError, ExitCode, fromSystemError } from "../errors.ts";
 import { describeFailure, libc, spawnFallback, type Libc } from "./libc.ts";
 import { withReadOnlyFile } from "./read-only.ts";
+import { interruptedBy } from "../transaction/guard.ts";
 
 /** Flushes the filesystems holding `paths` (files or directories); `calls` null: through sync(1). */
 export function syncFilesystems(paths: readonly string[], calls: Libc | null = libc()): void {
@@ -29,7 +30,9 @@ export function syncFilesystems(paths: readonly string[], calls: Libc | null = l
   for (const file of onePerDevice.values()) {
     withReadOnlyFile(file, (fd) => {
       const errno = calls.syncfs(fd);
-      if (errno !== 0) throw new AgentError(ExitCode.ioError, `flushing the filesystem of ${file} to disk failed: ${describeFailure("syncfs", errno)}`, "check the disk (dmesg)", file);
+      if (errno === 0) return;
+      const failure = describeFailure("syncfs", errno);
+      throw new AgentError(ExitCode.ioError, `flushing the filesystem of ${file} to disk failed: ${failure.text}`, failure.hint ?? "check the disk (dmesg)", file);
     });
   }
 }
@@ -39,8 +42,10 @@ function syncWithCommand(files: readonly string[]): void {
   if ((result.error as NodeJS.ErrnoException | undefined)?.code === "ENOENT") {
     throw new AgentError(ExitCode.ioError, "cannot flush to disk: libc's syncfs(2) is unavailable and sync(1) (coreutils) is not installed");
   }
+  // sync(1) killed by a signal was interrupted with us (a Ctrl-C reaches the process group).
+  if (result.signal !== null) throw interruptedBy(result.signal);
   if (result.status !== 0) {
-    throw new AgentError(ExitCode.ioError, `flushing to disk failed: ${(result.stderr || String(result.error ?? result.signal)).trim()}`);
+    throw new AgentError(ExitCode.ioError, `flushing to disk failed: ${(result.stderr || String(result.error)).trim()}`);
   }
 }
 

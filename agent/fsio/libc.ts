@@ -7,6 +7,7 @@
 // refuses), libc() says so and the callers fall back to flock(1), sync(1) and chcon(1).
 
 import { dlopen, read } from "bun:ffi";
+import { ERRNO } from "../errors.ts";
 
 export const LOCK_EX = 2;
 export const LOCK_NB = 4;
@@ -69,12 +70,17 @@ function bind(): Libc | null {
   }
 }
 
-/** `flock(2) failed: ENOLCK (errno 37)`: the call and the error, as the man pages name them. */
-export function describeFailure(call: string, errno: number): string {
+/**
+ * `flock(2) failed: ENOLCK (no locks available; errno 37)`: the call and the error as the man
+ * pages name them, in words, with the hint of the errno table (errors.ts).
+ */
+export function describeFailure(call: string, errno: number): { text: string; hint: string | undefined } {
   // Loaded only when a call failed: node:os costs every run a millisecond.
   const { constants } = require("node:os") as typeof import("node:os");
   const name = Object.entries(constants.errno).find(([, value]) => value === errno)?.[0];
-  return `${call}(2) failed: ${name ?? "unknown error"} (errno ${errno})`;
+  const known = name === undefined ? undefined : ERRNO[name];
+  const words = known === undefined ? "" : `${known.words}; `;
+  return { text: `${call}(2) failed: ${name ?? "unknown error"} (${words}errno ${errno})`, hint: known?.hint };
 }
 
 type SpawnSync = typeof import("node:child_process").spawnSync;

@@ -21,3 +21,8 @@ export function ownershipOf(stat: fs.Stats): Ownership {
 export function sameOwnership(a: Ownership, b: Ownership): boolean {
   return a.uid === b.uid && a.gid === b.gid && a.mode === b.mode;
 }
+
+/** 0400, 0644: a permission mode as ls and chmod spell it. */
+export function formatMode(mode: number): string {
+  return mode.toString(8).padStart(4, "0");
+}

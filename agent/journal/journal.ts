@@ -1,9 +1,12 @@
 // The event log commands use: every event becomes one structured journal entry
 // (SYSLOG_IDENTIFIER=typhoon-agent, the event's fixed MESSAGE_ID, PRIORITY, the TYPHOON_*
 // fields). Without a journal, or when a send fails, the event becomes one line on standard
-// error instead, prefixed with its priority the way sd-daemon(3) reads it:
+// error instead (with -v, as well), prefixed with its priority the way sd-daemon(3) reads it:
 //
 //   <6>installed /etc/kubernetes/pki/ca.crt path=/etc/kubernetes/pki/ca.crt mode=0644 owner=root:root
+//
+// An event the command prints itself (apply's summary and error) goes to the journal only,
+// unless TYPHOON_AGENT_JOURNAL=stderr asked for standard error as the journal.
 //
 // Callers pass messages and TYPHOON_* fields made of paths, modes, owners, digests and
 // durations. Never pass the contents of an asset, or a diff of one: whatever is given here
@@ -25,18 +28,28 @@ interface JournalOptions {
   transport?: "journal" | "stderr";
   /** Where the stderr lines go; 2 unless a test passes a descriptor of its own. */
   fallbackFd?: number;
+  /** -v: every event also goes to standard error as it happens, even when the journal took it. */
+  verbose?: boolean;
+  /**
+   * Events the command prints itself (its summary, its error): they still reach the journal,
+   * but not the fallback on standard error, so an operator reads each one once.
+   */
+  saidByCommand?: readonly EventName[];
 }
 
 export function createJournal(options: JournalOptions = {}): EventLog {
   const transport = options.transport ?? (process.env.TYPHOON_AGENT_JOURNAL === "stderr" ? "stderr" : "journal");
   const fallbackFd = options.fallbackFd ?? 2;
+  const saidByCommand = new Set(options.saidByCommand ?? []);
   return {
     emit(event, message, fields = {}, priority = EVENTS[event].priority) {
       try {
-        if (transport === "journal" && sendToJournal(encodeEntry(entryFields(event, message, fields, priority)))) return;
+        if (transport === "journal" && sendToJournal(encodeEntry(entryFields(event, message, fields, priority))) && options.verbose !== true) return;
       } catch {
         // An entry journald cannot take (a field name it would reject) still reaches stderr.
       }
+      // TYPHOON_AGENT_JOURNAL=stderr makes standard error the journal: every entry goes there.
+      if (transport === "journal" && saidByCommand.has(event)) return;
       try {
         writeAll(fallbackFd, Buffer.from(`${stderrLine(message, fields, priority)}\n`));
       } catch {

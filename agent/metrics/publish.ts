@@ -6,7 +6,7 @@
 
 import { AgentError, InternalError } from "../errors.ts";
 import type { HostPath, HostRoot } from "../hostfs/host-root.ts";
-import { readInstallRecord } from "../plan/install-record.ts";
+import { installedBundleSha256 } from "../plan/install-record.ts";
 import type { ApplyResult } from "../report/apply-result.ts";
 import { say } from "../report/console.ts";
 import type { EventLog } from "../report/events.ts";
@@ -23,7 +23,7 @@ export function publishVerifyMetrics(host: HostRoot, directory: HostPath, run: V
  * names the bundle the node holds; a record that cannot be read leaves the file unwritten.
  */
 export function publishApplyMetrics(host: HostRoot, directory: HostPath, result: ApplyResult, events: EventLog): void {
-  publish(host, directory, "apply", () => applyMetricsText(result, readInstallRecord(host).bundle?.sha256), events);
+  publish(host, directory, "apply", () => applyMetricsText(result, installedBundleSha256(host)), events);
 }
 
 function publish(host: HostRoot, directory: HostPath, file: MetricsFile, text: () => string, events: EventLog): void {

@@ -7,7 +7,8 @@
 
 import * as fs from "node:fs";
 import { fromSystemError } from "../errors.ts";
-import { writeAll } from "../fsio/write-all.ts";
+import { abandonedBy } from "../fsio/abandoned.ts";
+import { CREATE_NEW, writeAll } from "../fsio/write-all.ts";
 import { realChild, realParent, type HostPath, type HostRoot, type RealPath } from "../hostfs/host-root.ts";
 
 /** node-exporter runs as nobody: the files and the directories made for them are world-readable. */
@@ -24,7 +25,7 @@ export function writeTextfile(host: HostRoot, directory: HostPath, name: string,
   try {
     createDirectories(real);
     removeStaleTemporaries(real, name);
-    fd = fs.openSync(temporary, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, TEXTFILE_MODE);
+    fd = fs.openSync(temporary, CREATE_NEW, TEXTFILE_MODE);
     fs.fchmodSync(fd, TEXTFILE_MODE); // whatever the umask took away
     writeAll(fd, Buffer.from(text, "utf8"));
     fs.fsyncSync(fd);
@@ -33,7 +34,11 @@ export function writeTextfile(host: HostRoot, directory: HostPath, name: string,
     fs.renameSync(temporary, target);
   } catch (error) {
     if (fd !== undefined) fs.closeSync(fd);
-    fs.rmSync(temporary, { force: true });
+    try {
+      fs.rmSync(temporary, { force: true });
+    } catch {
+      // Not made (EROFS, ENOSPC before the open), or left for the next run to remove: the write's error is the one to report.
+    }
     throw fromSystemError(error, "write", host.display(target));
   }
   return host.display(target);
@@ -60,16 +65,6 @@ function removeStaleTemporaries(real: RealPath, name: string): void {
   for (const entry of fs.readdirSync(real)) {
     if (!entry.startsWith(prefix) || !entry.endsWith(".tmp")) continue;
     const pid = Number(entry.slice(prefix.length, -".tmp".length));
-    if (Number.isInteger(pid) && pid > 0 && !isRunning(pid)) fs.rmSync(realChild(real, entry), { force: true });
-  }
-}
-
-function isRunning(pid: number): boolean {
-  if (pid === process.pid) return false; // an earlier process that had this pid
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
+    if (Number.isInteger(pid) && pid > 0 && abandonedBy(pid)) fs.rmSync(realChild(real, entry), { force: true });
   }
 }

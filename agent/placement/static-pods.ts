@@ -8,7 +8,7 @@ import { BundleError } from "../errors.ts";
 import { RUN_TIME_VALUE } from "./expansion.ts";
 import { parseManifest } from "./manifest-yaml.ts";
 import type { Owner } from "../fsio/ownership.ts";
-import { isObject } from "../json.ts";
+import { isObject, yamlProblem } from "../json.ts";
 import { PKI_DIRECTORY } from "../paths.ts";
 import { hostPathIn, invalidPod, podContainers, type ContainerView } from "./pod-spec.ts";
 import { isPublicMaterial } from "./policy.ts";
@@ -117,8 +117,7 @@ function parsePod(manifest: StaticPodSource): Record<string, unknown> {
   try {
     document = parseManifest(Buffer.from(manifest.content).toString("utf8"), manifest.asset);
   } catch (error) {
-    const mark = (error as { mark?: { line?: number } }).mark;
-    throw invalidPod(manifest.asset, `YAML error${mark?.line === undefined ? "" : ` at line ${mark.line + 1}`}: ${(error as { reason?: string }).reason ?? String(error)}`);
+    throw invalidPod(manifest.asset, `YAML error: ${yamlProblem(error)}`);
   }
   if (!isObject(document)) throw invalidPod(manifest.asset, "not a YAML mapping");
   if (document.apiVersion !== "v1" || document.kind !== "Pod") {

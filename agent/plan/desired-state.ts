@@ -1,6 +1,7 @@
 // What the host should look like after the apply, computed in memory from the bundle,
 // the rendered units and the placement policy, before anything on disk is touched.
 
+import type { AgentConfig, Runtime } from "../config/types.ts";
 import { BundleError } from "../errors.ts";
 import { ROOT, type Ownership } from "../fsio/ownership.ts";
 import { comparePaths } from "../hostfs/host-root.ts";
@@ -24,6 +25,8 @@ export interface DesiredFile extends Ownership {
   secret: boolean;
   /** The bundle asset it comes from, or what rendered it ("kubelet.service"). */
   source: string;
+  /** The bundle line of the asset's header; absent for a rendered file. */
+  line?: number;
 }
 
 export interface DesiredDirectory extends Ownership {
@@ -54,6 +57,9 @@ interface DesiredInput {
   rendered: readonly RenderedFile[];
   identities: Identities;
   allowUnknown: boolean;
+  /** What the install record keeps: the configuration, with the runtime it resolved to. */
+  config: AgentConfig;
+  runtime: Runtime;
   /** The bundle's SHA-256, named in the install record; undefined on a worker. */
   bundleSha256: string | undefined;
 }
@@ -64,9 +70,9 @@ export function computeDesiredState(input: DesiredInput): DesiredState {
   const { readers, references } = analyzeStaticPods(staticPods.map((file) => ({ asset: file.placement.asset, content: file.content })));
   if (input.assets !== undefined) refuseIncompleteBundle(placed.files, staticPods.length, references);
 
-  const files: DesiredFile[] = placed.files.map(({ placement, content }) => {
+  const files: DesiredFile[] = placed.files.map(({ placement, content, line }) => {
     const access = fileAccess(placement, readers, input.identities);
-    return { path: placement.path, content, ...access, secret: access.secret || holdsSecretMaterial(content), source: placement.asset };
+    return { path: placement.path, content, ...access, secret: access.secret || holdsSecretMaterial(content), source: placement.asset, line };
   });
   for (const rendered of input.rendered) {
     files.push({
@@ -80,7 +86,7 @@ export function computeDesiredState(input: DesiredInput): DesiredState {
   }
   files.push({
     path: INSTALL_RECORD,
-    content: installRecordContent(files.map((file) => file.path), input.bundleSha256),
+    content: installRecordContent(files.map((file) => file.path), input.config, input.runtime, input.bundleSha256),
     ...ROOT,
     mode: 0o600,
     secret: false,

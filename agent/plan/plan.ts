@@ -8,6 +8,7 @@ import { ownershipOf, sameOwnership, type Ownership } from "../fsio/ownership.ts
 import { statIfExists } from "../fsio/read-only.ts";
 import type { HostRoot, RealPath } from "../hostfs/host-root.ts";
 import type { DesiredDirectory, DesiredFile, DesiredState } from "./desired-state.ts";
+import { readInstallRecord } from "./install-record.ts";
 import { legacyLeftovers, staleFiles, type RemovalCandidate } from "./removals.ts";
 
 interface CurrentState extends Ownership {
@@ -43,14 +44,18 @@ export interface Plan {
   directories: DirectoryStep[];
   files: FileStep[];
   removals: RemovalStep[];
+  /** What the install record says was installed before, or what is wrong with it. */
+  installed: ReturnType<typeof readInstallRecord>;
 }
 
 export function buildPlan(host: HostRoot, desired: DesiredState): Plan {
+  const installed = readInstallRecord(host);
   const directories = desired.directories.map((directory) => planDirectory(host, directory));
   const files = desired.files.map((file) => planFile(host, file));
   const wanted = new Set(desired.files.map((file) => file.path));
-  const removals = [...legacyLeftovers(host), ...staleFiles(host, wanted)].flatMap((candidate) => planRemoval(host, candidate));
-  return { directories, files, removals };
+  const previous = installed !== undefined && "record" in installed ? installed.record : undefined;
+  const removals = [...legacyLeftovers(host), ...staleFiles(previous, wanted)].flatMap((candidate) => planRemoval(host, candidate));
+  return { directories, files, removals, installed };
 }
 
 /** True when the apply would change nothing on the host. */

@@ -7,7 +7,7 @@ import { listIfExists } from "../fsio/read-only.ts";
 import type { HostRoot } from "../hostfs/host-root.ts";
 import { STATIC_POD_DIRECTORY } from "../paths.ts";
 import { managedDirectoryOf } from "../placement/policy.ts";
-import { readInstallRecord } from "./install-record.ts";
+import type { InstallRecord } from "./install-record.ts";
 
 export interface RemovalCandidate {
   /** Absolute host path. */
@@ -45,9 +45,8 @@ export function legacyLeftovers(host: HostRoot): RemovalCandidate[] {
  * Installed by the last apply, no longer wanted now. Only files inside the managed
  * directories: the record is trusted to name what the agent put there, nothing more.
  */
-export function staleFiles(host: HostRoot, wanted: ReadonlySet<string>): RemovalCandidate[] {
-  return readInstallRecord(host)
-    .files.filter((file) => !wanted.has(file) && managedDirectoryOf(file) !== undefined && !file.split("/").includes(".."))
+export function staleFiles(installed: InstallRecord | undefined, wanted: ReadonlySet<string>): RemovalCandidate[] {
+  return (installed?.files ?? [])
+    .filter((file) => !wanted.has(file) && managedDirectoryOf(file) !== undefined)
     .map((file) => ({ path: file, why: "installed by an earlier apply, no longer in the bundle", legacy: false }));
 }
-

@@ -3,7 +3,7 @@
 // durations, never the content of a file.
 
 import type { AgentError } from "../errors.ts";
-import type { Recovery } from "../transaction/record.ts";
+import type { Recovery } from "../transaction/recovery.ts";
 import { countActions, type ApplyResult, type ReportedAction } from "./apply-result.ts";
 import type { EventFields, EventLog } from "./events.ts";
 
@@ -53,7 +53,8 @@ export function logDone(events: EventLog, result: ApplyResult): void {
 
 /** A transaction a dead process left behind, finished by this apply or rollback. */
 export function logRecovered(events: EventLog, recovered: Recovery): void {
-  events.emit("applyRecovered", `typhoon-agent found transaction ${recovered.id} interrupted and ${recovered.outcome} it`, { TYPHOON_ACTION: recovered.outcome });
+  const done = recovered.outcome === "rolled back" ? "rolled it back" : "completed it";
+  events.emit("applyRecovered", `typhoon-agent found transaction ${recovered.id} interrupted and ${done}`, { TYPHOON_ACTION: recovered.outcome });
 }
 
 /** The "apply failed" entry that follows says why; this one says the host is whole again. */

@@ -9,8 +9,8 @@ import type { Ownership } from "../fsio/ownership.ts";
 import type { Accounts } from "../hostfs/accounts.ts";
 import type { RealPath } from "../hostfs/host-root.ts";
 import type { Plan } from "../plan/plan.ts";
-import type { Recovery } from "../transaction/record.ts";
-import { formatMode } from "./format.ts";
+import type { Recovery } from "../transaction/recovery.ts";
+import { formatMode } from "../fsio/ownership.ts";
 
 type ActionName = "create" | "replace" | "repair" | "unchanged" | "remove";
 
@@ -72,7 +72,9 @@ export function newResult(command: ApplyResult["command"], root: string, started
 }
 
 export function recordFailure(result: ApplyResult, failure: AgentError): void {
-  result.outcome = "failed";
+  // A kubelet that did not start leaves the files installed: the outcome says what the run
+  // did to them (applied, unchanged), the exit code and error that it did not finish.
+  if (failure.exitCode !== ExitCode.kubeletNotStarted) result.outcome = "failed";
   result.exitCode = failure.exitCode;
   result.error = failure.message;
   if (failure.hint !== undefined) result.hint = failure.hint;

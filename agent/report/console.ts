@@ -2,8 +2,8 @@
 // process.stdout/stderr stream objects lazily, and that alone costs a boot-time tool
 // several milliseconds.
 
-import { AgentError, ExitCode, InternalError, stackOf, type ExitCodeValue } from "../errors.ts";
-import { writeAll } from "../fsio/write-all.ts";
+import { AgentError, ExitCode, InternalError, fromSystemError, stackOf, type ExitCodeValue } from "../errors.ts";
+import { isClosedPipe, writeAll } from "../fsio/write-all.ts";
 
 /** A line for the operator on standard error. */
 export function say(line: string): void {
@@ -14,9 +14,37 @@ export function say(line: string): void {
   }
 }
 
-/** Machine-readable output (JSON, rendered units) on standard output. */
+/** Set once a reader has closed standard output (`plan | head -1`): nothing more is written there. */
+let outputClosed = false;
+
+/**
+ * Output for the operator or a program (tables, JSON, rendered units) on standard output.
+ * A reader that stops reading (`| head -1`, `| true`) is not a failure of the command: the
+ * rest is dropped and the command ends as it would have, its exit code unchanged. Any other
+ * write error (`> /dev/full`) is: the output was asked for and is lost (exit 74).
+ */
 export function print(text: string): void {
-  writeAll(1, Buffer.from(text.endsWith("\n") ? text : `${text}\n`));
+  if (outputClosed) return;
+  try {
+    writeAll(1, Buffer.from(text.endsWith("\n") ? text : `${text}\n`));
+  } catch (error) {
+    if (!isClosedPipe(error)) throw fromSystemError(error, "write", "standard output");
+    outputClosed = true;
+  }
+}
+
+/**
+ * The line saying what a command did (applied, rolled back, unpacked), on standard output.
+ * What it reports is done: a line that cannot be written (`> /dev/full`) is said on standard
+ * error instead, and never turns the run into a failure after the fact.
+ */
+export function sayDone(line: string): void {
+  try {
+    print(line);
+  } catch (error) {
+    say(line);
+    say(`warning: ${error instanceof AgentError ? error.message : String(error)}`);
+  }
 }
 
 /**

@@ -8,7 +8,7 @@
 
 import { ExitCode, PHASES, exitCodeList } from "../errors.ts";
 import { DEFAULT_CONFIG_PATH } from "../config/keys.ts";
-import { BACKUP_DIRECTORY, RESULT_FILE, STATIC_POD_DIRECTORY, TEXTFILE_COLLECTOR_DIRECTORY, TRANSACTION_RECORD } from "../paths.ts";
+import { BACKUP_DIRECTORY, BUNDLE_PATH, RESULT_FILE, STATIC_POD_DIRECTORY, TEXTFILE_COLLECTOR_DIRECTORY, TRANSACTION_RECORD } from "../paths.ts";
 
 export const EVENTS = {
   applyStarted: {
@@ -114,7 +114,7 @@ export const EVENTS = {
     explanation:
       "typhoon-agent verify found that @TYPHOON_PATH@ is not what the last apply installed: @TYPHOON_ERROR@ (check @TYPHOON_CHECK@). A missing file, a wrong owner or mode, a certificate that does not match its key or CA, or a static pod reading a file that is gone stops the control plane or exposes a secret. A warning (priority 4) is a rendered unit that no longer matches the configuration.",
     action:
-      "Re-apply the bundle, which repairs owners and modes and restores the files:\n    typhoon-agent plan /home/core/assets\nor re-render the assets with Terraform when a certificate or key is wrong. typhoon-agent verify lists every finding.",
+      `typhoon-agent verify lists every finding, and its hint names the command that repairs them on this node. An apply restores files, owners and modes. On a worker, give it the flags the node was installed with (the hint lists them):\n    typhoon-agent apply --role worker\nOn a controller apply needs the bundle, which the last apply consumed: deliver it again to ${BUNDLE_PATH}, where typhoon-agent.path applies it, or return to the install before the last apply:\n    typhoon-agent rollback\nRe-render the assets with Terraform when a certificate or key is wrong.`,
   },
   verifyDone: {
     messageId: "75f0ddd5f037472dba38bf083d8ff0a1",

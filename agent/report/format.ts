@@ -1,3 +1,8 @@
+/** "1 asset", "2 assets", "0 assets": a count with its noun in the number it takes. */
+export function counted(count: number, noun: string, plural = `${noun}s`): string {
+  return `${count} ${count === 1 ? noun : plural}`;
+}
+
 /** 77 KB, 1.2 MB: sizes for people, in powers of 1024 like ls -h. */
 export function formatBytes(bytes: number): string {
   const units = ["B", "KB", "MB", "GB", "TB"];
@@ -19,9 +24,4 @@ export function formatColumns(header: readonly string[], rows: readonly (readonl
       .join("  ")
       .trimEnd();
   return [render(header), ...rows.map(render)];
-}
-
-/** 0400, 0644: a permission mode as ls and chmod spell it. */
-export function formatMode(mode: number): string {
-  return mode.toString(8).padStart(4, "0");
 }

@@ -4,7 +4,7 @@
 
 import { comparePaths } from "../hostfs/host-root.ts";
 import { countActions, type ApplyResult, type ReportedAction } from "./apply-result.ts";
-import { formatBytes, formatColumns } from "./format.ts";
+import { counted, formatBytes, formatColumns } from "./format.ts";
 
 const ORDER = ["remove", "replace", "repair", "create", "unchanged"] as const;
 
@@ -15,7 +15,7 @@ export function formatPlanTable(result: ApplyResult, options: { showUnchanged: b
   const rows = shown.map(row);
   const lines = rows.length === 0 ? [] : formatColumns(["ACTION", "PATH", "OWNER", "MODE", "SIZE", "NOTE"], rows, [4]);
   const hidden = result.actions.length - shown.length;
-  if (hidden > 0) lines.push(`(${hidden} unchanged path${hidden === 1 ? "" : "s"} not listed; --verbose lists them)`);
+  if (hidden > 0) lines.push(`(${counted(hidden, "unchanged path")} not listed; --verbose lists them)`);
   lines.push(summaryLine(result));
   return `${lines.join("\n")}\n`;
 }

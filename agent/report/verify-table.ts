@@ -1,5 +1,5 @@
 // verify's output for people: every certificate with its expiry, like `kubeadm certs
-// check-expiration`, then every finding, then one summary line.
+// check-expiration`, then every finding and the command that repairs them, then one summary line.
 
 import type { VerifyResult } from "../verify/findings.ts";
 import { formatColumns } from "./format.ts";
@@ -18,6 +18,7 @@ export function formatVerifyResult(result: VerifyResult): string {
     lines.push(...formatColumns(["CERTIFICATE", "EXPIRES", "RESIDUAL TIME", "CA", "STATUS", "SUBJECT; SANS"], rows, [2]), "");
   }
   for (const finding of result.findings) lines.push(`${finding.severity}: ${finding.path} ${finding.message}`);
+  if (result.hint !== undefined) lines.push(`hint: ${result.hint}`);
   lines.push(summaryLine(result));
   return `${lines.join("\n")}\n`;
 }

@@ -40,6 +40,12 @@ export class SiblingNames {
   }
 }
 
+/**
+ * The longest temp or undo name a transaction of up to a million steps gives a file: each
+ * target's directory must leave room for it below PATH_MAX (plan/limits.ts).
+ */
+export const LONGEST_SIBLING_NAME = `${RESERVED_PREFIX}.20261124T181234567Z.999999.orig`;
+
 /** A temp or undo file of some transaction (a dead run's leftover, when no record names it). */
 export function isSiblingName(name: string): boolean {
   return SIBLING.test(name);

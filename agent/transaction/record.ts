@@ -2,18 +2,21 @@
 // change ("prepare") and again, durably, before the first rename ("commit"); removed when
 // the transaction is finished or rolled back. A run that dies leaves it, and the next apply
 // or rollback finishes that transaction first: a "prepare" record is rolled back, a "commit"
-// record rolled forward, since every temp file it names was on disk before the first rename.
-// Steps are recorded on host paths, without content, and resolved through HostRoot again.
+// record rolled forward, since every temp file it names was on disk before the first rename
+// (recovery.ts). Steps are recorded on host paths, without content, and resolved through
+// HostRoot again.
 
 import * as fs from "node:fs";
-import { AgentError, ExitCode, attempt } from "../errors.ts";
+import * as path from "node:path";
+import { attempt } from "../errors.ts";
 import { fsyncPath, syncFilesystems } from "../fsio/durability.ts";
-import { listIfExists, readTextIfExists } from "../fsio/read-only.ts";
+import { readTextIfExists, removeIfPresent } from "../fsio/read-only.ts";
 import { writeNewFile } from "../fsio/write-all.ts";
-import { realChild, type HostPath, type HostRoot, type RealPath } from "../hostfs/host-root.ts";
-import { STATE_DIRECTORY, TRANSACTION_RECORD } from "../paths.ts";
-import { isSiblingName } from "./names.ts";
-import { commitStep, directoryOf, undoPreparedStep, type RecordedStep, type Step } from "./steps.ts";
+import type { HostPath, HostRoot, RealPath } from "../hostfs/host-root.ts";
+import { isObject } from "../json.ts";
+import { BACKUP_DIRECTORY, STATE_DIRECTORY, TRANSACTION_RECORD } from "../paths.ts";
+import { isSiblingName, isTransactionId } from "./names.ts";
+import type { RecordedStep, Step } from "./steps.ts";
 
 const RECORD_VERSION = 1;
 
@@ -26,10 +29,13 @@ export interface TransactionRecord {
   steps: Array<RecordedStep<HostPath>>;
 }
 
-export interface Recovery {
-  id: string;
-  /** "rolled back" for a transaction that had not started its renames, "completed" otherwise. */
-  outcome: "rolled back" | "completed";
+/** A recorded step back on real paths, through the path layer like any other host path. */
+export function realStep(host: HostRoot, step: RecordedStep<HostPath>): RecordedStep {
+  return mapPaths(
+    step,
+    (file) => host.file(file),
+    (directory) => host.directory(directory),
+  );
 }
 
 /** The step as the record keeps it: without content, on host paths. */
@@ -38,15 +44,6 @@ export function recordStep(host: HostRoot, step: Step): RecordedStep<HostPath> {
   if (step.kind !== "write") return mapPaths(step, shown, shown);
   const { content: _content, ...withoutContent } = step;
   return mapPaths(withoutContent, shown, shown);
-}
-
-/** A recorded step back on real paths, through the path layer like any other host path. */
-function realStep(host: HostRoot, step: RecordedStep<HostPath>): RecordedStep {
-  return mapPaths(
-    step,
-    (file) => host.file(file),
-    (directory) => host.directory(directory),
-  );
 }
 
 /** `file` maps what a step names by its entry (a file, or a directory it removes), `directory` what it works inside. */
@@ -69,7 +66,6 @@ export function writeRecord(host: HostRoot, record: TransactionRecord, durable: 
   const file = host.file(TRANSACTION_RECORD);
   const temp = `${file}.tmp`;
   attempt("write", TRANSACTION_RECORD, () => {
-    fs.rmSync(temp, { force: true }); // what a run that died while writing it left
     writeNewFile(temp, `${JSON.stringify(record, null, 1)}\n`, 0o600);
     if (durable) syncFilesystems([temp, ...flushAlso]);
     fs.renameSync(temp, file);
@@ -78,25 +74,66 @@ export function writeRecord(host: HostRoot, record: TransactionRecord, durable: 
   });
 }
 
-function readRecord(host: HostRoot): TransactionRecord | undefined {
-  const text = readTextIfExists(host.file(TRANSACTION_RECORD), "read", TRANSACTION_RECORD);
-  if (text === undefined) return undefined;
-  let record: TransactionRecord;
+/**
+ * The record a run left, if any: the record itself, or what makes it unusable (it cannot be
+ * read, does not parse, or is not one this agent writes), in words that never quote it.
+ */
+export function readRecord(host: HostRoot): { record: TransactionRecord } | { unreadable: string } | undefined {
+  let text: string | undefined;
   try {
-    record = JSON.parse(text) as TransactionRecord;
+    text = readTextIfExists(host.file(TRANSACTION_RECORD), "read", TRANSACTION_RECORD);
   } catch (error) {
-    throw new AgentError(ExitCode.ioError, `${TRANSACTION_RECORD} is not valid JSON`, "inspect it; delete it only if no apply is running", undefined, { cause: error });
+    return { unreadable: (error as Error).message };
   }
-  if (record.version !== RECORD_VERSION || !Array.isArray(record.steps)) {
-    throw new AgentError(ExitCode.ioError, `${TRANSACTION_RECORD} was written by an unknown agent version (${String(record.version)})`);
+  if (text === undefined) return undefined;
+  let record: unknown;
+  try {
+    record = JSON.parse(text);
+  } catch {
+    return { unreadable: "it is not valid JSON (cut short, or edited)" };
   }
-  return record;
+  if (!isObject(record) || record.version !== RECORD_VERSION || !Array.isArray(record.steps) || !record.steps.every(isRecordedStep)) {
+    return { unreadable: "it is not a record this agent version writes" };
+  }
+  if (typeof record.id !== "string" || (record.phase !== "prepare" && record.phase !== "commit")) return { unreadable: "it has no transaction id or phase" };
+  if (record.backup !== undefined && !isBackupOf(record.backup)) return { unreadable: "it names a backup outside the backup directory" };
+  return { record: record as unknown as TransactionRecord };
+}
+
+const isHostPath = (value: unknown): value is string => typeof value === "string" && value.startsWith("/") && value === path.posix.normalize(value) && !value.split("/").includes("..");
+const isId = (value: unknown): boolean => Number.isInteger(value) && (value as number) >= 0;
+
+/** A temp or undo name the transaction gave beside `target`: recovery removes such files, and nothing else. */
+function isSiblingOf(value: unknown, target: string): boolean {
+  return isHostPath(value) && path.posix.dirname(value) === path.posix.dirname(target) && isSiblingName(path.posix.basename(value));
+}
+
+function isBackupOf(value: unknown): boolean {
+  return isHostPath(value) && path.posix.dirname(value) === BACKUP_DIRECTORY && isTransactionId(path.posix.basename(value).replace(/\.tar$/, ""));
+}
+
+/** A step as the agent records it: a known kind, absolute plain paths, its own temp and undo names, numeric owners and modes. */
+function isRecordedStep(step: unknown): boolean {
+  if (!isObject(step) || !isHostPath(step.target)) return false;
+  const owned = isId(step.uid) && isId(step.gid) && isId(step.mode);
+  switch (step.kind) {
+    case "mkdir":
+      return owned;
+    case "write":
+      return owned && isSiblingOf(step.temp, step.target) && (step.undo === undefined || isSiblingOf(step.undo, step.target));
+    case "remove":
+      return isSiblingOf(step.undo, step.target);
+    case "chmod":
+      return owned && isObject(step.previous) && isId(step.previous.uid) && isId(step.previous.gid) && isId(step.previous.mode);
+    default:
+      return false;
+  }
 }
 
 export function removeRecord(host: HostRoot): void {
   const file = host.file(TRANSACTION_RECORD);
-  fs.rmSync(file, { force: true });
-  fs.rmSync(`${file}.tmp`, { force: true });
+  removeIfPresent(file);
+  removeIfPresent(`${file}.tmp`);
 }
 
 /** Drops what only existed to undo the transaction, then its record. */
@@ -104,52 +141,8 @@ export function finish(host: HostRoot, steps: readonly RecordedStep[]): void {
   for (const step of steps) {
     if ((step.kind === "write" && step.undo !== undefined) || step.kind === "remove") {
       const undo = step.undo!;
-      attempt("remove", host.display(undo), () => fs.rmSync(undo, { recursive: true, force: true }));
+      attempt("remove", host.display(undo), () => removeIfPresent(undo, { recursive: true }));
     }
   }
   removeRecord(host);
-}
-
-/** Finishes a transaction a dead process left behind; undefined when there was none. */
-export function recoverInterrupted(host: HostRoot): Recovery | undefined {
-  const record = readRecord(host);
-  if (record === undefined) return undefined;
-  const steps = record.steps.map((step) => realStep(host, step));
-  if (record.phase === "prepare") {
-    for (const step of [...steps].reverse()) undoPreparedStep(step);
-    if (record.backup !== undefined) fs.rmSync(host.file(record.backup), { force: true });
-    removeRecord(host);
-    return { id: record.id, outcome: "rolled back" };
-  }
-  for (const step of steps) {
-    const pending =
-      (step.kind === "write" && fs.existsSync(step.temp)) ||
-      (step.kind === "remove" && fs.existsSync(step.target) && !fs.existsSync(step.undo)) ||
-      (step.kind === "chmod" && fs.existsSync(step.target));
-    if (pending) commitStep(step);
-  }
-  syncFilesystems([host.directory(STATE_DIRECTORY), ...steps.map(directoryOf).filter((directory) => fs.existsSync(directory))]);
-  finish(host, steps);
-  return { id: record.id, outcome: "completed" };
-}
-
-/** What recoverInterrupted would do, without doing it (plan changes nothing). */
-export function pendingRecovery(host: HostRoot): Recovery | undefined {
-  const record = readRecord(host);
-  return record === undefined ? undefined : { id: record.id, outcome: record.phase === "prepare" ? "rolled back" : "completed" };
-}
-
-/** Removes temp and undo files no record accounts for (a record lost before its first flush) in host `directories`. */
-export function removeStrayFiles(host: HostRoot, directories: Iterable<HostPath>): RealPath[] {
-  const removed: RealPath[] = [];
-  for (const hostDirectory of directories) {
-    const directory = host.directory(hostDirectory);
-    for (const entry of listIfExists(directory, hostDirectory)) {
-      if (!isSiblingName(entry)) continue;
-      const stray = realChild(directory, entry);
-      fs.rmSync(stray, { recursive: true, force: true });
-      removed.push(stray);
-    }
-  }
-  return removed;
 }

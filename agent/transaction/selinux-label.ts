@@ -28,12 +28,17 @@ export function labelForContainers(files: readonly string[], calls: Libc | null 
   }
   for (const file of files) {
     const current = calls.lgetxattr(file, ATTRIBUTE);
-    if (typeof current === "number") throw new AgentError(ExitCode.ioError, `cannot read the SELinux label of ${file}: ${describeFailure("lgetxattr", current)}`, undefined, file);
+    if (typeof current === "number") {
+      const failure = describeFailure("lgetxattr", current);
+      throw new AgentError(ExitCode.ioError, `cannot read the SELinux label of ${file}: ${failure.text}`, failure.hint, file);
+    }
     const context = Buffer.from(current).toString("latin1").replace(/\0$/, "");
     const next = containerFileContext(context);
     if (next === undefined) throw new AgentError(ExitCode.ioError, `cannot label ${file} for containers: its SELinux context ${JSON.stringify(context)} is not user:role:type:level`, undefined, file);
     // NUL-terminated, as libselinux writes it.
     const errno = calls.lsetxattr(file, ATTRIBUTE, Buffer.from(`${next}\0`, "latin1"));
-    if (errno !== 0) throw new AgentError(ExitCode.ioError, `cannot label ${file} for containers: ${describeFailure("lsetxattr", errno)}`, undefined, file);
+    if (errno === 0) continue;
+    const failure = describeFailure("lsetxattr", errno);
+    throw new AgentError(ExitCode.ioError, `cannot label ${file} for containers: ${failure.text}`, failure.hint, file);
   }
 }

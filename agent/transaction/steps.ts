@@ -6,6 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { attempt } from "../errors.ts";
 import type { Ownership } from "../fsio/ownership.ts";
+import { removeIfPresent } from "../fsio/read-only.ts";
 import { CREATE_NEW, writeAll } from "../fsio/write-all.ts";
 import type { RealPath } from "../hostfs/host-root.ts";
 import type { SiblingNames } from "./names.ts";
@@ -73,10 +74,10 @@ const OPERATIONS: { [K in Step["kind"]]: Operations<K> } = {
       if (step.undo !== undefined) attempt("link", step.target, () => fs.linkSync(step.target, step.undo!));
     },
     commit: (step) => attempt("rename into place", step.target, () => fs.renameSync(step.temp, step.target)),
-    undoCommitted: (step) => (step.undo === undefined ? fs.rmSync(step.target, { force: true }) : fs.renameSync(step.undo, step.target)),
+    undoCommitted: (step) => (step.undo === undefined ? removeIfPresent(step.target) : fs.renameSync(step.undo, step.target)),
     undoPrepared: (step) => {
-      fs.rmSync(step.temp, { force: true });
-      if (step.undo !== undefined && fs.existsSync(step.undo)) fs.rmSync(step.undo, { force: true });
+      removeIfPresent(step.temp);
+      if (step.undo !== undefined) removeIfPresent(step.undo);
     },
   },
   remove: {

@@ -1,8 +1,8 @@
 // `runtime: auto`: which container runtime runs the kubelet, told by the OS the node runs
 // (os-release(5) under the root). Each Typhoon OS ships exactly one of them.
 
-import * as fs from "node:fs";
-import { ConfigError, fromSystemError } from "../errors.ts";
+import { ConfigError } from "../errors.ts";
+import { readTextIfExists } from "../fsio/read-only.ts";
 import { HostRoot } from "../hostfs/host-root.ts";
 import type { Runtime, RuntimeChoice } from "../config/types.ts";
 
@@ -37,7 +37,7 @@ export function resolveRuntime(choice: RuntimeChoice, root: string): ResolvedRun
   if (known === undefined) {
     const seen = ["ID", "VARIANT_ID"].flatMap((field) => (release.fields.has(field) ? [`${field}=${release.fields.get(field)}`] : [])).join(" ");
     throw new ConfigError(
-      `auto cannot tell the container runtime from ${release.path} (${seen}): it knows Fedora CoreOS, Flatcar and Container Linux`,
+      `auto cannot tell the container runtime from ${release.path} (${seen || "it holds no ID"}): it knows Fedora CoreOS, Flatcar and Container Linux`,
       "runtime",
       SET_RUNTIME_HINT,
     );
@@ -47,13 +47,8 @@ export function resolveRuntime(choice: RuntimeChoice, root: string): ResolvedRun
 
 function readOsRelease(root: string): { path: string; fields: Map<string, string> } {
   for (const hostPath of OS_RELEASE_PATHS) {
-    let text: string;
-    try {
-      text = fs.readFileSync(new HostRoot(root).readable(hostPath), "utf8");
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") continue;
-      throw fromSystemError(error, "read", hostPath);
-    }
+    const text = readTextIfExists(new HostRoot(root).readable(hostPath), "read", hostPath);
+    if (text === undefined) continue;
     return { path: hostPath, fields: parseOsRelease(text) };
   }
   throw new ConfigError(

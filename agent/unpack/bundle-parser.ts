@@ -9,6 +9,7 @@
 // what lets the agent unpack at least as fast as mawk.
 
 import { BundleError } from "../errors.ts";
+import { byteOrderMarkEndsAt, dropByteOrderMark } from "./byte-order-mark.ts";
 import { AssetNameSet, MAX_NAME_BYTES, NAME_HINT, checkAssetName } from "./asset-name.ts";
 
 export interface AssetSink {
@@ -48,7 +49,16 @@ const MAX_HEADER_LINE = HEADER_PREFIX_LENGTH + MAX_NAME_BYTES;
 const SPLIT_MARKER_GUARD = HASHES.length - 1;
 
 export function parseBundle(read: ReadInto, sink: AssetSink, options: ParseOptions = {}): ParseSummary {
-  return new BundleParser(sink, options).run(read);
+  const parser = new BundleParser(sink, options);
+  while (!parser.step(read));
+  return parser.finish();
+}
+
+/** parseBundle, awaiting `between()` after each buffer it scanned: where a caller checks for a signal. */
+export async function parseBundleInterruptibly(read: ReadInto, sink: AssetSink, between: () => Promise<void>, options: ParseOptions = {}): Promise<ParseSummary> {
+  const parser = new BundleParser(sink, options);
+  while (!parser.step(read)) await between();
+  return parser.finish();
 }
 
 class BundleParser {
@@ -83,36 +93,41 @@ class BundleParser {
     this.onInput = options.onInput;
   }
 
-  run(read: ReadInto): ParseSummary {
+  /** Bytes at the front of the buffer carried over from the last read. */
+  private carried = 0;
+  private firstRead = true;
+
+  /** Fills the buffer once and scans it; true at the end of the input. */
+  step(read: ReadInto): boolean {
     const buffer = this.buffer;
-    let carried = 0;
-    for (;;) {
-      let filled = carried;
-      let eof = false;
-      while (filled < buffer.length) {
-        const n = read(buffer, filled, buffer.length - filled);
-        if (n === 0) {
-          eof = true;
-          break;
-        }
-        this.onInput?.(buffer.subarray(filled, filled + n));
-        filled += n;
+    let filled = this.carried;
+    let eof = false;
+    while (filled < buffer.length) {
+      const n = read(buffer, filled, buffer.length - filled);
+      if (n === 0) {
+        eof = true;
+        break;
       }
-      this.totalBytes += filled - carried;
-
-      const end = eof ? filled : this.safeEnd(filled);
-      this.scan(end, filled, eof);
-      if (eof) break;
-
-      // The carried bytes start a line unless they continue one (a long line, or a
-      // partial line that is all this buffer held).
-      if (end > 0) this.bufferStartsLine = buffer[end - 1] === 0x0a;
-      buffer.copyWithin(0, end, filled);
-      carried = filled - end;
-      this.countedTo = 0;
+      this.onInput?.(buffer.subarray(filled, filled + n));
+      filled += n;
     }
-    this.finish();
-    return { assets: this.names.size, bytes: this.totalBytes };
+    this.totalBytes += filled - this.carried;
+    if (this.firstRead) {
+      filled = dropByteOrderMark(buffer, filled);
+      this.firstRead = false;
+    }
+
+    const end = eof ? filled : this.safeEnd(filled);
+    this.scan(end, filled, eof);
+    if (eof) return true;
+
+    // The carried bytes start a line unless they continue one (a long line, or a
+    // partial line that is all this buffer held).
+    if (end > 0) this.bufferStartsLine = buffer[end - 1] === 0x0a;
+    buffer.copyWithin(0, end, filled);
+    this.carried = filled - end;
+    this.countedTo = 0;
+    return false;
   }
 
   /**
@@ -148,6 +163,9 @@ class BundleParser {
       this.countLinesTo(marker);
       const startsLine = marker === 0 ? this.bufferStartsLine : buffer[marker - 1] === 0x0a;
       if (!startsLine) {
+        if (byteOrderMarkEndsAt(buffer, marker, this.bufferStartsLine)) {
+          throw new BundleError("a byte order mark (U+FEFF) before the header marker; two files joined into one?", this.line, "a byte order mark may only start the bundle: remove it from this line");
+        }
         throw new BundleError(
           `"#####" inside a content line; awk would take that line for a header`,
           this.line,
@@ -242,12 +260,14 @@ class BundleParser {
     this.countedTo = position;
   }
 
-  private finish(): void {
+  /** After the last step: the last asset delivered, and what was read. */
+  finish(): ParseSummary {
     if (!this.inAsset) {
       throw new BundleError("the bundle is empty", undefined, "expected `##### <path>` headers, each followed by the asset");
     }
     if (this.pendingNewline) this.sink.content(NEWLINE);
     this.sink.end(true);
+    return { assets: this.names.size, bytes: this.totalBytes };
   }
 }
 

@@ -7,7 +7,7 @@
 
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { AgentError, ExitCode, attempt, fromSystemError } from "../errors.ts";
+import { AgentError, ExitCode, attempt, describeErrno, fromSystemError } from "../errors.ts";
 import { statIfExists } from "../fsio/read-only.ts";
 import { UndoLog, type UndoFailure } from "../transaction/undo-log.ts";
 
@@ -131,7 +131,7 @@ class SetAside {
 /** The move failed and so did part of its undo: the operator has to finish it. */
 export class IncompleteUndoError extends AgentError {
   constructor(failure: AgentError, stuck: readonly UndoFailure[], setAsideDirectory: string) {
-    const steps = stuck.map(({ what, error }) => `${what}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    const steps = stuck.map(({ what, error }) => `${what}: ${(error as NodeJS.ErrnoException).code === undefined ? String(error) : describeErrno((error as NodeJS.ErrnoException).code)}`);
     const shown = steps.length > 3 ? [...steps.slice(0, 3), `${steps.length - 3} more steps`] : steps;
     super(
       failure.exitCode,

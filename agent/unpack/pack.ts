@@ -33,11 +33,12 @@ export function preparePack(directory: string): string[] {
   return names;
 }
 
-/** Writes the bundle of the prepared `names` to `fd`. */
-export function writePack(directory: string, names: readonly string[], fd: number): PackResult {
+/** Writes the bundle of the prepared `names` to `fd`, awaiting `between()` before each asset (where a signal stops it). */
+export async function writePack(directory: string, names: readonly string[], fd: number, between: () => Promise<void>): Promise<PackResult> {
   const buffer = Buffer.allocUnsafe(CHUNK);
   let bytes = 0;
-  names.forEach((name, index) => {
+  for (const [index, name] of names.entries()) {
+    await between();
     const header = Buffer.from(`${index === 0 ? "" : "\n"}##### ${name}\n`, "utf8");
     writeAll(fd, header);
     bytes += header.length;
@@ -45,7 +46,7 @@ export function writePack(directory: string, names: readonly string[], fd: numbe
       writeAll(fd, chunk);
       bytes += chunk.length;
     });
-  });
+  }
   return { assets: names.length, bytes };
 }
 

@@ -8,9 +8,10 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { AgentError, ExitCode, attempt, fromSystemError } from "../errors.ts";
 import { listIfExists, statIfExists } from "../fsio/read-only.ts";
+import { abandonedBy } from "../fsio/abandoned.ts";
 import { CREATE_NEW, writeAll } from "../fsio/write-all.ts";
 import { stagingDirectoryName, stagingPid } from "../transaction/names.ts";
-import { parseBundle, type AssetSink, type ParseSummary } from "./bundle-parser.ts";
+import { parseBundleInterruptibly, type AssetSink, type ParseSummary } from "./bundle-parser.ts";
 import type { BundleInput } from "./input.ts";
 import { DIRECTORY_MODE, IncompleteUndoError, moveIntoPlace } from "./move-into-place.ts";
 
@@ -36,17 +37,29 @@ const SET_ASIDE = "old";
 const FILE_MODE = 0o600;
 const NEWLINE = Uint8Array.of(0x0a);
 
-export function unpackToDirectory(input: BundleInput, target: string, mode: UnpackMode, chunkSize?: number): UnpackResult {
+interface UnpackOptions {
+  /** Bytes read per step (tests use tiny chunks). */
+  chunkSize?: number;
+  /**
+   * Awaited between the buffers of the bundle and before the move into place; what it throws
+   * (a caught signal) stops the unpack, which leaves `target` as it was. The move itself is
+   * not interrupted: it is short, and all or nothing by its own undo log.
+   */
+  between?: () => Promise<void>;
+}
+
+export async function unpackToDirectory(input: BundleInput, target: string, mode: UnpackMode, options: UnpackOptions = {}): Promise<UnpackResult> {
   const created = ensureTargetDirectory(target);
   try {
-    return unpackInto(input, target, mode, chunkSize);
+    return await unpackInto(input, target, mode, options);
   } catch (error) {
     removeDirectories(created);
     throw error;
   }
 }
 
-function unpackInto(input: BundleInput, target: string, mode: UnpackMode, chunkSize: number | undefined): UnpackResult {
+async function unpackInto(input: BundleInput, target: string, mode: UnpackMode, options: UnpackOptions): Promise<UnpackResult> {
+  const between = options.between ?? (async () => {});
   removeAbandonedStaging(target);
   const staging = path.join(target, stagingDirectoryName(process.pid));
   attempt("create staging directory", staging, () => fs.mkdirSync(staging, { mode: DIRECTORY_MODE }));
@@ -54,7 +67,8 @@ function unpackInto(input: BundleInput, target: string, mode: UnpackMode, chunkS
   const sink = new StagingSink(stagedAssets, mode);
   let result: UnpackResult;
   try {
-    const summary = parseBundle(input.read, sink, chunkSize === undefined ? {} : { chunkSize });
+    const summary = await parseBundleInterruptibly(input.read, sink, between, options.chunkSize === undefined ? {} : { chunkSize: options.chunkSize });
+    await between();
     const staged = sink.files.map((_, index) => stagedFile(stagedAssets, index));
     moveIntoPlace(target, { staged, files: sink.files, setAside: path.join(staging, SET_ASIDE) });
     result = { ...summary, files: sink.files };
@@ -190,19 +204,7 @@ function removeDirectories(directories: readonly string[]): void {
 function removeAbandonedStaging(target: string): void {
   for (const entry of listIfExists(target)) {
     const pid = stagingPid(entry);
-    if (pid !== undefined && !processExists(pid)) fs.rmSync(path.join(target, entry), { recursive: true, force: true });
-  }
-}
-
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ESRCH") return false;
-    if (code === "EPERM") return true; // someone else's live process
-    throw fromSystemError(error, "look for the process of", String(pid));
+    if (pid !== undefined && abandonedBy(pid)) fs.rmSync(path.join(target, entry), { recursive: true, force: true });
   }
 }
 

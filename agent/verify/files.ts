@@ -1,8 +1,8 @@
 // The file checks: every path the last apply recorded exists as a regular file with the
 // owner and mode apply gives it (policy.ts's fileAccess, with the pod readers derived from
 // the installed static pods, exactly as apply derives them), the managed directories keep
-// theirs, rendered units still match the configuration, and the static pods reference only
-// files that exist.
+// theirs, the rendered kubelet files still hold what the last apply installed, and the
+// static pods reference only files that exist.
 
 import * as fs from "node:fs";
 import { AgentError } from "../errors.ts";
@@ -12,7 +12,7 @@ import { comparePaths, type HostRoot } from "../hostfs/host-root.ts";
 import { STATIC_POD_DIRECTORY } from "../paths.ts";
 import { MANAGED_DIRECTORIES, NESTED_DIRECTORY_MODE, fileAccess, managedDirectoryOf, ruleOfInstalledPath, type Identities } from "../placement/policy.ts";
 import { analyzeStaticPods, type StaticPodAnalysis } from "../placement/static-pods.ts";
-import { formatMode } from "../report/format.ts";
+import { formatMode } from "../fsio/ownership.ts";
 import type { Finding } from "./findings.ts";
 
 interface FileCheckInput {
@@ -26,7 +26,7 @@ interface FileCheckInput {
   read(hostPath: string): Buffer | undefined;
 }
 
-/** A file apply renders (kubelet.service, kubelet.yaml) as it should be installed now. */
+/** A file apply renders (kubelet.service, kubelet.yaml) as the last apply installed it. */
 export interface ExpectedNodeFile {
   path: string;
   mode: number;
@@ -55,7 +55,7 @@ export function checkFiles(input: FileCheckInput): Finding[] {
     if (!checkEntry(input, file, "file", expected, findings)) continue;
     const content = rendered?.content === undefined ? undefined : input.read(file);
     if (rendered?.content !== undefined && content !== undefined && !content.equals(Buffer.from(rendered.content))) {
-      findings.push({ severity: "warning", check: "content", path: file, message: "differs from what apply renders from the configuration (typhoon-agent plan shows the change)" });
+      findings.push({ severity: "warning", check: "content", path: file, message: "differs from what the last apply installed (edited since; the next apply restores it)" });
     }
   }
 

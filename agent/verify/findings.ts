@@ -1,6 +1,7 @@
 // What verify reports: findings (an error fails the run, a warning does not) and one row
-// per certificate for the table, in one VerifyResult. Plain data, so the table, JSON and
-// journal (report/verify-table.ts, report/verify-journal.ts) all read it.
+// per certificate for the table, its status derived from the findings about it, in one
+// VerifyResult. Plain data, so the table, JSON and journal (report/verify-table.ts,
+// report/verify-journal.ts) all read it.
 
 type Severity = "error" | "warning";
 
@@ -14,10 +15,8 @@ export interface Finding {
   path: string;
   message: string;
   /** For validity findings: the certificate, so the journal entry carries its expiry. */
-  certificate?: CertificateRow;
+  certificate?: CertificateFacts;
 }
-
-type CertificateStatus = "ok" | "expiring" | "expired" | "not yet valid";
 
 /**
  * The name attributes certificate exporters label a certificate with: the first C, ST, L,
@@ -43,7 +42,40 @@ export interface CertificateRow {
   notAfter: string;
   /** Whole days until notAfter, toward zero (negative once expired a day or more). */
   daysLeft: number;
-  status: CertificateStatus;
+  /** "ok", or every check that failed on it (statusOf). */
+  status: string;
+}
+
+/** What a certificate is, before the checks decide its status. */
+export type CertificateFacts = Omit<CertificateRow, "status">;
+
+/**
+ * The one place a certificate's status is decided, from the findings about it: "ok" when
+ * there are none, else each failed check once, in the order found, joined by ", ". Its
+ * validity finding says "expired", "not yet valid" or "expiring"; any other finding on its
+ * file (or, for a kubeconfig's client, on the kubeconfig) says its check: "key", "chain",
+ * "ca", "mode", "owner", "parse", ...
+ */
+function statusOf(certificate: CertificateFacts, findings: readonly Finding[], checkedAt: Date): string {
+  const problems = new Set<string>();
+  for (const finding of findings) {
+    if (finding.certificate !== undefined) {
+      if (finding.certificate === certificate) problems.add(validityStatus(finding.severity, finding.certificate, checkedAt));
+    } else if (finding.path === certificate.path) {
+      problems.add(finding.check);
+    }
+  }
+  return problems.size === 0 ? "ok" : [...problems].join(", ");
+}
+
+/** The certificates with their status, once every finding of the run is in. */
+export function withStatus(certificates: readonly CertificateFacts[], findings: readonly Finding[], checkedAt: Date): CertificateRow[] {
+  return certificates.map((certificate) => ({ ...certificate, status: statusOf(certificate, findings, checkedAt) }));
+}
+
+function validityStatus(severity: Severity, certificate: CertificateFacts, checkedAt: Date): string {
+  if (severity === "warning") return "expiring";
+  return new Date(certificate.notBefore) > checkedAt ? "not yet valid" : "expired";
 }
 
 export interface VerifyResult {
@@ -56,4 +88,6 @@ export interface VerifyResult {
   files: number;
   certificates: CertificateRow[];
   findings: Finding[];
+  /** When something was found: the command that repairs it, one that works on this node (verify/repair-hint.ts). */
+  hint?: string;
 }

@@ -1,5 +1,6 @@
 // `typhoon-agent verify`: the node's health check, reading only what is installed. What
-// should be there comes from the install record the last apply wrote; how it should be
+// should be there comes from the install record the last apply wrote (read by
+// plan/install-record.ts, the one reader; verify adds its stricter needs); how it should be
 // owned from the placement policy; which certificates to check from certificates.ts.
 // Every finding also goes to the journal, so a daily timer warns months before an outage.
 
@@ -10,47 +11,47 @@ import { ROOT } from "../fsio/ownership.ts";
 import { withReadOnlyFile } from "../fsio/read-only.ts";
 import { Accounts } from "../hostfs/accounts.ts";
 import type { HostRoot } from "../hostfs/host-root.ts";
+import { defaultConfig } from "../config/keys.ts";
 import { ETCD_TLS_DIRECTORY, INSTALL_RECORD } from "../paths.ts";
+import { readInstallRecord, type InstallRecord } from "../plan/install-record.ts";
 import type { EventLog } from "../report/events.ts";
 import { logFinding, logVerifyDone } from "../report/verify-journal.ts";
-import { checkFiles, type ExpectedNodeFile } from "./files.ts";
-import type { Finding, VerifyResult } from "./findings.ts";
+import { configFindings, expectedConfig, expectedNodeFiles, type CurrentConfig } from "./expected.ts";
+import { checkFiles } from "./files.ts";
+import { withStatus, type VerifyResult } from "./findings.ts";
 import { checkPki } from "./pki.ts";
+import { DAMAGED_RECORD_HINT, repairHint } from "./repair-hint.ts";
 
-export interface VerifyRequest {
+interface VerifyRequest {
   host: HostRoot;
-  etcdUser: string;
-  /** kubelet.service and kubelet.yaml as apply would render them now. */
-  rendered: readonly ExpectedNodeFile[];
+  /**
+   * The agent configuration now, or why it did not load: then one error finding, and every
+   * other check still runs, so a broken agent.yaml never hides an expiring certificate.
+   */
+  current: CurrentConfig;
   warnDays: number;
   now: Date;
-  /**
-   * Why the agent configuration did not load, if it did not: one error finding, and the
-   * rendered files' content goes unchecked; every other check still runs, so a broken
-   * agent.yaml never hides an expiring certificate.
-   */
-  configProblem?: { path: string; message: string };
 }
 
-
 export function runVerify(request: VerifyRequest, events: EventLog): VerifyResult {
-  const { host } = request;
-  const installed = readInstallRecord(host);
+  const { host, current } = request;
+  const record = recordToVerify(host);
+  const installed = record.files;
   const accounts = new Accounts(host);
   const etcdFiles = installed.some((file) => file.startsWith(`${ETCD_TLS_DIRECTORY}/`));
-  const identities = { etcd: etcdFiles ? accounts.user(request.etcdUser) : ROOT };
+  const etcdUser = (expectedConfig(record, current) ?? defaultConfig()).etcd_user;
+  const identities = { etcd: etcdFiles ? accounts.user(etcdUser) : ROOT };
   const contents = new Map<string, Buffer | undefined>();
   const read = (hostPath: string): Buffer | undefined => {
     if (!contents.has(hostPath)) contents.set(hostPath, readInstalled(host, hostPath));
     return contents.get(hostPath);
   };
   const recorded = new Set(installed);
-  const fileFindings = checkFiles({ host, accounts, installed, rendered: request.rendered, identities, read });
+  const rendered = expectedNodeFiles(record, current, host.root);
+  const fileFindings = checkFiles({ host, accounts, installed, rendered, identities, read });
   // Only what the last apply installed is checked: a worker has no PKI at all.
   const pki = checkPki({ read: (hostPath) => (recorded.has(hostPath) ? read(hostPath) : undefined), now: request.now, warnDays: request.warnDays });
-  const configFindings: Finding[] =
-    request.configProblem === undefined ? [] : [{ severity: "error", check: "config", path: request.configProblem.path, message: request.configProblem.message }];
-  const findings = [...configFindings, ...fileFindings, ...pki.findings];
+  const findings = [...configFindings(record, current), ...fileFindings, ...pki.findings];
   for (const finding of findings) logFinding(events, finding);
   const exitCode = findings.some((finding) => finding.severity === "error") ? ExitCode.failed : ExitCode.ok;
   const result: VerifyResult = {
@@ -60,32 +61,22 @@ export function runVerify(request: VerifyRequest, events: EventLog): VerifyResul
     warnDays: request.warnDays,
     exitCode,
     files: installed.length,
-    certificates: pki.certificates,
+    certificates: withStatus(pki.certificates, findings, request.now),
     findings,
+    ...(findings.length === 0 ? {} : { hint: repairHint(record, current, host.root) }),
   };
   logVerifyDone(events, result);
   return result;
 }
 
-function readInstallRecord(host: HostRoot): string[] {
-  const nothingInstalled = new AgentError(
-    ExitCode.noInput,
-    `nothing to verify: ${INSTALL_RECORD} is missing under ${host.root}`,
-    "verify checks what typhoon-agent apply installed; run apply first",
-  );
-  const content = readInstalled(host, INSTALL_RECORD);
-  if (content === undefined) throw nothingInstalled;
-  let record: unknown;
-  try {
-    record = JSON.parse(content.toString("utf8"));
-  } catch (error) {
-    throw new AgentError(ExitCode.failed, `${INSTALL_RECORD} is not valid JSON: ${(error as Error).message}`, "run typhoon-agent apply to rewrite it");
+/** The record, or the error verify stops with (a damaged record never quoted): exit 66 when there is none, 1 when it is damaged. */
+function recordToVerify(host: HostRoot): InstallRecord {
+  const installed = readInstallRecord(host);
+  if (installed === undefined) {
+    throw new AgentError(ExitCode.noInput, `nothing to verify: ${INSTALL_RECORD} is missing under ${host.root}`, "verify checks what typhoon-agent apply installed; run apply first");
   }
-  const files = (record as { files?: unknown }).files;
-  if (!Array.isArray(files) || !files.every((file): file is string => typeof file === "string" && file.startsWith("/"))) {
-    throw new AgentError(ExitCode.failed, `${INSTALL_RECORD} has no list of absolute paths under "files"`, "run typhoon-agent apply to rewrite it");
-  }
-  return files;
+  if ("damaged" in installed) throw new AgentError(ExitCode.failed, installed.damaged, DAMAGED_RECORD_HINT, INSTALL_RECORD);
+  return installed.record;
 }
 
 /**

@@ -4,6 +4,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { execa, type Options, type Result } from "execa";
+import { recorded } from "./canary.ts";
 
 export const REPO = path.resolve(import.meta.dir, "../..");
 export const AGENT = path.resolve(REPO, process.env.TYPHOON_AGENT_BIN ?? "dist/typhoon-agent");
@@ -16,5 +17,5 @@ export type AgentResult = Result<{ reject: false }>;
 
 /** Runs the binary; never throws on a non-zero exit, so tests assert the exit code. */
 export async function runAgent(args: readonly string[], options: Options = {}): Promise<AgentResult> {
-  return (await execa(AGENT, args, { reject: false, stripFinalNewline: false, ...options })) as unknown as AgentResult;
+  return recorded(`typhoon-agent ${args.join(" ")}`, (await execa(AGENT, args, { reject: false, stripFinalNewline: false, ...options })) as unknown as AgentResult);
 }

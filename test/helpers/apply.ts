@@ -8,6 +8,7 @@ import { defaultConfig } from "../../agent/config/keys.ts";
 import type { AgentConfig } from "../../agent/config/types.ts";
 import { HostRoot } from "../../agent/hostfs/host-root.ts";
 import type { EventFields, EventName, Priority, EventLog } from "../../agent/report/events.ts";
+import { recordOutput } from "./canary.ts";
 
 export interface RecordedEvent {
   event: EventName;
@@ -19,6 +20,7 @@ export interface RecordedEvent {
 export class EventRecorder implements EventLog {
   readonly events: RecordedEvent[] = [];
   emit(event: EventName, message: string, fields: EventFields = {}, priority?: Priority): void {
+    recordOutput(`in-process ${event} entry`, `${message} ${JSON.stringify(fields)}`);
     this.events.push({ event, message, fields, priority });
   }
   named(event: EventName): RecordedEvent[] {
@@ -36,6 +38,8 @@ export function applyRequest(root: string, overrides: Partial<ApplyRequest> = {}
     host: new HostRoot(root),
     bundle: `${root}/home/core/assets`,
     config: TEST_CONFIG,
+    roleOrigin: "the default role",
+    changeRole: false,
     runtime: "podman",
     rendered: [{ path: "/etc/systemd/system/kubelet.service", content: KUBELET_UNIT, mode: 0o644, source: "kubelet.service" }],
     dryRun: false,

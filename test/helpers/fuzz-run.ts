@@ -34,7 +34,7 @@ export interface FuzzReport {
   failures: string[];
 }
 
-export function runFuzz(options: FuzzOptions): FuzzReport {
+export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   const random = seededRandom(options.seed);
   const work = tempDir("typhoon-fuzz-");
   const report: FuzzReport = { cases: 0, valid: 0, invalid: 0, failures: [] };
@@ -43,7 +43,7 @@ export function runFuzz(options: FuzzOptions): FuzzReport {
     while (report.cases < options.cases && performance.now() < deadline && report.failures.length < 5) {
       const testCase = fuzzCase(random);
       const where = `case ${report.cases} of seed ${options.seed} (${testCase.mutation})`;
-      const problem = checkCase(testCase, path.join(work, String(report.cases)), report.cases % options.binaryEvery === 0);
+      const problem = await checkCase(testCase, path.join(work, String(report.cases)), report.cases % options.binaryEvery === 0);
       if (problem !== undefined) report.failures.push(`${where}: ${problem}`);
       report[testCase.verdict]++;
       report.cases++;
@@ -55,7 +55,7 @@ export function runFuzz(options: FuzzOptions): FuzzReport {
   return report;
 }
 
-function checkCase(testCase: FuzzCase, work: string, viaBinary: boolean): string | undefined {
+async function checkCase(testCase: FuzzCase, work: string, viaBinary: boolean): Promise<string | undefined> {
   fs.mkdirSync(work, { recursive: true });
   let decoded: Map<string, Buffer> | undefined;
   let rejection: BundleError | undefined;
@@ -67,16 +67,16 @@ function checkCase(testCase: FuzzCase, work: string, viaBinary: boolean): string
   }
   if (testCase.verdict === "invalid") {
     if (rejection === undefined) return "an invalid bundle was accepted";
-    return checkRefusal(testCase, work, viaBinary);
+    return await checkRefusal(testCase, work, viaBinary);
   }
   if (rejection !== undefined) return `a valid bundle was refused: ${rejection.message}`;
   if (testCase.mutation === "unchanged" && !sameMap(decoded!, testCase.assets)) return "unpack(pack(m)) != m";
   if (!terraformBundle(decoded!).equals(testCase.bundle)) return "pack(unpack(b)) != b";
-  return checkAgainstAwk(testCase, work, viaBinary);
+  return await checkAgainstAwk(testCase, work, viaBinary);
 }
 
 /** unpack --awk must write what gawk and mawk write. */
-function checkAgainstAwk(testCase: FuzzCase, work: string, viaBinary: boolean): string | undefined {
+async function checkAgainstAwk(testCase: FuzzCase, work: string, viaBinary: boolean): Promise<string | undefined> {
   const bundlePath = path.join(work, "bundle");
   fs.writeFileSync(bundlePath, testCase.bundle);
   const ours = path.join(work, "agent");
@@ -84,7 +84,7 @@ function checkAgainstAwk(testCase: FuzzCase, work: string, viaBinary: boolean): 
     const run = spawnSync(AGENT, ["unpack", bundlePath, "-C", ours, "--awk"], { encoding: "utf8" });
     if (run.status !== 0) return `the binary refused a valid bundle: ${run.stderr}`;
   } else {
-    unpackToDirectory(inputOf(testCase.bundle), ours, "awk");
+    await unpackToDirectory(inputOf(testCase.bundle), ours, "awk");
   }
   const expected = readFiles(ours);
   for (const awk of ["gawk", "mawk"]) {
@@ -98,17 +98,17 @@ function checkAgainstAwk(testCase: FuzzCase, work: string, viaBinary: boolean): 
 }
 
 /** Refused with exit 65, and the target directory exactly as it was. */
-function checkRefusal(testCase: FuzzCase, work: string, viaBinary: boolean): string | undefined {
+async function checkRefusal(testCase: FuzzCase, work: string, viaBinary: boolean): Promise<string | undefined> {
   const target = path.join(work, "target");
   fs.mkdirSync(target);
   fs.writeFileSync(path.join(target, "existing"), "keep\n");
   const before = snapshotTree(target);
   if (viaBinary) {
     const run = spawnSync(AGENT, ["unpack", "-", "-C", target], { input: testCase.bundle, encoding: "utf8" });
-    if (run.status !== 65) return `the binary exited ${run.status}, not 65: ${run.stderr}`;
+    if (run.status !== 65 || /internal error|\n\s+at /.test(run.stderr)) return `the binary exited ${run.status}, not 65: ${run.stderr}`;
   } else {
     try {
-      unpackToDirectory(inputOf(testCase.bundle), target, "exact");
+      await unpackToDirectory(inputOf(testCase.bundle), target, "exact");
       return "unpack accepted an invalid bundle";
     } catch (error) {
       if (!(error instanceof BundleError)) return `unexpected ${String(error)}`;

@@ -20,6 +20,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { execa } from "execa";
 import { tempDir } from "./tree.ts";
+import { recordOutput } from "./canary.ts";
 
 const JOURNALD = "/lib/systemd/systemd-journald";
 const UNSHARE = ["unshare", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc", "--propagation", "private"];
@@ -103,6 +104,8 @@ export async function withJournald(commands: readonly (readonly string[])[], opt
     const journal = path.join(work, "var-log/journal");
     const json = await execa("journalctl", ["-D", journal, "-o", "json", "--all", "--no-pager"], { maxBuffer: 1 << 30 });
     const exported = await execa("journalctl", ["-D", journal, "-o", "export", "--no-pager"], { encoding: "buffer", maxBuffer: 1 << 30 });
+    recordOutput("the journal of a journald test", Buffer.from(exported.stdout));
+    for (const result of results) recordOutput("a command run against journald", result.stdout, result.stderr);
     return { entries: parseJournalJson(json.stdout), results, exported: Buffer.from(exported.stdout) };
   } finally {
     fs.rmSync(work, { recursive: true, force: true });

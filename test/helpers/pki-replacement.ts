@@ -8,6 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { execa } from "execa";
 import { AGENT } from "./agent-binary.ts";
+import { recorded } from "./canary.ts";
 import { makeHost, writeSampleBundle } from "./host.ts";
 
 export const QUIET_ENV = { TYPHOON_AGENT_JOURNAL: "stderr" };
@@ -26,7 +27,7 @@ export function applyArgs(root: string, bundle: string): string[] {
 }
 
 export async function agentApply(root: string, bundle: string): Promise<void> {
-  const run = await execa(AGENT, applyArgs(root, bundle), { reject: false, env: QUIET_ENV });
+  const run = recorded("apply", await execa(AGENT, applyArgs(root, bundle), { reject: false, env: QUIET_ENV }));
   if (run.exitCode !== 0) throw new Error(`apply failed: ${run.stderr}`);
 }
 

@@ -5,6 +5,7 @@
 
 import * as fs from "node:fs";
 import { execa } from "execa";
+import { recorded } from "./canary.ts";
 
 export interface Call {
   /** Position in the trace: calls are compared by it, whichever process made them. */
@@ -205,6 +206,6 @@ export async function traceRun(
 ): Promise<TracedRun> {
   const follow = options.mainThreadOnly === true ? [] : ["-f"];
   const strace = [...follow, "-qq", "-yy", "-s", "0", "-e", "signal=none", "-e", `trace=${syscalls.join(",")}`, ...(options.extra ?? []), "-o", log];
-  const run = await execa("strace", [...strace, ...command], { reject: false, env: options.env ?? {} });
+  const run = recorded(`${command.join(" ")} under strace`, await execa("strace", [...strace, ...command], { reject: false, env: options.env ?? {} }));
   return { calls: parseTrace(fs.readFileSync(log, "utf8")), exitCode: run.exitCode, stderr: run.stderr };
 }

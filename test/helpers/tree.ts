@@ -14,6 +14,11 @@ export function tempDir(prefix = "typhoon-test-"): string {
   return directory;
 }
 
+/** The directories tempDir made and removeTempDirs has not removed yet. */
+export function tempDirs(): readonly string[] {
+  return made;
+}
+
 export function removeTempDirs(): void {
   for (const directory of made.splice(0)) {
     try {
@@ -25,7 +30,7 @@ export function removeTempDirs(): void {
 }
 
 export interface TreeEntry {
-  type: "file" | "directory" | "symlink";
+  type: "file" | "directory" | "symlink" | "special";
   mode: number;
   uid: number;
   gid: number;
@@ -47,8 +52,11 @@ export function snapshotTree(root: string): Map<string, TreeEntry> {
       } else if (stat.isDirectory()) {
         entries.set(child, { type: "directory", ...base });
         walk(child);
-      } else {
+      } else if (stat.isFile()) {
         entries.set(child, { type: "file", ...base, content: fs.readFileSync(absolute).toString("hex") });
+      } else {
+        // A FIFO, a socket or a device: reading one could block forever.
+        entries.set(child, { type: "special", ...base });
       }
     }
   };
@@ -79,10 +87,29 @@ const RUN_RECORD = [
 
 /**
  * The tree as an apply that refused its input must leave it: only its own run record (the
- * state directory, result.json, the lock file, and its metrics for node-exporter) may have appeared.
+ * state directory, result.json, the lock file, and its metrics for node-exporter) may have
+ * appeared, and result.json and the metrics, which every apply rewrites, may have changed.
  */
 export function snapshotIgnoringRunRecord(root: string, before: ReadonlyMap<string, TreeEntry>): Map<string, TreeEntry> {
   const after = snapshotTree(root);
-  for (const name of RUN_RECORD) if (!before.has(name) || name.endsWith(".json") || name.endsWith(".prom")) after.delete(name);
+  for (const name of RUN_RECORD) {
+    const earlier = before.get(name);
+    if (earlier === undefined) after.delete(name);
+    else if ((name.endsWith(".json") || name.endsWith(".prom")) && after.has(name)) after.set(name, earlier);
+  }
   return after;
+}
+
+/**
+ * What apply and rollback manage, as a run that fails must leave it and one that succeeds
+ * must make it: everything but the run's own records (result.json, the lock, the metrics for
+ * node-exporter), the uploaded bundle under /home, and (unless `backups` is "compare") the backups.
+ */
+export function managedTree(root: string, backups: "ignore" | "compare" = "ignore"): Map<string, TreeEntry> {
+  const tree = snapshotTree(root);
+  const runRecord = new RegExp(`^var/lib/typhoon-agent/(result\\.json|lock)$|^${path.dirname(METRICS_DIRECTORY)}(/|$)|^home/`);
+  for (const name of tree.keys()) {
+    if (runRecord.test(name) || (backups === "ignore" && /^var\/lib\/typhoon-agent\/backups(\/|$)/.test(name))) tree.delete(name);
+  }
+  return tree;
 }
