@@ -35,6 +35,17 @@ describe("the mutants of npm run mutate", () => {
     });
   }
 
+  test("the README's last run counts every mutant: its score and its table by area add up to the list", () => {
+    const readme = fs.readFileSync(path.join(REPO, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("### How the promises are pinned"));
+    const score = /`mutation score: (\d+)\/(\d+) killed`/.exec(section);
+    expect(score, "the README states the score").not.toBeNull();
+    expect(Number(score![2])).toBe(MUTANTS.length);
+    const rows = [...section.slice(0, section.indexOf("`mutation score")).matchAll(/^\| .+? \| (\d+) \| (\d+) \| .+ \|$/gm)];
+    expect(rows.reduce((sum, row) => sum + Number(row[1]), 0)).toBe(MUTANTS.length);
+    expect(rows.reduce((sum, row) => sum + Number(row[2]), 0)).toBe(Number(score![1]));
+  });
+
   test("an anchor that is gone, or found twice, is an error, not a skip", () => {
     const mutant = { ...MUTANTS[0]!, from: "abc" };
     expect(() => plant("no anchor here", mutant)).toThrow(/occurs 0 times/);
