@@ -162,7 +162,7 @@ export function fromSystemError(error: unknown, action: string, path: string): A
   const cause = { cause: error };
   // ENOENT keeps the words alone: "cannot read X: no such file or directory" needs no code.
   const message = `cannot ${action} ${path}: ${code === undefined ? messageOf(error) : code === "ENOENT" ? ERRNO.ENOENT!.words : describeErrno(code)}`;
-  const hint = code === undefined ? undefined : ERRNO[code]?.hint;
+  const hint = systemErrorHint(code, path);
   switch (code) {
     case "ENOENT":
       return new AgentError(ExitCode.noInput, message, hint, path, cause);
@@ -177,6 +177,28 @@ export function fromSystemError(error: unknown, action: string, path: string): A
       return new AgentError(ExitCode.cannotCreate, message, hint, path, cause);
     default:
       return new AgentError(ExitCode.ioError, message, hint, path, cause);
+  }
+}
+
+/**
+ * The errno's hint, and where to look: a refusal or something in the way is at the path or a
+ * directory above it, so the hint names them. A code the table does not know still gets one.
+ */
+function systemErrorHint(code: string | undefined, path: string): string | undefined {
+  if (code === "ENOENT") return undefined; // what to do depends on which file: the callers say
+  const hint = (code === undefined ? undefined : ERRNO[code]?.hint) ?? "reading or writing failed: check the disk and its free space (dmesg, df -h)";
+  switch (code) {
+    case "EACCES":
+    case "EPERM":
+    case "EROFS":
+      return `${hint}; check ${path} and the directories above it: mode and owner (ls -ld), attributes (lsattr -d), SELinux label (ls -Zd), a read-only mount (findmnt -T)`;
+    case "EEXIST":
+    case "ENOTDIR":
+    case "EISDIR":
+    case "ELOOP":
+      return `${hint}; look at ${path} and the directories above it (ls -ld)`;
+    default:
+      return hint;
   }
 }
 

@@ -33,6 +33,11 @@ function statOf(root: string, hostPath: string): { uid: number; gid: number; mod
   return { uid: stat.uid, gid: stat.gid, mode: stat.mode & 0o7777 };
 }
 
+function writeInstallRecord(root: string, text: string): void {
+  fs.mkdirSync(`${root}/var/lib/typhoon-agent`, { recursive: true, mode: 0o700 });
+  fs.writeFileSync(`${root}/var/lib/typhoon-agent/installed.json`, text, { mode: 0o600 });
+}
+
 const backups = (root: string): string[] => fs.readdirSync(path.join(root, "var/lib/typhoon-agent/backups")).sort();
 
 let assets: Map<string, string>;
@@ -274,6 +279,24 @@ describe("refusals leave the host exactly as it was", () => {
     });
   }
 
+  // Taken for empty in silence, a broken install record would leave every stale file of the last bundle behind.
+  const brokenRecords: Array<[string, string, string]> = [
+    ["not JSON", '{"files": ["/etc/kubernetes/pki/old.key"', "installed.json is not valid JSON"],
+    ["without its list of files", '{"installed": []}\n', 'installed.json has no list of absolute paths under "files"'],
+  ];
+  for (const [title, text, problem] of brokenRecords) {
+    rootTest(`a broken install record (${title}): the apply warns that stale files stay, and how to have them removed`, async () => {
+      const root = makeHost();
+      await writeSampleBundle(`${root}/home/core/assets`);
+      writeInstallRecord(root, text);
+      const { report } = await applyIn(root);
+      expect(report.exitCode, report.error).toBe(0);
+      expect(report.warnings).toContainEqual(expect.stringContaining(problem));
+      expect(report.warnings).toContainEqual(expect.stringContaining("are left in place; this apply writes a new record (to have them removed, put back an intact record from an earlier backup in /var/lib/typhoon-agent/backups and apply again)"));
+      expect(JSON.parse(fs.readFileSync(`${root}/var/lib/typhoon-agent/installed.json`, "utf8")).files.length, "a new record").toBeGreaterThan(0);
+    });
+  }
+
   rootTest("each refusal names the phase it happened in, in the result and the journal", async () => {
     const cases: Array<[string, (root: string) => void, string]> = [
       ["a bad bundle", (root) => fs.writeFileSync(`${root}/home/core/assets`, "##### /etc/passwd\nx\n"), "inputs"],
@@ -415,6 +438,42 @@ describe("migrations and removals", () => {
     const tar = await execa("tar", ["-tf", path.join(root, report.backup!)]);
     for (const file of legacy) expect(tar.stdout).toContain(file);
   });
+
+  rootTest("temp and undo files no record accounts for (a run that died before its record was durable) are removed", async () => {
+    const root = makeHost();
+    await writeSampleBundle(`${root}/home/core/assets`);
+    expect((await applyIn(root)).report.exitCode).toBe(0);
+    const strays = ["etc/kubernetes/pki/.typhoon-agent.20260101T000000000Z.3.tmp", "etc/kubernetes/manifests/.typhoon-agent.20260101T000000000Z.7.orig"];
+    for (const stray of strays) fs.writeFileSync(path.join(root, stray), "a key half-written by a dead run", { mode: 0o600 });
+    const keep = "etc/kubernetes/pki/.typhoon-agent-notes";
+    fs.writeFileSync(path.join(root, keep), "not the agent's name scheme\n");
+    expect((await applyIn(root)).report.exitCode).toBe(0);
+    for (const stray of strays) expect(fs.existsSync(path.join(root, stray)), stray).toBe(false);
+    expect(fs.existsSync(path.join(root, keep)), "only the agent's own names go").toBe(true);
+  });
+
+  // The record names what the agent put inside its managed directories, nothing more: a path
+  // outside them is never removed, and one climbing out of them makes the record damaged.
+  const foreign: Array<[string, string[]]> = [
+    ["outside the managed directories", ["/etc/hostname", "/home/core/assets"]],
+    ["climbing out of them", ["/etc/kubernetes/pki/../../hostname"]],
+  ];
+  for (const [title, extra] of foreign) {
+    rootTest(`an install record naming files ${title} removes nothing there`, async () => {
+      const root = makeHost();
+      await writeSampleBundle(`${root}/home/core/assets`);
+      expect((await applyIn(root)).report.exitCode).toBe(0);
+      const record = JSON.parse(fs.readFileSync(`${root}/var/lib/typhoon-agent/installed.json`, "utf8")) as { files: string[] };
+      fs.writeFileSync(`${root}/etc/hostname`, "node1\n");
+      record.files.push(...extra);
+      fs.writeFileSync(`${root}/var/lib/typhoon-agent/installed.json`, JSON.stringify(record));
+      const { report } = await applyIn(root);
+      expect(report.exitCode, report.error).toBe(0);
+      expect(report.actions.filter((action) => action.action === "remove")).toEqual([]);
+      expect(fs.existsSync(`${root}/etc/hostname`)).toBe(true);
+      expect(fs.existsSync(`${root}/home/core/assets`)).toBe(true);
+    });
+  }
 
   rootTest("files of an earlier bundle that the new one lacks are removed (flannel to cilium)", async () => {
     const root = makeHost();

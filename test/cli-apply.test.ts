@@ -183,11 +183,37 @@ describe("apply and plan", () => {
     const apply = await runAgent(["apply", bundle, "--root", root, "--no-start", "--keep-bundle", "--json"], QUIET);
     expect(apply.exitCode, apply.stderr as string).toBe(0);
     expect(apply.stderr).toMatch(/^<5>typhoon-agent found transaction \d{8}T\d{9}Z interrupted and completed it action=completed$/m);
-    const report = JSON.parse(apply.stdout as string) as { recovered: { outcome: string }; warnings: string[] };
+    const report = JSON.parse(apply.stdout as string) as { outcome: string; recovered: { outcome: string }; actions: Array<{ action: string }> };
     expect(report.recovered.outcome).toBe("completed");
+    // Rolled forward by the recovery itself: the apply that follows it finds nothing left to change.
+    expect({ outcome: report.outcome, actions: new Set(report.actions.map((action) => action.action)) }).toEqual({ outcome: "unchanged", actions: new Set(["unchanged"]) });
     expect(fs.existsSync(`${root}/var/lib/typhoon-agent/state.json`)).toBe(false);
     const again = await runAgent(["plan", bundle, "--root", root, "--json"], QUIET);
     expect(new Set((JSON.parse(again.stdout as string) as { actions: Array<{ action: string }> }).actions.map((a) => a.action))).toEqual(new Set(["unchanged"]));
+  });
+
+  rootTest("an apply killed in its prepare: the next apply rolls it back first, its backup and temp files gone, then applies", async () => {
+    const root = makeHost();
+    const bundle = `${root}/home/core/assets`;
+    await writeSampleBundle(bundle);
+    expect((await runAgent(["apply", bundle, "--root", root, "--no-start", "--keep-bundle"], QUIET)).exitCode).toBe(0);
+    await writeSampleBundle(bundle, { freshPki: true });
+    // Links are made in prepare only (each replaced file kept under its undo name): die at the third.
+    const killed = await execa("strace", ["-f", "-qq", "-o", "/dev/null", "-e", "trace=link,linkat", "-e", "inject=link,linkat:signal=KILL:when=3", AGENT, "apply", bundle, "--root", root, "--no-start", "--keep-bundle"], { reject: false, env: QUIET.env });
+    expect(killed.signal ?? killed.exitCode).not.toBe(0);
+    const record = JSON.parse(fs.readFileSync(`${root}/var/lib/typhoon-agent/state.json`, "utf8")) as { id: string; phase: string; backup: string };
+    expect(record.phase).toBe("prepare");
+    expect(fs.existsSync(`${root}${record.backup}`), "the dead run's backup, before recovery").toBe(true);
+    const leftovers = () => [...snapshotTree(root).keys()].filter((name) => /\.typhoon-agent\.[^/]+\.(tmp|orig)$/.test(name));
+    expect(leftovers().length).toBeGreaterThan(0);
+
+    const apply = await runAgent(["apply", bundle, "--root", root, "--no-start", "--keep-bundle", "--json"], QUIET);
+    expect(apply.exitCode, apply.stderr as string).toBe(0);
+    const report = JSON.parse(apply.stdout as string) as { outcome: string; recovered: { id: string; outcome: string } };
+    expect(report.recovered).toEqual({ id: record.id, outcome: "rolled back" });
+    expect(report.outcome).toBe("applied");
+    expect(fs.existsSync(`${root}${record.backup}`), "a rolled-back transaction's backup undoes nothing: it goes").toBe(false);
+    expect(leftovers()).toEqual([]);
   });
 
   rootTest("a bundle read from a pipe is installed, and the pipe is not removed", async () => {

@@ -27,6 +27,19 @@ describe("causes", () => {
       expect(failure.path).toBe("/etc/x");
     }
   });
+
+  test("a failed system call comes with a hint that works on a node, naming the path where it helps", () => {
+    const expected: Array<[string, RegExp]> = [
+      ["EACCES", /run it as root.*check \/etc\/x .*ls -ld.*lsattr -d.*ls -Zd.*findmnt -T/],
+      ["EROFS", /remount it read-write.*findmnt -T/],
+      ["ENOTDIR", /a file stands where a directory belongs.*\/etc\/x .*ls -ld/],
+      ["ELOOP", /a symlink/],
+      ["EIO", /dmesg/],
+      ["ENOSPC", /free space/],
+      ["ESTALE", /check the disk .*dmesg, df/],
+    ];
+    for (const [code, hint] of expected) expect({ code, hint: fromSystemError(systemError(code), "write", "/etc/x").hint }).toEqual({ code, hint: expect.stringMatching(hint) });
+  });
 });
 
 describe("phases", () => {

@@ -1,11 +1,13 @@
-// Fault injection: an apply that replaces an installed tree with a new PKI (plus a legacy
-// removal and a directory repair) is made to fail at every kind of step, with strace's
-// syscall tampering (ENOSPC on write, EIO on fsync/syncfs, EIO and EXDEV on rename, EACCES
-// on open, for a sweep of N), with SIGTERM, SIGINT and SIGHUP at the Nth rename, with
-// kill -9 at random moments, and on a full filesystem.
+// Fault injection: an apply that replaces an installed tree with a new PKI (plus legacy
+// removals and a directory repair) is made to fail at every call site of every kind that can
+// fail (EACCES on each open, EIO on each readdir, ENOSPC on each write, EIO on each rename,
+// fsync and syncfs, EXDEV on each rename site: strace's syscall tampering, at sites found
+// from a trace of the same run), with SIGTERM, SIGINT and SIGHUP at
+// a seeded sample of its renames, with kill -9 at random moments, and on a full filesystem.
 // After each: a handled failure leaves the old tree exactly (content, owner, mode) and no
-// temp files; a success leaves the new tree; a killed process leaves each file old or new;
-// no secret is ever readable by group or others; and a clean re-apply converges.
+// temp files; a success leaves the new tree, and is never silent about a host file it could
+// not handle; a killed process leaves each file old or new; no secret is ever readable by
+// group or others; and a clean re-apply converges.
 
 import { execSync, spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -14,21 +16,24 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { PHASES } from "../agent/errors.ts";
 import { AGENT } from "./helpers/agent-binary.ts";
-import { makeHost, writeSampleBundle } from "./helpers/host.ts";
-import { runSeed, seededRandom } from "./helpers/random.ts";
-import { managedTree, snapshotTree, tempDir, type TreeEntry } from "./helpers/tree.ts";
 import { recorded, recordOutput } from "./helpers/canary.ts";
+import { inParallel, keyOf, realign, sitesOf, type Site } from "./helpers/fault-sweep.ts";
+import { QUIET_ENV as ENV, agentApply, copyTree, hasCommand, makePkiReplacement } from "./helpers/pki-replacement.ts";
+import { runSeed, seededRandom } from "./helpers/random.ts";
+import { descriptorPath, opens, pathPair, traceRun, type Call, type TracedRun } from "./helpers/syscall-trace.ts";
+import { managedTree, snapshotTree, tempDir, type TreeEntry } from "./helpers/tree.ts";
 
 const usable = process.getuid?.() === 0 && hasCommand("strace");
 if (!usable) console.log("fault-injection tests skipped: they need root and strace");
 const faultTest = usable ? test : test.skip;
 const seed = runSeed();
-console.log(`faults seed ${seed} (replay with TEST_SEED=${seed})`);
+console.log(`faults seed ${seed} (replay with TEST_SEED=${seed}; the call-site sweeps do not depend on it)`);
 
-const ENV = { TYPHOON_AGENT_JOURNAL: "stderr" };
 const TEMP_NAME = /\.typhoon-agent\.[^/]*\.(tmp|orig)$/;
 /** Recognizes secret material by content: temp and undo files carry no telling name. */
 const SECRET_CONTENT = /PRIVATE KEY|client-key-data|token-secret/;
+/** Injections run side by side: each is a process of its own under its own strace. */
+const PARALLEL = 3;
 
 interface Fixture {
   work: string;
@@ -42,14 +47,7 @@ let fixture: Fixture;
 beforeAll(async () => {
   if (!usable) return;
   const work = tempDir("typhoon-faults-");
-  const installed = makeHost();
-  await writeSampleBundle(`${installed}/home/core/assets`);
-  await agentApply(installed, `${installed}/home/core/assets`);
-  // Something to migrate and something to repair, so every kind of step runs.
-  fs.writeFileSync(`${installed}/etc/kubernetes/manifests/pod-checkpointer.yaml`, "kind: Pod\n", { mode: 0o600 });
-  fs.chmodSync(`${installed}/etc/ssl/etcd/etcd`, 0o755);
-  const bundle = path.join(work, "new-pki");
-  await writeSampleBundle(bundle, { freshPki: true });
+  const { installed, bundle } = await makePkiReplacement(work);
   const reference = copyTree(installed, path.join(work, "reference"));
   await agentApply(reference, bundle);
   fixture = { work, installed, bundle, oldTree: managedTree(installed), newTree: managedTree(reference) };
@@ -59,41 +57,85 @@ afterAll(() => {
   if (fixture !== undefined) fs.rmSync(fixture.work, { recursive: true, force: true });
 });
 
-describe("injected syscall failures", () => {
-  // [title, syscalls, errno, how many call numbers to try]. Most writes are log lines on
-  // stderr (which must never fail an apply), so writes get a wider sweep. syncfs is the
-  // agent's own call (libc through bun:ffi), counted in one sequence with its fsyncs.
-  const faults: Array<[string, string, string, number]> = [
-    ["ENOSPC on write", "write,pwrite64,writev", "ENOSPC", 24],
-    ["EIO on fsync and syncfs", "fsync,fdatasync,syncfs", "EIO", 3],
-    ["EIO on rename", "rename,renameat,renameat2", "EIO", 16],
-    ["EXDEV on rename", "rename,renameat,renameat2", "EXDEV", 12],
-    ["EACCES on open", "open,openat", "EACCES", 16],
+describe("injected syscall failures, at every call site", () => {
+  // [what, syscalls, errno, granularity]. A rename or a flush is a step of its own, so each
+  // call is a site; reads and writes come in loops, of which each stretch is one site.
+  const sweeps: Array<[string, string[], string, "every call" | "each site"]> = [
+    ["EACCES on every open", ["open", "openat"], "EACCES", "each site"],
+    ["EIO on every readdir", ["getdents64"], "EIO", "each site"],
+    ["ENOSPC on every write", ["write", "pwrite64", "writev"], "ENOSPC", "each site"],
+    ["EIO on every rename", ["rename", "renameat", "renameat2"], "EIO", "every call"],
+    ["EXDEV on every rename", ["rename", "renameat", "renameat2"], "EXDEV", "each site"],
+    // syncfs is the agent's own call (libc through bun:ffi), like its fsyncs.
+    ["EIO on every fsync and syncfs", ["fsync", "fdatasync", "syncfs"], "EIO", "every call"],
   ];
-  for (const [title, syscalls, errno, tries] of faults) {
-    faultTest(title, async () => {
-      const calls = countSyscalls(syscalls);
-      expect(calls, `no ${syscalls} calls seen`).toBeGreaterThan(0);
-      const random = seededRandom(seed ^ hash(title));
-      const sweep = sample(calls, tries, random);
-      const outcomes: string[] = [];
-      for (const n of sweep) {
-        const root = copyTree(fixture.installed, path.join(fixture.work, `run-${hash(title)}-${n}`));
-        const run = await execa(
-          "strace",
-          ["-f", "-qq", "-o", "/dev/null", `-e`, `trace=${syscalls}`, "-e", `inject=${syscalls}:error=${errno}:when=${n}`, AGENT, ...applyArgs(root)],
-          { reject: false, env: ENV },
-        );
-        recordOutput(`apply with ${title} at call ${n}`, run.stdout, run.stderr);
-        outcomes.push(`${n}:${run.exitCode}`);
-        checkOutcome(root, run, `${title}, call ${n}`);
-        await converge(root);
-        fs.rmSync(root, { recursive: true, force: true });
-      }
-      console.log(`${title}: ${calls} calls, exit codes per N ${outcomes.join(" ")}`);
-    }, 60_000);
+  for (const [title, syscalls, errno, granularity] of sweeps) {
+    faultTest(`${title} ${granularity === "every call" ? "call" : "call site"} of the apply`, async () => {
+      const sites = await sitesOfApply(syscalls, granularity, title);
+      expect(sites.length, `no ${syscalls.join(",")} calls seen`).toBeGreaterThan(0);
+      const outcomes = await inParallel(sites, PARALLEL, (site) => injectAt(site, errno, title));
+      console.log(`${title}: ${sites.length} sites; exit code per site (syscall#N) ${outcomes.join(" ")}`);
+    }, 240_000);
   }
 });
+
+/** The sites of `syscalls` in the main thread of an apply of the fixture. */
+async function sitesOfApply(syscalls: readonly string[], granularity: "every call" | "each site", title: string): Promise<Site[]> {
+  const root = copyTree(fixture.installed, path.join(fixture.work, `count-${hash(title)}`));
+  const counted = await traceRun(`${root}.trace`, syscalls, [AGENT, ...applyArgs(root)], { env: ENV, mainThreadOnly: true });
+  expect(counted.exitCode, counted.stderr).toBe(0);
+  fs.rmSync(root, { recursive: true, force: true });
+  return sitesOf(counted.calls, syscalls, root, granularity);
+}
+
+/**
+ * One apply with `errno` injected at `site`; checks where it landed and what it left. The
+ * runtime's timed calls (NOISE) can shift the site's number: such a run is repeated on a fresh
+ * copy, aimed at the call with the site's ordinal among the calls that are not noise.
+ * Returns "syscall#N:exit".
+ */
+async function injectAt(site: Site, errno: string, title: string): Promise<string> {
+  const what = `${title}: ${site.syscall} #${site.n} (${site.key})`;
+  let n = site.n;
+  for (let attempt = 1; ; attempt++) {
+    const root = copyTree(fixture.installed, path.join(fixture.work, `${hash(title)}-${site.syscall}-${site.n}`));
+    const inject = ["-e", `inject=${site.syscall}:error=${errno}:when=${n}`];
+    const run = await traceRun(`${root}.trace`, [site.syscall], [AGENT, ...applyArgs(root)], { env: ENV, mainThreadOnly: true, extra: inject });
+    const injected = run.calls.find((call) => call.injected);
+    const landed = injected === undefined ? "nothing injected" : keyOf(injected, root);
+    const next = realign(run.calls, site, n, root);
+    if (landed !== site.key && next !== n && attempt < 5) {
+      n = next;
+      continue;
+    }
+    expect(landed, `${what}: the injection lands on its site (attempt ${attempt}, at #${n})`).toBe(site.key);
+    await checkInjected(root, run, injected!, what);
+    return `${site.syscall}#${n}:${run.exitCode}`;
+  }
+}
+
+async function checkInjected(root: string, run: TracedRun, injected: Call, what: string): Promise<void> {
+  checkOutcome(root, run, what);
+  checkNotSilent(root, run, injected, what);
+  await converge(root);
+  fs.rmSync(root, { recursive: true, force: true });
+  fs.rmSync(`${root}.trace`, { force: true });
+}
+
+/**
+ * A failure on a host file (or the bundle) that the apply survived with exit 0 must be said:
+ * a warning naming the file. Taken silently, an unreadable directory or record looks empty.
+ */
+function checkNotSilent(root: string, run: { exitCode?: number | undefined; stderr: string }, injected: Call, what: string): void {
+  if (run.exitCode !== 0) return;
+  const touched = opens([injected])[0]?.path ?? pathPair(injected)?.to ?? descriptorPath(injected.args[0]) ?? "";
+  // A temporary file is named by the file it becomes: `x.tmp` is x, a metrics file's `.x.<pid>.tmp` is x.
+  const becomes = (file: string): string => file.replace(/\/\.([^/]+)\.\d+\.tmp$/, "/$1").replace(/\.tmp$/, "");
+  const hostPath = touched.startsWith(`${root}/`) ? becomes(touched.slice(root.length)) : touched === fixture.bundle ? touched : undefined;
+  if (hostPath === undefined) return;
+  const warnings = run.stderr.split("\n").filter((line) => /^(typhoon-agent: )?warning: /.test(line));
+  expect(warnings.some((line) => line.includes(hostPath)), `${what}: exit 0, so a warning must name ${hostPath}:\n${run.stderr}`).toBe(true);
+}
 
 describe("signals", () => {
   // strace delivers the signal as the Nth rename enters the kernel; the rename itself goes
@@ -147,6 +189,46 @@ describe("what it cannot read is an error, never taken for absent", () => {
       await converge(root);
     });
   }
+});
+
+describe("undoing fails too", () => {
+  // The fifth rename of the commit fails, and so does the first undo (the fourth file's rename
+  // back): the run stops there, exit 74, and keeps the record and the backup, so the next run
+  // finishes what the record describes. The files committed before the failure stay new; had
+  // the undo gone on past its failure, they would be old while the record says "commit".
+  faultTest("a failed commit whose undo fails: exit 74, record and backup kept, the committed files left for the record, the next apply completes them", async () => {
+    const counted = copyTree(fixture.installed, path.join(fixture.work, "undo-count"));
+    const renames = await traceRun(`${counted}.trace`, ["rename"], [AGENT, ...applyArgs(counted)], { env: ENV, mainThreadOnly: true });
+    const commits = renames.calls.map((call, index) => ({ n: index + 1, ...pathPair(call)! })).filter((rename) => TEMP_NAME.test(rename.from));
+    const failing = commits[4]!.n;
+    const root = copyTree(fixture.installed, path.join(fixture.work, "undo-fails"));
+    const inject = ["-e", `inject=rename:error=EIO:when=${failing}..${failing + 1}`];
+    const run = await traceRun(`${root}.trace`, ["rename"], [AGENT, ...applyArgs(root)], { env: ENV, mainThreadOnly: true, extra: inject });
+    expect({ exitCode: run.exitCode, stderr: run.stderr }).toMatchObject({ exitCode: 74, stderr: expect.stringContaining("and undoing it failed too") });
+    const record = JSON.parse(fs.readFileSync(`${root}/var/lib/typhoon-agent/state.json`, "utf8")) as { phase: string; backup: string };
+    expect(record.phase).toBe("commit");
+    expect(fs.existsSync(`${root}${record.backup}`), "the backup is kept").toBe(true);
+    const tree = managedTree(root);
+    for (const committed of commits.slice(0, 4).map((rename) => path.relative(counted, rename.to))) {
+      expect({ committed, content: tree.get(committed)?.content === fixture.newTree.get(committed)?.content }).toEqual({ committed, content: true });
+    }
+    expect(exposedSecrets(root)).toEqual([]);
+    await converge(root);
+  });
+});
+
+describe("a bundle still being written: the process table", () => {
+  // apply looks in /proc for a process that still writes a bundle changed in the last minute;
+  // a /proc it cannot list could hide the writer, so it is an error, not "nobody writes it".
+  faultTest("EIO listing /proc: exit 74 naming it, the old tree kept", async () => {
+    const root = copyTree(fixture.installed, path.join(fixture.work, "proc-eio"));
+    const fresh = path.join(fixture.work, "fresh-bundle");
+    fs.copyFileSync(fixture.bundle, fresh);
+    const only = ["-P", "/proc", "-e", "trace=getdents64", "-e", "inject=getdents64:error=EIO"];
+    const run = recorded("apply with /proc unlistable", await execa("strace", ["-qq", "-o", "/dev/null", ...only, AGENT, "apply", fresh, "--root", root, "--no-start", "--keep-bundle"], { reject: false, env: ENV }));
+    expect({ exitCode: run.exitCode, stderr: run.stderr }).toMatchObject({ exitCode: 74, stderr: expect.stringContaining("cannot list /proc: EIO") });
+    expect(managedTree(root)).toEqual(fixture.oldTree);
+  });
 });
 
 describe("signals during a rollback", () => {
@@ -225,11 +307,6 @@ describe("kill -9 and a full disk", () => {
 
 function applyArgs(root: string): string[] {
   return ["apply", fixture.bundle, "--root", root, "--no-start", "--keep-bundle"];
-}
-
-async function agentApply(root: string, bundle: string): Promise<void> {
-  const run = recorded("apply", await execa(AGENT, ["apply", bundle, "--root", root, "--no-start", "--keep-bundle"], { reject: false, env: ENV }));
-  if (run.exitCode !== 0) throw new Error(`apply failed: ${run.stderr}`);
 }
 
 function tempFiles(root: string): string[] {
@@ -340,25 +417,8 @@ function sample(calls: number, count: number, random: ReturnType<typeof seededRa
   return [...picked].sort((a, b) => a - b);
 }
 
-function copyTree(from: string, to: string): string {
-  fs.rmSync(to, { recursive: true, force: true });
-  execSync(`cp -a ${from} ${to}`);
-  // So that a result.json found after a run is that run's (a run stopped before apply writes none).
-  fs.rmSync(path.join(to, "var/lib/typhoon-agent/result.json"), { force: true });
-  return to;
-}
-
 function hash(text: string): number {
   let value = 0;
   for (const character of text) value = (value * 31 + character.charCodeAt(0)) >>> 0;
   return value;
-}
-
-function hasCommand(command: string): boolean {
-  try {
-    execSync(`command -v ${command}`, { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
 }

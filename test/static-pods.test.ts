@@ -181,6 +181,57 @@ describe("through apply", () => {
     }
   });
 
+  // One pod of its own beside Typhoon's: an init container (uid 2000, group 2000) is the only
+  // reader of loader.key; two containers, one by the pod's uid and one by its own equal uid,
+  // both read shared.key.
+  const keyLoader = (sidecarUid: number): string =>
+    dump({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "key-loader", namespace: "kube-system" },
+      spec: {
+        securityContext: { runAsUser: 3000 },
+        initContainers: [
+          { name: "fetch", image: "example/loader:1", securityContext: { runAsUser: 2000, runAsGroup: 2000 }, command: ["/bin/load", "--key=/secrets/loader.key"], volumeMounts: [{ name: "pki", mountPath: "/secrets", readOnly: true }] },
+        ],
+        containers: [
+          { name: "serve", image: "example/serve:1", args: ["--key=/etc/kubernetes/pki/shared.key"], volumeMounts: [{ name: "pki", mountPath: PKI }] },
+          { name: "sidecar", image: "example/sidecar:1", securityContext: { runAsUser: sidecarUid }, env: [{ name: "KEY", value: `${PKI}/shared.key` }], volumeMounts: [{ name: "pki", mountPath: PKI }] },
+        ],
+        volumes: [{ name: "pki", hostPath: { path: PKI } }],
+      },
+    });
+  const withKeyLoader = (sidecarUid: number): Map<string, string> =>
+    new Map(assets)
+      .set("static-manifests/key-loader.yaml", keyLoader(sidecarUid))
+      .set("tls/k8s/loader.key", assets.get("tls/k8s/apiserver.key")!)
+      .set("tls/k8s/shared.key", assets.get("tls/k8s/service-account.key")!);
+
+  rootTest("an init container as the only reader of a key, and a key read by two containers of one pod: each key is its readers' uid's, 0400; verify agrees", async () => {
+    const root = makeHost();
+    fs.writeFileSync(`${root}/home/core/assets`, terraformBundle(withKeyLoader(3000)));
+    const result = await runAgent(["apply", `${root}/home/core/assets`, "--root", root, "--no-start"], { env: { TYPHOON_AGENT_JOURNAL: "stderr" } });
+    expect(result.exitCode, result.stderr as string).toBe(0);
+    const owner = (name: string) => {
+      const stat = fs.statSync(`${root}${PKI}/${name}`);
+      return { name, uid: stat.uid, gid: stat.gid, mode: stat.mode & 0o777 };
+    };
+    expect(owner("loader.key")).toEqual({ name: "loader.key", uid: 2000, gid: 2000, mode: 0o400 });
+    expect(owner("shared.key")).toEqual({ name: "shared.key", uid: 3000, gid: 0, mode: 0o400 });
+    const verify = await runAgent(["verify", "--root", root, "--json"], { env: { TYPHOON_AGENT_JOURNAL: "stderr" } });
+    expect(JSON.parse(verify.stdout as string).findings).toEqual([]);
+  });
+
+  rootTest("two containers of one pod that read one key as different uids: exit 65 naming both uids, nothing written", async () => {
+    const root = makeHost();
+    fs.writeFileSync(`${root}/home/core/assets`, terraformBundle(withKeyLoader(3001)));
+    const before = snapshotTree(root);
+    const result = await runAgent(["apply", `${root}/home/core/assets`, "--root", root, "--no-start"], { env: { TYPHOON_AGENT_JOURNAL: "stderr" } });
+    expect(result.exitCode).toBe(65);
+    expect(result.stderr).toContain(`${PKI}/shared.key is read by static-manifests/key-loader.yaml as uid 3000 and by static-manifests/key-loader.yaml as uid 3001; a 0400 secret has one reader`);
+    expect(snapshotIgnoringRunRecord(root, before)).toEqual(before);
+  });
+
   rootTest("a static pod without runAsUser that reads a secret: exit 65 naming the pod, nothing written", async () => {
     const pod = upstream("kube-scheduler");
     delete pod.spec.securityContext;

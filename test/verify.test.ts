@@ -154,6 +154,24 @@ describe("verify on an installed controller", () => {
     expect(quieter.report.findings).toEqual([]);
   });
 
+  // "Expiring within --warn-days (90) days": fewer than 90 whole days left, under default flags.
+  const HOUR = 1 / 24;
+  const edges: Array<[string, number, number, string[]]> = [
+    ["31 days and an hour left: a warning", 31 + HOUR, 31, ["warning validity"]],
+    ["89 days and 23 hours left: a warning", 90 - HOUR, 89, ["warning validity"]],
+    ["90 days and an hour left: no warning", 90 + HOUR, 90, []],
+  ];
+  for (const [title, days, daysLeft, expected] of edges) {
+    rootTest(`the default --warn-days is 90: ${title}`, async () => {
+      const root = node();
+      await replaceApiserverCertificate(root, { startDays: -1, days });
+      const { exitCode, report } = await verify(root);
+      expect(exitCode).toBe(0);
+      expect(findingsAt(report, "/etc/kubernetes/pki/apiserver.crt")).toEqual(expected);
+      expect(report.certificates.find((row) => row.name === "apiserver")).toMatchObject({ daysLeft, status: expected.length === 0 ? "ok" : "expiring" });
+    });
+  }
+
   rootTest("kubelet.service edited by hand is a warning: drift from the configuration", async () => {
     const root = node();
     fs.appendFileSync(`${root}/etc/systemd/system/kubelet.service`, "# local edit\n");

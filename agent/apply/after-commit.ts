@@ -2,7 +2,7 @@
 // consumed bundle goes, and the kubelet is brought in line with its files.
 
 import * as fs from "node:fs";
-import { AgentError, describeErrno } from "../errors.ts";
+import { AgentError, describeErrno, isSystemError } from "../errors.ts";
 import { BACKUP_DIRECTORY } from "../paths.ts";
 import { logAction, logKubelet } from "../report/apply-journal.ts";
 import type { ApplyResult } from "../report/apply-result.ts";
@@ -55,6 +55,8 @@ function consumeBundle(request: ApplyRequest, result: ApplyResult): void {
     const others = stat.nlink - 1;
     if (others > 0) result.warnings.push(`the bundle ${bundle} had ${others} other hard link${others === 1 ? "" : "s"} (inode ${stat.ino}); the secrets stay readable through ${others === 1 ? "it" : "them"}: find / -inum ${stat.ino}, then remove ${others === 1 ? "it" : "them"}`);
   } catch (error) {
-    result.warnings.push(`could not remove the bundle ${bundle}: ${describeErrno((error as NodeJS.ErrnoException).code)}; it holds every secret of the cluster: remove it by hand (rm ${bundle})`);
+    // Installed either way: a bundle that stays is the operator's to remove, not a failed apply.
+    if (!isSystemError(error)) throw error;
+    result.warnings.push(`could not remove the bundle ${bundle}: ${describeErrno(error.code)}; it holds every secret of the cluster: remove it by hand (rm ${bundle})`);
   }
 }

@@ -13,6 +13,7 @@
 
 import { AgentError, ExitCode, InternalError, fromSystemError, inPhase, type Phase } from "../errors.ts";
 import type { HostRoot, RealPath } from "../hostfs/host-root.ts";
+import { BACKUP_DIRECTORY, RESULT_FILE } from "../paths.ts";
 import { refuseOverlongPaths } from "../plan/limits.ts";
 import { buildPlan, isNoop, type Plan } from "../plan/plan.ts";
 import { CHANGE_ROLE_FLAG, roleChangeRefusal } from "../plan/role-change.ts";
@@ -111,7 +112,9 @@ function planChanges(run: Run, inputs: Inputs, createdEarly: ReadonlySet<RealPat
   refuseOverlongPaths(host, inputs.desired);
   const plan = buildPlan(host, inputs.desired);
   if (plan.installed !== undefined && "damaged" in plan.installed) {
-    run.result.warnings.push(`${plan.installed.damaged}: files an earlier apply installed that this one does not are left in place; this apply writes a new record`);
+    run.result.warnings.push(
+      `${plan.installed.damaged}: files an earlier apply installed that this one does not are left in place; this apply writes a new record (to have them removed, put back an intact record from an earlier backup in ${BACKUP_DIRECTORY} and apply again)`,
+    );
   }
   const roleChange = roleChangeRefusal(host, plan, { role: config.role, origin: roleOrigin });
   if (roleChange !== undefined && !changeRole) throw roleChange;
@@ -152,8 +155,10 @@ export function refusedApply(host: HostRoot, dryRun: boolean, error: AgentError,
     try {
       claimStateDirectory(host);
       writeResult(host, result);
-    } catch {
-      // The refusal is reported already; a host where even the state directory fails has a second problem.
+    } catch (error) {
+      // The refusal is reported already; a host where even the state directory fails has a second problem, said alongside.
+      if (!(error instanceof AgentError)) throw error;
+      result.warnings.push(`the refusal is not in ${RESULT_FILE}: ${error.message}`);
     }
   }
   return result;

@@ -8,9 +8,10 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Pack } from "tar-stream";
-import { AgentError, ExitCode, attempt, describeErrno, fromSystemError, messageOf } from "../errors.ts";
+import { AgentError, ExitCode, attempt, describeErrno, fromSystemError, isSystemError, messageOf } from "../errors.ts";
 import { ownershipOf, type Ownership } from "../fsio/ownership.ts";
 import { listIfExists, removeIfPresent, withReadOnlyFile } from "../fsio/read-only.ts";
+import { writeNewFile } from "../fsio/write-all.ts";
 import { realChild, type HostPath, type HostRoot, type RealPath } from "../hostfs/host-root.ts";
 import { isObject } from "../json.ts";
 import { BACKUP_DIRECTORY } from "../paths.ts";
@@ -54,13 +55,14 @@ export async function writeBackup(host: HostRoot, id: string, plan: Plan): Promi
   const file = realChild(directory, `${id}${BACKUP_SUFFIX}`);
   const temporary = `${file}${TEMP_SUFFIX}`;
   try {
-    fs.writeFileSync(temporary, archive, { mode: 0o600, flag: "wx" });
+    writeNewFile(temporary, archive, 0o600);
     fs.renameSync(temporary, file);
   } catch (error) {
     try {
       removeIfPresent(temporary);
-    } catch {
+    } catch (cleanup) {
       // the next apply removes a half-written backup; the error that matters is the write's
+      if (!isSystemError(cleanup)) throw cleanup;
     }
     throw fromSystemError(error, "write backup", host.display(file));
   }

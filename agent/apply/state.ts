@@ -3,7 +3,7 @@
 // cleared of what a dead run left (its transaction finished first, its temp files removed).
 
 import * as fs from "node:fs";
-import { attempt } from "../errors.ts";
+import { AgentError, attempt, fromSystemError, isSystemError } from "../errors.ts";
 import { removeIfPresent, statIfExists } from "../fsio/read-only.ts";
 import { writeNewFile } from "../fsio/write-all.ts";
 import { realParent, type HostRoot, type RealPath } from "../hostfs/host-root.ts";
@@ -91,20 +91,25 @@ export function recoverAndLog(host: HostRoot, events: EventLog): Recovery | unde
   return recovered;
 }
 
-/** /var/lib/typhoon-agent/result.json, like Ignition's result file: written atomically, 0600. */
+/**
+ * /var/lib/typhoon-agent/result.json, like Ignition's result file: written atomically, 0600.
+ * A host that cannot take it (a full disk) gets a warning in the printed result: the outcome
+ * was already reported to the journal, and must not turn from success into failure.
+ */
 export function writeResult(host: HostRoot, result: ApplyResult): void {
   try {
     if (!fs.existsSync(host.directory(STATE_DIRECTORY))) return;
     const file = host.file(RESULT_FILE);
     writeNewFile(`${file}.tmp`, `${JSON.stringify(result, null, 2)}\n`, 0o600);
     fs.renameSync(`${file}.tmp`, file);
-  } catch {
-    // The outcome was already reported; a full disk must not turn success into failure.
-    // A half-written temp goes now if it can (else the next apply removes it).
+  } catch (error) {
+    if (!(error instanceof AgentError) && !isSystemError(error)) throw error;
+    result.warnings.push(fromSystemError(error, "write", RESULT_FILE).message);
+    // A half-written temp goes now if it can; else the next plan names it and the next apply removes it.
     try {
       removeIfPresent(`${host.file(RESULT_FILE)}.tmp`);
-    } catch {
-      // reported by the next plan
+    } catch (cleanup) {
+      if (!isSystemError(cleanup)) throw cleanup;
     }
   }
 }

@@ -5,7 +5,7 @@ import { UsageError, attempt, exitCodeHelp, fromSystemError } from "../errors.ts
 import { pathValue } from "./option-checks.ts";
 import type { PackResult } from "../unpack/pack.ts";
 import { removeIfPresent } from "../fsio/read-only.ts";
-import { isClosedPipe } from "../fsio/write-all.ts";
+import { CREATE_NEW, isClosedPipe } from "../fsio/write-all.ts";
 import { say, sayDone } from "../report/console.ts";
 import { counted, formatBytes } from "../report/format.ts";
 
@@ -63,7 +63,7 @@ async function packToFile({ preparePack, writePack }: Packer, directory: string,
   const names = preparePack(directory);
   await between();
   const temporary = path.join(path.dirname(output), `.${path.basename(output)}.${process.pid}.tmp`);
-  let fd = attempt("create", temporary, () => fs.openSync(temporary, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600));
+  let fd = attempt("create", temporary, () => fs.openSync(temporary, CREATE_NEW, 0o600));
   try {
     const result = await writePack(directory, names, fd, between);
     fs.closeSync(fd);

@@ -2,6 +2,8 @@
 // `.name.<pid>.tmp`, unpack's staging directory) are abandoned once no process has that pid:
 // the run that made them died before its rename or clean-up, and the next run removes them.
 
+import { fromSystemError } from "../errors.ts";
+
 /**
  * True when no live process but this one has `pid`. This process's own pid on such a name is
  * an earlier process's that had it: the callers look before they make their own.
@@ -12,7 +14,9 @@ export function abandonedBy(pid: number): boolean {
     process.kill(pid, 0);
     return false;
   } catch (error) {
-    // EPERM: the process exists, another user's.
-    return (error as NodeJS.ErrnoException).code !== "EPERM";
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ESRCH") return true;
+    if (code === "EPERM") return false; // the process exists, another user's
+    throw fromSystemError(error, "look for the process of", String(pid));
   }
 }

@@ -24,14 +24,18 @@ export function isClosedPipe(error: unknown): boolean {
   return (error as NodeJS.ErrnoException | undefined)?.code === "EPIPE";
 }
 
+/** Flags of a file the agent creates: only new (never an existing file), never through a link. */
+export const CREATE_NEW = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
+
 /**
- * Writes `content` as a new `file` with `mode`: a stale one (a run that died) is removed
- * first, and the file is created exclusively and never through a link, so a leftover symlink
- * cannot send the agent's records elsewhere. For the temp files of the agent's own records.
+ * Writes `content` as the new file `file` with exactly `mode`, for the temp files of the
+ * agent's own records: a stale one (a run that died) is removed first, then the file is created
+ * with CREATE_NEW (so a leftover symlink cannot send the record elsewhere) and its mode set
+ * before the first byte, so nobody can have it open before it holds what it should.
  */
 export function writeNewFile(file: string, content: string | Uint8Array, mode: number): void {
   removeIfPresent(file);
-  const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, mode);
+  const fd = fs.openSync(file, CREATE_NEW, mode);
   try {
     fs.fchmodSync(fd, mode);
     writeAll(fd, typeof content === "string" ? Buffer.from(content) : content);

@@ -8,7 +8,7 @@
 import * as fs from "node:fs";
 import { fromSystemError } from "../errors.ts";
 import { abandonedBy } from "../fsio/abandoned.ts";
-import { writeAll } from "../fsio/write-all.ts";
+import { CREATE_NEW, writeAll } from "../fsio/write-all.ts";
 import { realChild, realParent, type HostPath, type HostRoot, type RealPath } from "../hostfs/host-root.ts";
 
 /** node-exporter runs as nobody: the files and the directories made for them are world-readable. */
@@ -25,7 +25,7 @@ export function writeTextfile(host: HostRoot, directory: HostPath, name: string,
   try {
     createDirectories(real);
     removeStaleTemporaries(real, name);
-    fd = fs.openSync(temporary, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, TEXTFILE_MODE);
+    fd = fs.openSync(temporary, CREATE_NEW, TEXTFILE_MODE);
     fs.fchmodSync(fd, TEXTFILE_MODE); // whatever the umask took away
     writeAll(fd, Buffer.from(text, "utf8"));
     fs.fsyncSync(fd);

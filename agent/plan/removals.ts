@@ -4,7 +4,7 @@
 
 import * as path from "node:path";
 import { listIfExists } from "../fsio/read-only.ts";
-import type { HostRoot, RealPath } from "../hostfs/host-root.ts";
+import type { HostRoot } from "../hostfs/host-root.ts";
 import { STATIC_POD_DIRECTORY } from "../paths.ts";
 import { managedDirectoryOf } from "../placement/policy.ts";
 import type { InstallRecord } from "./install-record.ts";
@@ -32,13 +32,9 @@ const LEGACY_PATTERNS: ReadonlyArray<{ directory: string; matches: (name: string
 export function legacyLeftovers(host: HostRoot): RemovalCandidate[] {
   const found: RemovalCandidate[] = LEGACY_PATHS.map(({ path: legacyPath, why }) => ({ path: legacyPath, why, legacy: true }));
   for (const pattern of LEGACY_PATTERNS) {
-    let directory: RealPath;
-    try {
-      directory = host.directory(pattern.directory);
-    } catch {
-      continue; // a link where the directory belongs: nothing of an old layout to find there
-    }
-    for (const name of listIfExists(directory, pattern.directory).sort()) {
+    // Only a directory that is not there holds nothing to migrate: one that cannot be reached
+    // (a link where a managed directory belongs, EACCES) or listed (EIO) stops the apply.
+    for (const name of listIfExists(host.directory(pattern.directory), pattern.directory).sort()) {
       if (pattern.matches(name)) found.push({ path: path.posix.join(pattern.directory, name), why: pattern.why, legacy: true });
     }
   }

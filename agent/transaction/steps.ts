@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { attempt } from "../errors.ts";
 import type { Ownership } from "../fsio/ownership.ts";
 import { removeIfPresent } from "../fsio/read-only.ts";
-import { writeAll } from "../fsio/write-all.ts";
+import { CREATE_NEW, writeAll } from "../fsio/write-all.ts";
 import type { RealPath } from "../hostfs/host-root.ts";
 import type { SiblingNames } from "./names.ts";
 
@@ -119,7 +119,7 @@ export const undoPreparedStep = (step: RecordedStep): void => operationsOf(step)
 function writeTemp(step: Extract<Step, { kind: "write" }>): void {
   // Named by its target: the temp file's name means nothing to an operator.
   attempt("write", step.target, () => {
-    const fd = fs.openSync(step.temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, step.mode);
+    const fd = fs.openSync(step.temp, CREATE_NEW, step.mode);
     try {
       fs.fchownSync(fd, step.uid, step.gid);
       fs.fchmodSync(fd, step.mode);

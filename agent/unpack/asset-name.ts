@@ -36,7 +36,7 @@ export function checkAssetName(raw: Uint8Array): { name: string } | { problem: s
   try {
     name = utf8.decode(raw);
   } catch {
-    return { problem: "is not valid UTF-8" };
+    return { problem: "is not valid UTF-8" }; // the only thing a fatal TextDecoder throws for
   }
   return checkDecodedName(name);
 }

@@ -11,6 +11,9 @@ import { AgentError, ExitCode, attempt, describeErrno, fromSystemError } from ".
 import { statIfExists } from "../fsio/read-only.ts";
 import { UndoLog, type UndoFailure } from "../transaction/undo-log.ts";
 
+/** How link(2) says a filesystem or sysctl (protected_hardlinks) refuses hard links. */
+const LINKS_REFUSED = ["EPERM", "EMLINK", "EOPNOTSUPP", "ENOTSUP"];
+
 /** Unpacked assets include private keys: nobody but the owner reads them. */
 export const DIRECTORY_MODE = 0o700;
 
@@ -117,7 +120,8 @@ class SetAside {
     const kept = path.join(this.directory, String(++this.count));
     try {
       fs.linkSync(destination, kept);
-    } catch {
+    } catch (error) {
+      if (!LINKS_REFUSED.includes((error as NodeJS.ErrnoException).code ?? "")) throw error;
       attempt("set aside", destination, () => fs.renameSync(destination, kept));
     }
     this.log.add(`move ${kept} back to ${destination}`, () => fs.renameSync(kept, destination));

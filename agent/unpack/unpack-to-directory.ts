@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { AgentError, ExitCode, attempt, fromSystemError } from "../errors.ts";
 import { listIfExists, statIfExists } from "../fsio/read-only.ts";
 import { abandonedBy } from "../fsio/abandoned.ts";
-import { writeAll } from "../fsio/write-all.ts";
+import { CREATE_NEW, writeAll } from "../fsio/write-all.ts";
 import { stagingDirectoryName, stagingPid } from "../transaction/names.ts";
 import { parseBundleInterruptibly, type AssetSink, type ParseSummary } from "./bundle-parser.ts";
 import type { BundleInput } from "./input.ts";
@@ -148,7 +148,7 @@ class StagingSink implements AssetSink {
     const file = stagedFile(this.staging, this.files.length);
     try {
       if (this.files.length === 0) fs.mkdirSync(this.staging, { mode: DIRECTORY_MODE });
-      this.fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, FILE_MODE);
+      this.fd = fs.openSync(file, CREATE_NEW, FILE_MODE);
     } catch (error) {
       throw fromSystemError(error, `create asset ${this.name} in`, this.staging);
     }
@@ -185,7 +185,11 @@ function isExistingDirectory(directory: string): boolean {
   return true;
 }
 
-/** Innermost first; one that something else has written into meanwhile stays, with its parents. */
+/**
+ * Innermost first; one that something else has written into meanwhile stays, with its parents.
+ * It runs while a failure is being reported, so one that cannot go for another reason stays
+ * too: the failure that got here is what the operator must see.
+ */
 function removeDirectories(directories: readonly string[]): void {
   for (const directory of [...directories].reverse()) {
     try {
