@@ -23,6 +23,7 @@ import { NODE_FILE_PATHS } from "../units/node-files.ts";
 import { newestBackup, readBackup, type Backup } from "./backup.ts";
 import { settleKubelet, type KubeletChange } from "./kubelet.ts";
 import { acquireLock, type HeldLock } from "./lock.ts";
+import { refuseForeignObjects } from "./rollback-guard.ts";
 import { recoverAndLog } from "./state.ts";
 
 interface RollbackResult {
@@ -54,6 +55,7 @@ export async function runRollback(host: HostRoot, events: EventLog, options: Rol
     const file = newestBackup(host.directory(BACKUP_DIRECTORY));
     if (file === undefined) throw noBackup();
     const backup = await readBackup(host, file);
+    refuseForeignObjects(host, backup);
     const id = newTransactionId();
     const { steps, restored, removed } = restoreSteps(host, backup, id);
     await signals.checkpoint();
