@@ -55,6 +55,10 @@ describe("rollback after a killed apply undoes that apply, and only that one", (
     const [, killedBackup] = backups(root);
     expect(killedBackup, "the killed apply wrote no backup").toBeDefined();
     const killed = killedBackup!.replace(/\.tar$/, "");
+    const viaJson = await runAgent([...rollback(copyTree(root, "prepare-json")), "--json"], { env: ENV });
+    expect(viaJson.exitCode, String(viaJson.stderr)).toBe(0);
+    const report = JSON.parse(String(viaJson.stdout)) as Record<string, unknown>;
+    expect(report).toEqual({ recovered: { id: killed, outcome: "rolled back", backup: `/${BACKUPS}/${killedBackup}` }, restored: [], removed: [], next: `/${BACKUPS}/${firstBackup}`, durationMs: expect.any(Number) });
 
     const run = await runAgent(rollback(root), { env: ENV });
     expect(run.exitCode, String(run.stderr)).toBe(0);
