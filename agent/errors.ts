@@ -35,7 +35,7 @@ export const EXIT_CODES: Readonly<Record<ExitCodeValue, { meaning: string; when:
   67: { meaning: "no such user", when: "the etcd user (`etcd_user`) is in neither passwd file of the host" },
   69: { meaning: "installed, kubelet not started", when: "the files are installed (or restored), but `systemctl` failed to start or restart the kubelet; the hint names the `systemctl` commands still to run" },
   70: { meaning: "internal error", when: "a bug in typhoon-agent, not bad input: please report it (`-v` prints its stack)" },
-  73: { meaning: "cannot create", when: "permissions, a read-only filesystem, a symlink in the way, a file where a directory belongs, a path too long" },
+  73: { meaning: "cannot create", when: "permissions, a read-only filesystem, a symlink in the way, a file where a directory belongs, a path too long, something rollback did not put where it would restore or remove" },
   74: { meaning: "I/O error", when: "reading or writing failed (a full or failing disk), undoing a failed apply failed too, or a transaction a dead run left cannot be completed (its record is set aside)" },
   75: { meaning: "busy", when: "another apply holds the lock, or an upload still writes the bundle, after `--lock-wait` seconds" },
   77: { meaning: "no permission", when: "`verify` reads private keys and needs root" },

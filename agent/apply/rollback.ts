@@ -4,6 +4,8 @@
 // restored. The restore is itself a transaction (transaction/), so it is all or nothing,
 // and the backup is consumed: the next rollback undoes the apply before. On the real host a
 // restored kubelet.service or kubelet.yaml also restarts a running kubelet (kubelet.ts).
+// An apply a dead process left half-done is the last apply: when recovery rolls it back, that
+// was the undo asked for and rollback stops; when recovery completes it, its own backup undoes it.
 
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -17,18 +19,25 @@ import type { EventLog } from "../report/events.ts";
 import { catchSignals } from "../transaction/guard.ts";
 import { SiblingNames, newTransactionId } from "../transaction/names.ts";
 import { chmodStep, mkdirStep, removeStep, writeStep, type Step } from "../transaction/steps.ts";
+import type { Recovery } from "../transaction/recovery.ts";
 import { runTransaction } from "../transaction/transaction.ts";
 import { KUBELET_SERVICE_PATH } from "../units/kubelet-service.ts";
 import { NODE_FILE_PATHS } from "../units/node-files.ts";
 import { newestBackup, readBackup, type Backup } from "./backup.ts";
 import { settleKubelet, type KubeletChange } from "./kubelet.ts";
 import { acquireLock, type HeldLock } from "./lock.ts";
+import { refuseForeignObjects } from "./rollback-guard.ts";
 import { recoverAndLog } from "./state.ts";
 
-interface RollbackResult {
-  backup: string;
+export interface RollbackResult {
+  /** The backup restored; absent when recovery had already undone the last apply. */
+  backup?: string;
   restored: string[];
   removed: string[];
+  /** The interrupted transaction a dead run left, finished first. */
+  recovered?: Recovery;
+  /** When the rollback stopped at undoing an interrupted apply: the backup the next rollback restores, if any. */
+  next?: string;
   /** What systemctl did to kubelet.service, when the rollback touched its files. */
   kubelet?: string;
   durationMs: number;
@@ -50,28 +59,53 @@ export async function runRollback(host: HostRoot, events: EventLog, options: Rol
   let lock: HeldLock | undefined;
   try {
     lock = await acquireLock(host.file(LOCK_FILE), options.lockWaitSeconds);
-    recoverAndLog(host, events);
-    const file = newestBackup(host.directory(BACKUP_DIRECTORY));
-    if (file === undefined) throw noBackup();
+    const recovered = recoverAndLog(host, events);
+    const found = { ...(recovered === undefined ? {} : { recovered }), durationMs: 0 };
+    if (undidAnApply(recovered)) {
+      // The last apply was the interrupted one, and recovery took it back: that is the rollback asked for.
+      const next = newestBackup(host.directory(BACKUP_DIRECTORY));
+      return { ...found, restored: [], removed: [], ...(next === undefined ? {} : { next: host.display(next) }), durationMs: elapsed(started) };
+    }
+    const file = backupToRestore(host, recovered);
     const backup = await readBackup(host, file);
+    refuseForeignObjects(host, backup);
     const id = newTransactionId();
     const { steps, restored, removed } = restoreSteps(host, backup, id);
     await signals.checkpoint();
     await runTransaction({ host, id, steps, command: "rollback" });
     attempt("remove the used backup", host.display(file), () => fs.rmSync(file));
     logRestored(events, host.display(file), path.basename(file), { restored: restored.length, removed: removed.length });
-    const result: RollbackResult = { backup: host.display(file), restored, removed, durationMs: 0 };
+    const result: RollbackResult = { ...found, backup: host.display(file), restored, removed };
     const change = kubeletChange(restored, removed);
     if (options.settleKubelet && change !== "unchanged") {
       result.kubelet = await settleKubelet("rollback", change);
       logKubelet(events, result.kubelet);
     }
-    result.durationMs = Math.round(performance.now() - started);
+    result.durationMs = elapsed(started);
     return result;
   } finally {
     lock?.release();
     signals.release();
   }
+}
+
+function elapsed(started: number): number {
+  return Math.round(performance.now() - started);
+}
+
+function undidAnApply(recovered: Recovery | undefined): boolean {
+  return recovered?.outcome === "rolled back" && recovered.backup !== undefined;
+}
+
+/**
+ * An interrupted apply that recovery completed is the last apply, undone from its own backup;
+ * otherwise the newest backup is the last apply's.
+ */
+function backupToRestore(host: HostRoot, recovered: Recovery | undefined): RealPath {
+  if (recovered?.outcome === "completed" && recovered.backup !== undefined) return host.file(recovered.backup);
+  const file = newestBackup(host.directory(BACKUP_DIRECTORY));
+  if (file === undefined) throw noBackup();
+  return file;
 }
 
 function kubeletChange(restored: readonly HostPath[], removed: readonly HostPath[]): KubeletChange {

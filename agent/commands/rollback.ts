@@ -1,4 +1,5 @@
 import type { Argv, CommandModule } from "yargs";
+import type { RollbackResult } from "../apply/rollback.ts";
 import { ROOT_OPTION } from "../config/options.ts";
 import { exitCodeHelp } from "../errors.ts";
 import { print, sayDone } from "../report/console.ts";
@@ -36,6 +37,14 @@ export const rollbackCommand: CommandModule<object, RollbackArgs> = {
     const host = new HostRoot(args.root);
     const result = await runRollback(host, createJournal({ verbose: args.verbose, saidByCommand: SAID_BY_ROLLBACK }), { lockWaitSeconds: args["lock-wait"], settleKubelet: args.start && host.isRealRoot });
     if (args.json) print(JSON.stringify(result, null, 2));
-    else sayDone(`rolled back ${result.backup}: ${result.restored.length} restored, ${result.removed.length} removed in ${result.durationMs} ms${result.kubelet === undefined ? "" : `; kubelet.service: ${result.kubelet}`}`);
+    else sayDone(summary(result));
   },
 };
+
+function summary(result: RollbackResult): string {
+  if (result.backup === undefined) {
+    const then = result.next === undefined ? "no backup of an earlier apply is left to roll back to" : `the apply before it is in effect; run typhoon-agent rollback again to undo that one as well, from ${result.next}`;
+    return `rolled back the interrupted apply ${result.recovered?.id} and stopped: ${then}`;
+  }
+  return `rolled back ${result.backup}: ${result.restored.length} restored, ${result.removed.length} removed in ${result.durationMs} ms${result.kubelet === undefined ? "" : `; kubelet.service: ${result.kubelet}`}`;
+}

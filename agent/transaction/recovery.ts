@@ -20,6 +20,8 @@ export interface Recovery {
   id: string;
   /** "rolled back" for a transaction that had not started its renames, "completed" otherwise. */
   outcome: "rolled back" | "completed";
+  /** The interrupted apply's backup (a rollback's transaction has none): deleted with it when rolled back, what undoes it when completed. */
+  backup?: HostPath;
 }
 
 /** `state.<id>.unrecoverable.json`: a record no run could complete, kept for the operator. */
@@ -45,16 +47,20 @@ export function recoverInterrupted(host: HostRoot): Recovery | undefined {
       const backup = record.backup === undefined ? undefined : host.file(record.backup);
       if (backup !== undefined) take(`rm -f ${backup}`, () => removeIfPresent(backup));
       removeRecord(host);
-      return { id: record.id, outcome: "rolled back" };
+      return { id: record.id, outcome: "rolled back", ...backupOf(record) };
     }
     for (const step of steps) if (isPending(step)) take(commitCommand(step), () => commitStep(step));
     take("sync", () => syncFilesystems([host.directory(STATE_DIRECTORY), ...steps.map(directoryOf).filter((directory) => fs.existsSync(directory))]));
     const undos = steps.flatMap((step) => (step.kind === "remove" || (step.kind === "write" && step.undo !== undefined) ? [step.undo!] : []));
     take(`rm -rf ${undos.join(" ")}`, () => finish(host, steps));
-    return { id: record.id, outcome: "completed" };
+    return { id: record.id, outcome: "completed", ...backupOf(record) };
   } catch (error) {
     throw setAside(host, record, taking, error instanceof AgentError ? error.message : messageOf(error));
   }
+}
+
+function backupOf(record: TransactionRecord): Pick<Recovery, "backup"> {
+  return record.backup === undefined ? {} : { backup: record.backup };
 }
 
 /** A commit step a dead run had not yet carried out. */
