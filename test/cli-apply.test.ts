@@ -20,6 +20,21 @@ const rootTest = isRoot ? test : test.skip;
 const QUIET = { env: { TYPHOON_AGENT_JOURNAL: "stderr" } };
 
 describe("apply and plan", () => {
+  rootTest("result.json that cannot be written: the outcome stands, a warning names the path, the reason and a hint", async () => {
+    const root = makeHost();
+    expect((await runAgent(["apply", "--role", "worker", "--root", root, "--no-start"], QUIET)).exitCode).toBe(0);
+    const resultFile = `${root}/var/lib/typhoon-agent/result.json`;
+    fs.rmSync(resultFile);
+    fs.mkdirSync(resultFile);
+    const again = await runAgent(["apply", "--role", "worker", "--root", root, "--no-start"], QUIET);
+    expect(again.exitCode, again.stderr as string).toBe(0);
+    expect(again.stdout).toMatch(/^applied: /);
+    expect(again.stderr).toContain("typhoon-agent: warning: result not written: cannot write /var/lib/typhoon-agent/result.json: EISDIR (is a directory)");
+    expect(again.stderr).toMatch(/typhoon-agent: hint: .*move it away/);
+    expect(fs.statSync(resultFile).isDirectory()).toBe(true);
+    expect(fs.readdirSync(path.dirname(resultFile)).filter((name) => name.endsWith(".tmp"))).toEqual([]);
+  });
+
   rootTest("plan prints a table and changes nothing; --json is one document", async () => {
     const root = makeHost();
     const bundle = `${root}/home/core/assets`;

@@ -43,6 +43,39 @@ describe("typhoon-agent completion", () => {
     expect(syntax.exitCode, syntax.stderr).toBe(0);
   });
 
+  test("zsh gets zsh's script", async () => {
+    const result = await runAgent(["completion"], { env: { SHELL: "/usr/bin/zsh" } });
+    expect(result.exitCode).toBe(0);
+    expect(result.stderr).toBe("");
+    expect(String(result.stdout).split("\n")[0]).toBe("#compdef typhoon-agent");
+  });
+
+  // Any other shell: the README's install line writes bash's script to bash_completion.d
+  // whatever the operator's own login shell, so it still gets it, and is told what it is.
+  for (const shell of ["/usr/bin/fish", "/bin/tcsh", "/bin/sh", ""]) {
+    test(`SHELL=${JSON.stringify(shell)}: bash's script, and a warning naming the shells there are scripts for`, async () => {
+      const result = await runAgent(["completion"], { env: { SHELL: shell } });
+      expect(result.exitCode).toBe(0);
+      expect(result.stdout).toContain("complete -o bashdefault -o default -F _typhoon-agent_yargs_completions typhoon-agent\n");
+      expect(result.stderr).toBe(`typhoon-agent: warning: completion scripts exist for bash and zsh; ${shell === "" ? "$SHELL is not set" : `$SHELL is ${shell}`}: this is bash's\n`);
+    });
+  }
+
+  for (const extra of [["extra"], ["--foo"], ["bash"], ["-", "x"]]) {
+    test(`completion ${extra.join(" ")}: exit 2, nothing on standard output`, async () => {
+      const result = await runAgent(["completion", ...extra], { env: { SHELL: "/bin/bash" } });
+      expect(result.exitCode).toBe(2);
+      expect(result.stdout).toBe("");
+      expect(result.stderr).toContain(`completion takes no arguments, and was given ${extra.join(" ")}`);
+    });
+  }
+
+  test("the README names the shells exactly", () => {
+    const readme = fs.readFileSync(path.join(import.meta.dir, "../README.md"), "utf8");
+    expect(readme).not.toMatch(/fish's/);
+    expect(readme).toContain("bash's completion script, or zsh's when `$SHELL` names zsh");
+  });
+
   test("is listed in --help", async () => {
     expect((await runAgent(["--help"])).stdout).toContain("typhoon-agent completion");
   });
