@@ -3,9 +3,10 @@
 // `--warn-days ""` as 0, takes `--root ""` (an unset shell variable) or a `--root` left
 // as the last word for an empty path that resolves to the current directory, and a
 // mistyped digest would otherwise be reported as a corrupted bundle. A value the operator
-// typed is never empty: an empty one is refused before anything is read or written.
+// typed is never empty: an empty one is refused before anything is read or written, and
+// `--root` names a directory that exists.
 
-import { UsageError } from "../errors.ts";
+import { UsageError, describeErrno } from "../errors.ts";
 
 /**
  * yargs turns a positional "-" into an empty string, so "-" (standard input) travels
@@ -93,6 +94,33 @@ export function pathValue(flag: string, what: string, options: { stdin: boolean 
     const value = typed(flag, what, raw);
     if (value === "-" && !options.stdin) throw refuse(`${flagShown(flag)} takes ${what}, not - (standard input)`);
     return value;
+  };
+}
+
+const UNMOUNTED_HINT = "is the node's filesystem mounted there? the agent never creates the root it works in: mount it, or mkdir a scratch tree first";
+
+/**
+ * A directory that exists, a symlink to one followed: `--root /mnt/node` over a mount that
+ * failed, or a typo, must not become a tree the agent creates and installs into.
+ */
+export function existingDirectory(flag: string, what: string): (raw: unknown) => string {
+  const named = pathValue(flag, what);
+  return (raw) => {
+    const value = named(raw);
+    // Loaded on use, as yargs' own built-ins are: every start would pay for node:fs.
+    const fs = require("node:fs") as typeof import("node:fs");
+    let reason: string;
+    try {
+      const stats = fs.statSync(value);
+      if (stats.isDirectory()) return value;
+      reason = "it is a file, not a directory";
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      // Not ours to search (another user, a 0700 parent): the command's own check says so (verify: exit 77).
+      if (code === "EACCES") return value;
+      reason = code === "ENOENT" ? "no such directory" : describeErrno(code);
+    }
+    throw refuse(`${flagShown(flag)} ${value}: ${reason}`, UNMOUNTED_HINT);
   };
 }
 
