@@ -135,11 +135,11 @@ describe("apply and plan", () => {
     const refusals: Array<[string[], string]> = [
       [["apply", bundle, "--expect-sha256", "xyz"], '--expect-sha256 takes a SHA-256 digest of 64 hex digits (sha256sum prints it), not "xyz"'],
       [["apply", bundle, "--expect-sha256", "0".repeat(63)], "--expect-sha256 takes a SHA-256 digest"],
-      [["apply", bundle, "--lock-wait", "soon"], "--lock-wait takes a number of seconds, 0 or more\n"],
-      [["apply", bundle, "--lock-wait", "-1"], "--lock-wait takes a number of seconds, 0 or more, not -1"],
+      [["apply", bundle, "--lock-wait", "soon"], '--lock-wait takes a number of seconds from 0 to 86400 (decimal digits, a fraction allowed), not "soon"\n'],
+      [["apply", bundle, "--lock-wait", "-1"], '--lock-wait takes a number of seconds from 0 to 86400 (decimal digits, a fraction allowed), not "-1"'],
       [["plan", bundle, "--lock-wait", "1"], "unknown option --lock-wait"],
       [["rollback", "--lock-wait", "x"], "--lock-wait takes a number of seconds"],
-      [["verify", "--warn-days", "1.5"], "--warn-days takes a whole number of days, 0 or more, not 1.5"],
+      [["verify", "--warn-days", "1.5"], '--warn-days takes a number of days from 0 to 3650 (whole days in decimal digits), not "1.5"'],
     ];
     for (const [args, message] of refusals) {
       const result = await runAgent([...args, "--root", root], QUIET);

@@ -9,7 +9,7 @@ import { TEXTFILE_COLLECTOR_DIRECTORY } from "../paths.ts";
 import { print } from "../report/console.ts";
 import type { VerifyResult } from "../verify/findings.ts";
 import type { CurrentConfig } from "../verify/expected.ts";
-import { days } from "./option-checks.ts";
+import { MAX_WARN_DAYS, days } from "./option-checks.ts";
 
 /** Certificates closer to their NotAfter are a warning; the shipped expiry alert warns from the same day. */
 export const DEFAULT_WARN_DAYS = 90;
@@ -31,7 +31,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       configOptions(
         (yargs as Argv<object>)
           .option("json", { type: "boolean", default: false, describe: "print one JSON document (certificates, findings, exit code) on standard output" })
-          .option("warn-days", { requiresArg: true, default: DEFAULT_WARN_DAYS, coerce: days("warn-days"), describe: "warn about certificates that expire within this many days" }),
+          .option("warn-days", { type: "string", requiresArg: true, default: DEFAULT_WARN_DAYS, coerce: days("warn-days"), describe: `warn about certificates that expire within this many days (0 to ${MAX_WARN_DAYS} days)` }),
       ) as unknown as Argv<VerifyArgs>
     )
       .example("$0 verify", "what typhoon-agent-verify.timer runs every day")
