@@ -28,7 +28,7 @@ describe("apply and plan", () => {
     fs.mkdirSync(resultFile);
     const again = await runAgent(["apply", "--role", "worker", "--root", root, "--no-start"], QUIET);
     expect(again.exitCode, again.stderr as string).toBe(0);
-    expect(again.stdout).toMatch(/^applied: /);
+    expect(again.stdout).toMatch(/^unchanged: /);
     expect(again.stderr).toContain("typhoon-agent: warning: result not written: cannot write /var/lib/typhoon-agent/result.json: EISDIR (is a directory)");
     expect(again.stderr).toMatch(/typhoon-agent: hint: .*move it away/);
     expect(fs.statSync(resultFile).isDirectory()).toBe(true);

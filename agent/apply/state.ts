@@ -3,13 +3,14 @@
 // cleared of what a dead run left (its transaction finished first, its temp files removed).
 
 import * as fs from "node:fs";
-import { attempt } from "../errors.ts";
+import { attempt, fromSystemError } from "../errors.ts";
 import { removeIfPresent, statIfExists } from "../fsio/read-only.ts";
 import { writeNewFile } from "../fsio/write-all.ts";
 import { realParent, type HostRoot, type RealPath } from "../hostfs/host-root.ts";
 import { BACKUP_DIRECTORY, LOCK_FILE, RESULT_FILE, STATE_DIRECTORY, TRANSACTION_RECORD } from "../paths.ts";
 import type { DesiredState } from "../plan/desired-state.ts";
 import { logRecovered } from "../report/apply-journal.ts";
+import { say } from "../report/console.ts";
 import type { ApplyResult } from "../report/apply-result.ts";
 import type { EventLog } from "../report/events.ts";
 import { pendingRecovery, recoverInterrupted, removeStrayFiles, setAsideRecords, type Recovery } from "../transaction/recovery.ts";
@@ -91,18 +92,25 @@ export function recoverAndLog(host: HostRoot, events: EventLog): Recovery | unde
   return recovered;
 }
 
-/** /var/lib/typhoon-agent/result.json, like Ignition's result file: written atomically, 0600. */
+/**
+ * /var/lib/typhoon-agent/result.json, like Ignition's result file: written atomically, 0600.
+ * One that cannot be written leaves the outcome as it is (a full disk must not turn success
+ * into failure), and a warning on standard error says why, so the missing file is no mystery.
+ */
 export function writeResult(host: HostRoot, result: ApplyResult): void {
+  let file: RealPath | undefined;
   try {
     if (!fs.existsSync(host.directory(STATE_DIRECTORY))) return;
-    const file = host.file(RESULT_FILE);
+    file = host.file(RESULT_FILE);
     writeNewFile(`${file}.tmp`, `${JSON.stringify(result, null, 2)}\n`, 0o600);
     fs.renameSync(`${file}.tmp`, file);
-  } catch {
-    // The outcome was already reported; a full disk must not turn success into failure.
+  } catch (error) {
+    const failure = fromSystemError(error, "write", RESULT_FILE);
+    say(`warning: result not written: ${failure.message}`);
+    if (failure.hint !== undefined) say(`hint: ${failure.hint}`);
     // A half-written temp goes now if it can (else the next apply removes it).
     try {
-      removeIfPresent(`${host.file(RESULT_FILE)}.tmp`);
+      if (file !== undefined) removeIfPresent(`${file}.tmp`);
     } catch {
       // reported by the next plan
     }
