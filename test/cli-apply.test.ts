@@ -20,6 +20,22 @@ const rootTest = isRoot ? test : test.skip;
 const QUIET = { env: { TYPHOON_AGENT_JOURNAL: "stderr" } };
 
 describe("apply and plan", () => {
+  // Not "no file, the defaults": the operator meant a configuration, and a worker nobody configured would be installed.
+  for (const { form, plant, says } of [
+    { form: "a dangling symlink", plant: (file: string) => fs.symlinkSync("/nowhere/agent.yaml", file), says: "/etc/typhoon/agent.yaml is a symbolic link to /nowhere/agent.yaml, which does not exist below" },
+    { form: "not UTF-8", plant: (file: string) => fs.writeFileSync(file, Buffer.from("role: worker\n# caf\xe9\n", "latin1")), says: "/etc/typhoon/agent.yaml is not UTF-8 text" },
+  ]) {
+    rootTest(`agent.yaml ${form}: apply refuses it (exit 78) and installs nothing`, async () => {
+      const root = makeHost();
+      fs.mkdirSync(`${root}/etc/typhoon`, { recursive: true });
+      plant(`${root}/etc/typhoon/agent.yaml`);
+      const result = await runAgent(["apply", "--role", "worker", "--root", root, "--no-start"], QUIET);
+      expect(result.exitCode, String(result.stderr)).toBe(78);
+      expect(result.stderr).toContain(says);
+      expect(fs.existsSync(`${root}/etc/systemd/system/kubelet.service`)).toBe(false);
+    });
+  }
+
   rootTest("result.json that cannot be written: the outcome stands, a warning names the path, the reason and a hint", async () => {
     const root = makeHost();
     expect((await runAgent(["apply", "--role", "worker", "--root", root, "--no-start"], QUIET)).exitCode).toBe(0);
