@@ -13,6 +13,7 @@ import { renderCommand } from "./commands/render.ts";
 import { rollbackCommand } from "./commands/rollback.ts";
 import { unpackCommand } from "./commands/unpack.ts";
 import { verifyCommand } from "./commands/verify.ts";
+import { COMPLETION_DESCRIPTION, checkCompletion } from "./commands/completion.ts";
 import { STDIN_PLACEHOLDER, usageErrorFor } from "./commands/option-checks.ts";
 import { VERSION } from "./version.ts";
 
@@ -31,7 +32,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command(unpackCommand)
     .command(packCommand)
     .command(renderCommand)
-    .completion("completion", "Print the bash completion script (zsh's or fish's when $SHELL is one): typhoon-agent completion > /etc/bash_completion.d/typhoon-agent")
+    .completion("completion", COMPLETION_DESCRIPTION)
     .middleware((parsed) => {
       for (const [key, value] of Object.entries(parsed)) if (value === STDIN_PLACEHOLDER) parsed[key] = "-";
     }, true)
@@ -59,6 +60,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     });
   skipHelpRendering(cli);
   try {
+    checkCompletion(argv, process.env.SHELL ?? "");
     await cli.parseAsync();
     return ExitCode.ok;
   } catch (error) {

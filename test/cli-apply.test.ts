@@ -20,6 +20,37 @@ const rootTest = isRoot ? test : test.skip;
 const QUIET = { env: { TYPHOON_AGENT_JOURNAL: "stderr" } };
 
 describe("apply and plan", () => {
+  // Not "no file, the defaults": the operator meant a configuration, and a worker nobody configured would be installed.
+  for (const { form, plant, says } of [
+    { form: "a dangling symlink", plant: (file: string) => fs.symlinkSync("/nowhere/agent.yaml", file), says: "/etc/typhoon/agent.yaml is a symbolic link to /nowhere/agent.yaml, which does not exist below" },
+    { form: "not UTF-8", plant: (file: string) => fs.writeFileSync(file, Buffer.from("role: worker\n# caf\xe9\n", "latin1")), says: "/etc/typhoon/agent.yaml is not UTF-8 text" },
+  ]) {
+    rootTest(`agent.yaml ${form}: apply refuses it (exit 78) and installs nothing`, async () => {
+      const root = makeHost();
+      fs.mkdirSync(`${root}/etc/typhoon`, { recursive: true });
+      plant(`${root}/etc/typhoon/agent.yaml`);
+      const result = await runAgent(["apply", "--role", "worker", "--root", root, "--no-start"], QUIET);
+      expect(result.exitCode, String(result.stderr)).toBe(78);
+      expect(result.stderr).toContain(says);
+      expect(fs.existsSync(`${root}/etc/systemd/system/kubelet.service`)).toBe(false);
+    });
+  }
+
+  rootTest("result.json that cannot be written: the outcome stands, a warning names the path, the reason and a hint", async () => {
+    const root = makeHost();
+    expect((await runAgent(["apply", "--role", "worker", "--root", root, "--no-start"], QUIET)).exitCode).toBe(0);
+    const resultFile = `${root}/var/lib/typhoon-agent/result.json`;
+    fs.rmSync(resultFile);
+    fs.mkdirSync(resultFile);
+    const again = await runAgent(["apply", "--role", "worker", "--root", root, "--no-start"], QUIET);
+    expect(again.exitCode, again.stderr as string).toBe(0);
+    expect(again.stdout).toMatch(/^unchanged: /);
+    expect(again.stderr).toContain("typhoon-agent: warning: result not written: cannot write /var/lib/typhoon-agent/result.json: EISDIR (is a directory)");
+    expect(again.stderr).toMatch(/typhoon-agent: hint: .*move it away/);
+    expect(fs.statSync(resultFile).isDirectory()).toBe(true);
+    expect(fs.readdirSync(path.dirname(resultFile)).filter((name) => name.endsWith(".tmp"))).toEqual([]);
+  });
+
   rootTest("plan prints a table and changes nothing; --json is one document", async () => {
     const root = makeHost();
     const bundle = `${root}/home/core/assets`;
@@ -120,11 +151,11 @@ describe("apply and plan", () => {
     const refusals: Array<[string[], string]> = [
       [["apply", bundle, "--expect-sha256", "xyz"], '--expect-sha256 takes a SHA-256 digest of 64 hex digits (sha256sum prints it), not "xyz"'],
       [["apply", bundle, "--expect-sha256", "0".repeat(63)], "--expect-sha256 takes a SHA-256 digest"],
-      [["apply", bundle, "--lock-wait", "soon"], "--lock-wait takes a number of seconds, 0 or more\n"],
-      [["apply", bundle, "--lock-wait", "-1"], "--lock-wait takes a number of seconds, 0 or more, not -1"],
+      [["apply", bundle, "--lock-wait", "soon"], '--lock-wait takes a number of seconds from 0 to 86400 (decimal digits, a fraction allowed), not "soon"\n'],
+      [["apply", bundle, "--lock-wait", "-1"], '--lock-wait takes a number of seconds from 0 to 86400 (decimal digits, a fraction allowed), not "-1"'],
       [["plan", bundle, "--lock-wait", "1"], "unknown option --lock-wait"],
       [["rollback", "--lock-wait", "x"], "--lock-wait takes a number of seconds"],
-      [["verify", "--warn-days", "1.5"], "--warn-days takes a whole number of days, 0 or more, not 1.5"],
+      [["verify", "--warn-days", "1.5"], '--warn-days takes a number of days from 0 to 3650 (whole days in decimal digits), not "1.5"'],
     ];
     for (const [args, message] of refusals) {
       const result = await runAgent([...args, "--root", root], QUIET);

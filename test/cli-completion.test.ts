@@ -1,6 +1,7 @@
 // Shell completion as an operator installs it: `typhoon-agent completion` prints yargs'
-// bash script, and a real bash that sourced it completes commands, flags and choices by
-// asking the binary (on PATH as `typhoon-agent`, as on a node).
+// bash script (zsh's or fish's when $SHELL names one), and a real bash or fish that sourced
+// it completes commands, flags and choices by asking the binary (on PATH as `typhoon-agent`,
+// as on a node). Any other shell gets bash's with a warning; an argument is refused (exit 2).
 
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -41,6 +42,54 @@ describe("typhoon-agent completion", () => {
     expect(result.stdout).toContain("complete -o bashdefault -o default -F _typhoon-agent_yargs_completions typhoon-agent\n");
     const syntax = await execa("bash", ["-n"], { input: result.stdout as string, reject: false });
     expect(syntax.exitCode, syntax.stderr).toBe(0);
+  });
+
+  test("zsh gets zsh's script, which zsh accepts", async () => {
+    const result = await runAgent(["completion"], { env: { SHELL: "/usr/bin/zsh" } });
+    expect(result.exitCode).toBe(0);
+    expect(result.stderr).toBe("");
+    expect(String(result.stdout).split("\n")[0]).toBe("#compdef typhoon-agent");
+    const syntax = await execa("zsh", ["-n"], { input: result.stdout as string, reject: false });
+    expect(syntax.exitCode, syntax.stderr).toBe(0);
+  });
+
+  test("fish gets fish's script, and a real fish completes commands and flags with it", async () => {
+    const result = await runAgent(["completion"], { env: { SHELL: "/usr/bin/fish" } });
+    expect(result.exitCode).toBe(0);
+    expect(result.stderr).toBe("");
+    const directory = agentOnPath();
+    fs.writeFileSync(path.join(directory, "typhoon-agent.fish"), result.stdout as string);
+    const program = `source ${path.join(directory, "typhoon-agent.fish")}; complete -C 'typhoon-agent ro'; complete -C 'typhoon-agent verify --warn'`;
+    const fish = await execa("fish", ["--no-config", "-c", program], { env: { PATH: `${directory}:${process.env.PATH}`, SHELL: "/usr/bin/fish" }, reject: false });
+    expect(fish.exitCode, fish.stderr).toBe(0);
+    // fish shows each candidate with its description after a tab.
+    expect(fish.stdout.split("\n").map((line) => line.split("\t")[0])).toEqual(["rollback", "--warn-days"]);
+    expect(fish.stdout).toContain("rollback\tUndo the last apply");
+  });
+
+  // Any other shell: the README's install line writes bash's script to bash_completion.d
+  // whatever the operator's own login shell, so it still gets it, and is told what it is.
+  for (const shell of ["/bin/tcsh", "/bin/sh", ""]) {
+    test(`SHELL=${JSON.stringify(shell)}: bash's script, and a warning naming the shells there are scripts for`, async () => {
+      const result = await runAgent(["completion"], { env: { SHELL: shell } });
+      expect(result.exitCode).toBe(0);
+      expect(result.stdout).toContain("complete -o bashdefault -o default -F _typhoon-agent_yargs_completions typhoon-agent\n");
+      expect(result.stderr).toBe(`typhoon-agent: warning: completion scripts exist for bash, zsh, fish; ${shell === "" ? "$SHELL is not set" : `$SHELL is ${shell}`}: this is bash's\n`);
+    });
+  }
+
+  for (const extra of [["extra"], ["--foo"], ["bash"], ["-", "x"]]) {
+    test(`completion ${extra.join(" ")}: exit 2, nothing on standard output`, async () => {
+      const result = await runAgent(["completion", ...extra], { env: { SHELL: "/bin/bash" } });
+      expect(result.exitCode).toBe(2);
+      expect(result.stdout).toBe("");
+      expect(result.stderr).toContain(`completion takes no arguments, and was given ${extra.join(" ")}`);
+    });
+  }
+
+  test("the README names the shells exactly", () => {
+    const readme = fs.readFileSync(path.join(import.meta.dir, "../README.md"), "utf8");
+    expect(readme.replace(/\n/g, " ")).toContain("Prints bash's completion script, or zsh's or fish's when `$SHELL` names one");
   });
 
   test("is listed in --help", async () => {

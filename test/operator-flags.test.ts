@@ -88,3 +88,64 @@ async function inBatches<T>(items: readonly T[], width: number, run: (item: T) =
   for (let at = 0; at < items.length; at += width) results.push(...(await Promise.all(items.slice(at, at + width).map(run))));
   return results;
 }
+
+/**
+ * The number flags: every flag some command's --help shows with a number for its default.
+ * Each takes plain decimal digits (seconds may have a decimal fraction) within the range its
+ * --help states; anything a looser parser would read as a number is refused.
+ */
+async function numberFlags(): Promise<Array<{ command: string; flag: string; max: number; fraction: boolean }>> {
+  const found: Array<{ command: string; flag: string; max: number; fraction: boolean }> = [];
+  for (const command of ["apply", "plan", "rollback", "verify", "render", "unpack", "pack"]) {
+    const help = String((await runAgent([command, "--help"])).stdout).split("\nExamples:")[0]!;
+    for (const chunk of help.split(/\n(?=\s+(?:-\w, )?--[\w-]+\s)/).slice(1)) {
+      if (!/\[default: \d+\]/.test(chunk)) continue;
+      const range = /\((\d+) to (\d+)( seconds| days)?\)/.exec(chunk.replace(/\s+/g, " "));
+      expect(range, `${command} --help: ${chunk} states no range`).not.toBeNull();
+      found.push({ command, flag: /--([\w-]+)/.exec(chunk)![1]!, max: Number(range![2]), fraction: range![3] === " seconds" });
+    }
+  }
+  return found;
+}
+
+const BAD_NUMBERS = (max: number, fraction: boolean): string[] => [
+  "0x10", "0o7", "0b1", "1e3", "1E3", "+3", "-1", "-0", " 3", "3 ", "\t3", "3\n", "1_000", "Infinity", "NaN", "3s", "٣",
+  String(max + 1), "99999999999999999999", ".5", "5.", "3,5", ...(fraction ? [] : ["3.5", "3.0"]),
+];
+
+describe("number flags take plain decimal numbers in their stated range", () => {
+  rootTest("every number flag, every malformed or out-of-range value: exit 2 naming flag and value, nothing written", async () => {
+    const root = makeHost();
+    const bundle = path.join(root, "home/core/assets");
+    await writeSampleBundle(bundle);
+    const flags = await numberFlags();
+    expect(flags.map(({ command, flag }) => `${command} --${flag}`).sort()).toEqual(["apply --lock-wait", "rollback --lock-wait", "verify --warn-days"]);
+    const before = snapshotTree(root);
+    const runs = flags.flatMap(({ command, flag, max, fraction }) => {
+      const base = command === "apply" ? ["apply", bundle, "--root", root] : [command, "--root", root];
+      return BAD_NUMBERS(max, fraction).map((value) => ({ label: `${command} --${flag} ${JSON.stringify(value)}`, flag, value, args: [...base, `--${flag}`, value] }));
+    });
+    const results = await inBatches(runs, 4, (run) => runAgent(run.args, { env: QUIET }));
+    const wrong = runs.flatMap((run, index) => {
+      const result = results[index]!;
+      expectCleanFailure(result, run.label);
+      const stderr = String(result.stderr);
+      const named = stderr.includes(`--${run.flag} takes`) && stderr.includes(JSON.stringify(run.value));
+      return result.exitCode === 2 && named ? [] : [`${run.label}: exit ${result.exitCode} ${stderr.trim().split("\n")[0]}`];
+    });
+    expect(wrong).toEqual([]);
+    expect(snapshotTree(root)).toEqual(before);
+  }, 120_000);
+
+  rootTest("the edges of each range are taken", async () => {
+    const root = makeHost();
+    for (const { command, flag, max, fraction } of await numberFlags()) {
+      if (command === "apply") continue; // apply's --lock-wait is rollback's: one coerce, proven there without installing
+      for (const value of ["0", String(max), "007", ...(fraction ? ["0.5"] : [])]) {
+        const result = await runAgent([command, "--root", root, `--${flag}`, value], { env: QUIET });
+        // rollback with nothing to roll back and verify with nothing installed: the flag was taken.
+        expect(result.exitCode, `${command} --${flag} ${value}: ${String(result.stderr)}`).toBe(66);
+      }
+    }
+  });
+});

@@ -197,6 +197,33 @@ describe("verify on an installed controller", () => {
     expect(stderr).toMatch(/^<3>\/etc\/typhoon\/agent\.yaml k8s_dns_service_ip: .* check=config/m);
   });
 
+  // Every way agent.yaml can fail to load is one config finding, never the end of the check.
+  // (Unreadable, EACCES, cannot be made: verify runs as root only, and root reads a 0000 file.)
+  const UNLOADABLE_CONFIGS: ReadonlyArray<{ form: string; plant: (file: string, outside: string) => void; says: RegExp }> = [
+    { form: "a directory", plant: (file) => fs.mkdirSync(file), says: /not a regular file/ },
+    { form: "a FIFO", plant: (file) => execSync(`mkfifo ${file}`), says: /not a regular file/ },
+    { form: "a symlink out of the root", plant: (file, outside) => fs.symlinkSync(outside, file), says: /link/ },
+    { form: "a dangling symlink", plant: (file) => fs.symlinkSync("/nowhere/agent.yaml", file), says: /link/ },
+    { form: "not UTF-8", plant: (file) => fs.writeFileSync(file, Buffer.from("role: controller\n# caf\xe9\n", "latin1")), says: /not UTF-8/ },
+    { form: "broken YAML", plant: (file) => fs.writeFileSync(file, "role: [controller\n"), says: /cannot parse/ },
+  ];
+  for (const { form, plant, says } of UNLOADABLE_CONFIGS) {
+    rootTest(`agent.yaml ${form}: one config error, and every other check still runs`, async () => {
+      const root = node();
+      const outside = path.join(tempDir("typhoon-outside-"), "agent.yaml");
+      fs.writeFileSync(outside, "role: controller\n");
+      fs.mkdirSync(`${root}/etc/typhoon`, { recursive: true });
+      plant(`${root}/etc/typhoon/agent.yaml`, outside);
+      fs.chmodSync(`${root}/etc/kubernetes/kubelet.yaml`, 0o666);
+      const { exitCode, report } = await verify(root);
+      expect(exitCode).toBe(1);
+      expect(findingsAt(report, "/etc/typhoon/agent.yaml")).toEqual(["error config"]);
+      expect(report.findings.find((finding) => finding.check === "config")!.message).toMatch(says);
+      expect(findingsAt(report, "/etc/kubernetes/kubelet.yaml")).toEqual(["error mode"]);
+      expect(report.certificates).toHaveLength(13);
+    });
+  }
+
   rootTest("a user other than root: exit 77 before reading anything", async () => {
     const result = await runAgent(["verify", "--root", node()], { ...QUIET, uid: 65534, gid: 65534 });
     expect(result.exitCode).toBe(77);

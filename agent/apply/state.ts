@@ -10,6 +10,7 @@ import { realParent, type HostRoot, type RealPath } from "../hostfs/host-root.ts
 import { BACKUP_DIRECTORY, LOCK_FILE, RESULT_FILE, STATE_DIRECTORY, TRANSACTION_RECORD } from "../paths.ts";
 import type { DesiredState } from "../plan/desired-state.ts";
 import { logRecovered } from "../report/apply-journal.ts";
+import { say } from "../report/console.ts";
 import type { ApplyResult } from "../report/apply-result.ts";
 import type { EventLog } from "../report/events.ts";
 import { pendingRecovery, recoverInterrupted, removeStrayFiles, setAsideRecords, type Recovery } from "../transaction/recovery.ts";
@@ -93,21 +94,24 @@ export function recoverAndLog(host: HostRoot, events: EventLog): Recovery | unde
 
 /**
  * /var/lib/typhoon-agent/result.json, like Ignition's result file: written atomically, 0600.
- * A host that cannot take it (a full disk) gets a warning in the printed result: the outcome
- * was already reported to the journal, and must not turn from success into failure.
+ * One that cannot be written leaves the outcome as it is (a full disk must not turn success
+ * into failure), and a warning on standard error says why, so the missing file is no mystery.
  */
 export function writeResult(host: HostRoot, result: ApplyResult): void {
+  let file: RealPath | undefined;
   try {
     if (!fs.existsSync(host.directory(STATE_DIRECTORY))) return;
-    const file = host.file(RESULT_FILE);
+    file = host.file(RESULT_FILE);
     writeNewFile(`${file}.tmp`, `${JSON.stringify(result, null, 2)}\n`, 0o600);
     fs.renameSync(`${file}.tmp`, file);
   } catch (error) {
     if (!(error instanceof AgentError) && !isSystemError(error)) throw error;
-    result.warnings.push(fromSystemError(error, "write", RESULT_FILE).message);
+    const failure = fromSystemError(error, "write", RESULT_FILE);
+    say(`warning: result not written: ${failure.message}`);
+    if (failure.hint !== undefined) say(`hint: ${failure.hint}`);
     // A half-written temp goes now if it can; else the next plan names it and the next apply removes it.
     try {
-      removeIfPresent(`${host.file(RESULT_FILE)}.tmp`);
+      if (file !== undefined) removeIfPresent(`${file}.tmp`);
     } catch (cleanup) {
       if (!isSystemError(cleanup)) throw cleanup;
     }

@@ -8,7 +8,7 @@ import type { ApplyResult } from "../report/apply-result.ts";
 import { configOptions, flagsFromArgs, type ConfigArgs } from "../config/options.ts";
 import { AgentError, UsageError, exitCodeHelp } from "../errors.ts";
 import { BUNDLE_PATH, TEXTFILE_COLLECTOR_DIRECTORY } from "../paths.ts";
-import { pathValue, seconds, sha256Digest } from "./option-checks.ts";
+import { MAX_WAIT_SECONDS, pathValue, seconds, sha256Digest } from "./option-checks.ts";
 import { print, say, sayDone } from "../report/console.ts";
 import type { EventLog } from "../report/events.ts";
 
@@ -51,7 +51,7 @@ function applyBuilder(yargs: Argv<object>): Argv<ApplyArgs> {
     .option("dry-run", { type: "boolean", default: false, describe: "print the plan and stop (same as `typhoon-agent plan`)" })
     .option("start", { type: "boolean", default: true, describe: "systemctl daemon-reload and enable --now kubelet.service afterwards (--no-start skips; never under --root)" })
     .option("keep-bundle", { type: "boolean", default: false, describe: "keep the bundle file (it holds every secret; removed after a successful apply by default)" })
-    .option("lock-wait", { requiresArg: true, default: 30, coerce: seconds("lock-wait"), describe: "seconds to wait for another apply to finish, or for the upload still writing the bundle (then exit 75)" }) as unknown as Argv<ApplyArgs>;
+    .option("lock-wait", { type: "string", requiresArg: true, default: 30, coerce: seconds("lock-wait"), describe: `seconds to wait for another apply to finish, or for the upload still writing the bundle, then exit 75 (0 to ${MAX_WAIT_SECONDS} seconds)` }) as unknown as Argv<ApplyArgs>;
 }
 
 /** plan is apply --dry-run: what it does not read takes the value a dry run never uses. */

@@ -3,9 +3,11 @@
 // `--warn-days ""` as 0, takes `--root ""` (an unset shell variable) or a `--root` left
 // as the last word for an empty path that resolves to the current directory, and a
 // mistyped digest would otherwise be reported as a corrupted bundle. A value the operator
-// typed is never empty: an empty one is refused before anything is read or written.
+// typed is never empty: an empty one is refused before anything is read or written, and
+// `--root` names a directory that exists. The number flags are declared as strings, so
+// yargs does not read `0x10` as 16 or ` 3` as 3 before the check here sees them.
 
-import { UsageError } from "../errors.ts";
+import { UsageError, describeErrno } from "../errors.ts";
 
 /**
  * yargs turns a positional "-" into an empty string, so "-" (standard input) travels
@@ -55,24 +57,34 @@ function flagShown(flag: string): string {
   return flag.startsWith("<") ? flag : flag.length === 1 ? `-${flag}` : `--${flag}`;
 }
 
-const shown = (value: number): string => (Number.isNaN(value) ? "" : `, not ${value}`);
+/** The longest --lock-wait: a day. An upload or an apply that holds the lock longer is stuck, not busy. */
+export const MAX_WAIT_SECONDS = 86_400;
+/** The furthest --warn-days looks ahead: ten years, past any certificate's lifetime (Typhoon issues one year). */
+export const MAX_WARN_DAYS = 3650;
 
-/** A wait in seconds: 0 or more, fractions allowed (flock(1) takes them). */
-export function seconds(flag: string): (raw: unknown) => number {
-  return (raw) => {
-    const value = Number(typed(flag, "a number of seconds", raw));
-    if (!Number.isFinite(value) || value < 0) throw refuse(`--${flag} takes a number of seconds, 0 or more${shown(value)}`);
-    return value;
-  };
+/**
+ * A number as a person types it: decimal digits, and for seconds a decimal fraction. Number()
+ * would also take 0x10, 1e3, blanks around it, +3 and Infinity, and a huge value silently.
+ */
+function decimal(flag: string, unit: "seconds" | "days", max: number, raw: unknown): number {
+  const value = typed(flag, `a number of ${unit}`, raw);
+  const form = unit === "seconds" ? /^\d+(\.\d+)?$/ : /^\d+$/;
+  const number = Number(value);
+  if (!form.test(value) || number > max) {
+    const what = unit === "seconds" ? "decimal digits, a fraction allowed" : "whole days in decimal digits";
+    throw refuse(`--${flag} takes a number of ${unit} from 0 to ${max} (${what}), not ${JSON.stringify(value)}`);
+  }
+  return number;
 }
 
-/** A whole number of days, 0 or more. */
+/** A wait in seconds, up to MAX_WAIT_SECONDS; fractions allowed (flock(1) takes them). */
+export function seconds(flag: string): (raw: unknown) => number {
+  return (raw) => decimal(flag, "seconds", MAX_WAIT_SECONDS, raw);
+}
+
+/** A whole number of days, up to MAX_WARN_DAYS. */
 export function days(flag: string): (raw: unknown) => number {
-  return (raw) => {
-    const value = Number(typed(flag, "a number of days", raw));
-    if (!Number.isInteger(value) || value < 0) throw refuse(`--${flag} takes a whole number of days, 0 or more${shown(value)}`);
-    return value;
-  };
+  return (raw) => decimal(flag, "days", MAX_WARN_DAYS, raw);
 }
 
 /** A SHA-256 digest as sha256sum and Terraform's sha256() print it: 64 hex digits. */
@@ -93,6 +105,33 @@ export function pathValue(flag: string, what: string, options: { stdin: boolean 
     const value = typed(flag, what, raw);
     if (value === "-" && !options.stdin) throw refuse(`${flagShown(flag)} takes ${what}, not - (standard input)`);
     return value;
+  };
+}
+
+const UNMOUNTED_HINT = "is the node's filesystem mounted there? the agent never creates the root it works in: mount it, or mkdir a scratch tree first";
+
+/**
+ * A directory that exists, a symlink to one followed: `--root /mnt/node` over a mount that
+ * failed, or a typo, must not become a tree the agent creates and installs into.
+ */
+export function existingDirectory(flag: string, what: string): (raw: unknown) => string {
+  const named = pathValue(flag, what);
+  return (raw) => {
+    const value = named(raw);
+    // Loaded on use, as yargs' own built-ins are: every start would pay for node:fs.
+    const fs = require("node:fs") as typeof import("node:fs");
+    let reason: string;
+    try {
+      const stats = fs.statSync(value);
+      if (stats.isDirectory()) return value;
+      reason = "it is a file, not a directory";
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      // Not ours to search (another user, a 0700 parent): the command's own check says so (verify: exit 77).
+      if (code === "EACCES") return value;
+      reason = code === "ENOENT" ? "no such directory" : describeErrno(code);
+    }
+    throw refuse(`${flagShown(flag)} ${value}: ${reason}`, UNMOUNTED_HINT);
   };
 }
 

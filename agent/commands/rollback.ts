@@ -3,7 +3,7 @@ import type { RollbackResult } from "../apply/rollback.ts";
 import { ROOT_OPTION } from "../config/options.ts";
 import { exitCodeHelp } from "../errors.ts";
 import { print, sayDone } from "../report/console.ts";
-import { seconds } from "./option-checks.ts";
+import { MAX_WAIT_SECONDS, seconds } from "./option-checks.ts";
 
 interface RollbackArgs {
   root: string;
@@ -24,7 +24,7 @@ export const rollbackCommand: CommandModule<object, RollbackArgs> = {
       .option("root", ROOT_OPTION)
       .option("json", { type: "boolean", default: false, describe: "print the result as JSON on standard output" })
       .option("start", { type: "boolean", default: true, describe: "when kubelet.service or kubelet.yaml was restored, systemctl daemon-reload and restart the kubelet (--no-start skips; never under --root)" })
-      .option("lock-wait", { requiresArg: true, default: 30, coerce: seconds("lock-wait"), describe: "seconds to wait for a running apply (then exit 75)" })
+      .option("lock-wait", { type: "string", requiresArg: true, default: 30, coerce: seconds("lock-wait"), describe: `seconds to wait for a running apply, then exit 75 (0 to ${MAX_WAIT_SECONDS} seconds)` })
       .example("$0 rollback", "restore what the last apply replaced or removed, remove what it created")
       .example("$0 rollback --root /tmp/node", "the same in a scratch tree")
       .epilogue(exitCodeHelp()) as Argv<RollbackArgs>,

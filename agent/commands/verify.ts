@@ -9,7 +9,7 @@ import { TEXTFILE_COLLECTOR_DIRECTORY } from "../paths.ts";
 import { print } from "../report/console.ts";
 import type { VerifyResult } from "../verify/findings.ts";
 import type { CurrentConfig } from "../verify/expected.ts";
-import { days } from "./option-checks.ts";
+import { MAX_WARN_DAYS, days } from "./option-checks.ts";
 
 /** Certificates closer to their NotAfter are a warning; the shipped expiry alert warns from the same day. */
 export const DEFAULT_WARN_DAYS = 90;
@@ -31,7 +31,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
       configOptions(
         (yargs as Argv<object>)
           .option("json", { type: "boolean", default: false, describe: "print one JSON document (certificates, findings, exit code) on standard output" })
-          .option("warn-days", { requiresArg: true, default: DEFAULT_WARN_DAYS, coerce: days("warn-days"), describe: "warn about certificates that expire within this many days" }),
+          .option("warn-days", { type: "string", requiresArg: true, default: DEFAULT_WARN_DAYS, coerce: days("warn-days"), describe: `warn about certificates that expire within this many days (0 to ${MAX_WARN_DAYS} days)` }),
       ) as unknown as Argv<VerifyArgs>
     )
       .example("$0 verify", "what typhoon-agent-verify.timer runs every day")
@@ -72,7 +72,7 @@ export const verifyCommand: CommandModule<object, VerifyArgs> = {
 /**
  * The configuration as it stands now, for the checks to compare with what the install
  * recorded, and where the metrics go. A daily health check must still see the certificates
- * when agent.yaml is broken: the configuration problem is one finding, and the metrics go to
+ * when agent.yaml does not load, however it fails: that is one finding, and the metrics go to
  * the default directory, so the failure reaches Prometheus too.
  */
 async function verifyInputs(args: VerifyArgs, root: string): Promise<{ current: CurrentConfig; metricsDirectory: string }> {
@@ -83,7 +83,8 @@ async function verifyInputs(args: VerifyArgs, root: string): Promise<{ current: 
     const withoutFlags = loadConfig({ root, configPath: args.config, flags: {} }).config;
     return { current: { path, loaded, withoutFlags }, metricsDirectory: loaded.config.textfile_collector_dir };
   } catch (error) {
-    if (!(error instanceof AgentError) || error.exitCode !== ExitCode.badConfig) throw error;
+    // Any way it fails to load (broken YAML, a directory, a FIFO, a dangling link, not UTF-8): one finding.
+    if (!(error instanceof AgentError)) throw error;
     return { current: { path, problem: error.message }, metricsDirectory: TEXTFILE_COLLECTOR_DIRECTORY };
   }
 }

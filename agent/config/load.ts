@@ -3,6 +3,7 @@
 // is a ConfigError (exit 78) that names the key, where the value came from and the form
 // it must have.
 
+import { isUtf8 } from "node:buffer";
 import * as fs from "node:fs";
 import { loadAll } from "js-yaml";
 import { ConfigError, attempt } from "../errors.ts";
@@ -83,12 +84,36 @@ function checkedLists(config: Record<ConfigKeyName, unknown>, origins: Record<Co
   return checked;
 }
 
+/**
+ * No file at agent.yaml's path, but a link there: its target (followed inside the root, like
+ * every link the agent meets) does not exist. The operator meant a configuration; running
+ * with the defaults instead would install a node nobody configured.
+ */
+function refuseDanglingLink(host: HostRoot): void {
+  const link = host.file(DEFAULT_CONFIG_PATH);
+  const target = attempt("read the link", link, () => (fs.lstatSync(link, { throwIfNoEntry: false })?.isSymbolicLink() ? fs.readlinkSync(link) : undefined));
+  if (target === undefined) return;
+  throw new ConfigError(
+    `${link} is a symbolic link to ${target}, which does not exist${host.isRealRoot ? "" : ` below ${host.root}`}`,
+    undefined,
+    `links resolve inside the node's root: point it at a file there, or replace it with the file (or remove it for the defaults)`,
+  );
+}
+
 function readConfigFile(options: LoadConfigOptions): { path: string; values: Record<string, unknown> } | undefined {
   const explicit = options.configPath !== undefined;
-  const file = options.configPath ?? new HostRoot(options.root).readable(DEFAULT_CONFIG_PATH);
+  const host = new HostRoot(options.root);
+  const file = options.configPath ?? host.readable(DEFAULT_CONFIG_PATH);
   const action = "read the agent configuration";
   const text = explicit ? attempt(action, file, () => fs.readFileSync(file, "utf8")) : readTextIfExists(file, action);
-  if (text === undefined) return undefined;
+  if (text === undefined) {
+    refuseDanglingLink(host);
+    return undefined;
+  }
+  // readFileSync put U+FFFD for each byte that is no UTF-8; a file that holds U+FFFD itself is fine.
+  if (text.includes("\uFFFD") && !isUtf8(attempt(action, file, () => fs.readFileSync(file)))) {
+    throw new ConfigError(`${file} is not UTF-8 text`, undefined, "save it as UTF-8 (iconv -t UTF-8), or write the value in ASCII");
+  }
   let documents: unknown[];
   try {
     documents = loadAll(text, { filename: file });

@@ -5,7 +5,7 @@
 // line in the file.
 
 import type { Argv } from "yargs";
-import { nonEmpty, pathValue } from "../commands/option-checks.ts";
+import { existingDirectory, nonEmpty, pathValue } from "../commands/option-checks.ts";
 import { CONFIG_KEY_LIST, DEFAULT_CONFIG_PATH, describeDefault, flagName } from "./keys.ts";
 import type { ConfigFlags } from "./load.ts";
 
@@ -19,8 +19,8 @@ export const ROOT_OPTION = {
   type: "string",
   requiresArg: true,
   default: "/",
-  coerce: pathValue("root", "a directory"),
-  describe: "operate on the tree at DIR instead of / (every absolute host path is taken below it)",
+  coerce: existingDirectory("root", "a directory"),
+  describe: "operate on the tree at DIR, an existing directory, instead of / (every absolute host path is taken below it)",
 } as const;
 
 const CONFIG_GROUP = `Configuration (flags override ${DEFAULT_CONFIG_PATH}):`;

@@ -22,7 +22,9 @@ function agentRuns(work: string): Array<{ measure: string; args: string[]; exitC
   fs.mkdirSync(tree, { recursive: true });
   fs.writeFileSync(bundle, "##### hello.txt\nhello\n", { mode: 0o600 });
   fs.writeFileSync(path.join(tree, "hello.txt"), "hello\n");
-  const missing = path.join(work, "startup-missing");
+  // --root must exist; an empty one holds no install record and no backup.
+  const empty = path.join(work, "startup-empty");
+  fs.mkdirSync(empty, { recursive: true });
   return [
     { measure: "--version", args: ["--version"] },
     { measure: "completion", args: ["completion"] },
@@ -30,8 +32,8 @@ function agentRuns(work: string): Array<{ measure: string; args: string[]; exitC
     { measure: "render kubelet", args: ["render", "kubelet", "--runtime", "podman"] },
     { measure: "plan (worker, empty root)", args: ["plan", "--role", "worker", "--runtime", "podman", "--root", root] },
     // As root, nothing installed (66); as another user verify refuses before looking (77).
-    { measure: "verify (nothing installed)", args: ["verify", "--root", missing], exitCode: process.getuid?.() === 0 ? 66 : 77 },
-    { measure: "rollback (no backup)", args: ["rollback", "--root", missing], exitCode: 66 },
+    { measure: "verify (nothing installed)", args: ["verify", "--root", empty], exitCode: process.getuid?.() === 0 ? 66 : 77 },
+    { measure: "rollback (no backup)", args: ["rollback", "--root", empty], exitCode: 66 },
     { measure: "unpack (one asset)", args: ["unpack", bundle, "-C", unpacked], prepare: () => fs.rmSync(unpacked, { recursive: true, force: true }) },
     { measure: "pack (one file)", args: ["pack", tree, "-o", path.join(work, "startup-packed")] },
   ];
