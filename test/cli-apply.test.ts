@@ -240,7 +240,7 @@ describe("apply and plan", () => {
 
     const apply = await runAgent(["apply", bundle, "--root", root, "--no-start", "--keep-bundle", "--json"], QUIET);
     expect(apply.exitCode, apply.stderr as string).toBe(0);
-    const report = JSON.parse(apply.stdout as string) as { outcome: string; recovered: { id: string; outcome: string } };
+    const report = JSON.parse(apply.stdout as string) as { outcome: string; recovered: { id: string; outcome: string; backup?: string } };
     expect(report.recovered).toEqual({ id: record.id, outcome: "rolled back", backup: record.backup });
     expect(report.outcome).toBe("applied");
     expect(fs.existsSync(`${root}${record.backup}`), "a rolled-back transaction's backup undoes nothing: it goes").toBe(false);

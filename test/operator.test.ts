@@ -13,7 +13,7 @@ import { makeHost, sampleAssets, writeSampleBundle } from "./helpers/host.ts";
 import { expectCleanFailure } from "./helpers/operator.ts";
 import { applyOnOverlay } from "./helpers/overlay-host.ts";
 import { secretFragments, findLeak } from "./helpers/secrets.ts";
-import { snapshotIgnoringRunRecord, snapshotTree, tempDir } from "./helpers/tree.ts";
+import { managedTree, snapshotIgnoringRunRecord, snapshotTree, tempDir } from "./helpers/tree.ts";
 
 const isRoot = process.getuid?.() === 0;
 if (!isRoot) console.log("operator tests skipped: apply chowns files to other users and needs root");
@@ -274,5 +274,28 @@ describe("no output quotes a secret", () => {
       }
       fs.writeFileSync(file, original);
     }
+  });
+
+  rootTest("--config pointed at a secret (a key, a kubeconfig, a token): refused, the file never quoted, in any command's output or the result file", async () => {
+    const root = makeHost();
+    const bundle = `${root}/home/core/assets`;
+    const assets = await writeSampleBundle(bundle);
+    expect((await runAgent(["apply", bundle, "--root", root, "--keep-bundle"], QUIET)).exitCode).toBe(0);
+    const fragments = secretFragments(assets);
+    const secrets = [...assets.keys()].filter((name) => /\.(key|conf)$|bootstrap-token/.test(name));
+    expect(secrets.length).toBeGreaterThan(5);
+    const installedBefore = managedTree(root);
+    for (const name of secrets) {
+      const file = path.join(tempDir(), path.basename(name));
+      fs.writeFileSync(file, assets.get(name)!);
+      for (const command of [["apply", bundle], ["plan", bundle], ["verify"], ["verify", "--json"], ["render", "kubelet"], ["render", "agent-config"]]) {
+        const result = await runAgent([...command, "--root", root, "--keep-bundle", "--config", file].filter((arg) => command[0] === "apply" || arg !== "--keep-bundle"), QUIET);
+        const record = fs.existsSync(`${root}/${STATE}/result.json`) ? fs.readFileSync(`${root}/${STATE}/result.json`, "utf8") : "";
+        const label = `--config ${name}, ${command.join(" ")}: exit ${result.exitCode}`;
+        expect(findLeak(`${String(result.stdout)}\n${stderrOf(result)}\n${record}`, fragments), label).toBeUndefined();
+        expect(result.exitCode, `${label}\n${stderrOf(result)}`).not.toBe(0);
+      }
+    }
+    expect(managedTree(root)).toEqual(installedBefore);
   });
 });

@@ -123,7 +123,7 @@ function readConfigFile(options: LoadConfigOptions): { path: string; values: Rec
   if (documents.length > 1) throw new ConfigError(`${file} holds ${documents.length} YAML documents; the configuration is one flat mapping`);
   const values = documents[0] ?? {};
   if (values === null || typeof values !== "object" || Array.isArray(values)) {
-    throw new ConfigError(`${file} must be a flat mapping of key: value lines, got ${describeRaw(values)}`, undefined, `keys: ${knownKeyNames()}`);
+    throw new ConfigError(`${file} must be a flat mapping of key: value lines, got ${describeDocument(values)}`, undefined, `keys: ${knownKeyNames()}`);
   }
   return { path: file, values: values as Record<string, unknown> };
 }
@@ -175,6 +175,16 @@ function describeRaw(raw: unknown): string {
   if (typeof raw === "object") return "a mapping";
   if (typeof raw === "string") return JSON.stringify(raw);
   return `${String(raw)} (a ${typeof raw}; quote it to make it a string)`;
+}
+
+/**
+ * What a whole file turned out to be, by its kind only: --config pointed at the wrong file
+ * (a key, a token) must not print it, so a document that is one value is never quoted.
+ */
+function describeDocument(raw: unknown): string {
+  if (typeof raw === "string") return `one string of ${raw.length} characters (not shown: the wrong file may hold a secret)`;
+  if (typeof raw === "number" || typeof raw === "boolean") return `one ${typeof raw}`;
+  return describeRaw(raw);
 }
 
 function knownKeyNames(): string {
