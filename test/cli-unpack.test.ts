@@ -3,6 +3,7 @@
 
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { execSync } from "node:child_process";
 import { execa } from "execa";
 import { describe, expect, test } from "vitest";
 import packageJson from "../package.json" with { type: "json" };
@@ -180,6 +181,32 @@ describe("pack", () => {
     expect((await runAgent(["pack", path.join(work, "tree"), "-o", path.join(work, "bundle")])).exitCode).toBe(65);
     fs.rmSync(work, { recursive: true });
   });
+
+  // `pack DIR -o /dev/null` ("does it pack?") once replaced /dev/null with a root-only file holding every key.
+  const SPECIAL_OUTPUTS: Array<[string, (file: string, work: string) => void]> = [
+    ["a character device", (file) => execSync(`mknod ${file} c 1 3`)],
+    ["a FIFO", (file) => execSync(`mkfifo ${file}`)],
+    ["a symlink to a regular file", (file, work) => (fs.writeFileSync(path.join(work, "target"), "mine\n"), fs.symlinkSync(path.join(work, "target"), file))],
+    ["a symlink to a device", (file) => fs.symlinkSync("/dev/null", file)],
+    ["a dangling symlink", (file) => fs.symlinkSync("nowhere", file)],
+    ["a directory", (file) => fs.mkdirSync(file)],
+  ];
+  for (const [what, make] of SPECIAL_OUTPUTS) {
+    test.skipIf(process.getuid?.() !== 0)(`-o naming ${what}: exit 73 naming it, nothing replaced, no temp file`, async () => {
+      const work = tempDir();
+      fs.mkdirSync(path.join(work, "tree"));
+      fs.writeFileSync(path.join(work, "tree/a"), "fine\n");
+      const output = path.join(work, "out");
+      make(output, work);
+      const before = snapshotTree(work);
+      const result = await runAgent(["pack", path.join(work, "tree"), "-o", output]);
+      expect({ exitCode: result.exitCode, stdout: result.stdout }).toEqual({ exitCode: 73, stdout: "" });
+      expect(result.stderr).toContain(`${output} is a `);
+      expect(result.stderr).toContain("hint: name a new or regular file");
+      expect(snapshotTree(work)).toEqual(before);
+      fs.rmSync(work, { recursive: true });
+    });
+  }
 
   test("an empty tree is not a bundle; a missing one is exit 66", async () => {
     const work = tempDir();

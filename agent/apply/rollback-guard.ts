@@ -4,9 +4,8 @@
 // the agent wrote a key, a FIFO, a device, a socket, any symlink: the agent writes none) was
 // put there since, by someone else, and rollback refuses before it changes anything.
 
-import type * as fs from "node:fs";
 import { AgentError, ExitCode } from "../errors.ts";
-import { statIfExists } from "../fsio/read-only.ts";
+import { kindOf, statIfExists } from "../fsio/read-only.ts";
 import type { HostPath, HostRoot } from "../hostfs/host-root.ts";
 import type { Backup } from "./backup.ts";
 
@@ -49,16 +48,5 @@ function touchedPaths(backup: Backup): Touched[] {
     ...backup.manifest.createdFiles.map((path): Touched => ({ path, installed: "regular file", action: "remove" })),
     ...backup.manifest.createdDirectories.map((path): Touched => ({ path, installed: "directory", action: "remove" })),
   ].sort((a, b) => a.path.length - b.path.length);
-}
-
-function kindOf(stat: fs.Stats | undefined): string | undefined {
-  if (stat === undefined) return undefined;
-  if (stat.isFile()) return "regular file";
-  if (stat.isDirectory()) return "directory";
-  if (stat.isSymbolicLink()) return "symlink";
-  if (stat.isFIFO()) return "FIFO";
-  if (stat.isCharacterDevice()) return "character device";
-  if (stat.isBlockDevice()) return "block device";
-  return "socket";
 }
 

@@ -1,10 +1,10 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Argv, CommandModule } from "yargs";
-import { UsageError, attempt, exitCodeHelp, fromSystemError } from "../errors.ts";
+import { AgentError, ExitCode, UsageError, attempt, exitCodeHelp, fromSystemError } from "../errors.ts";
 import { pathValue } from "./option-checks.ts";
 import type { PackResult } from "../unpack/pack.ts";
-import { removeIfPresent } from "../fsio/read-only.ts";
+import { kindOf, removeIfPresent, statIfExists } from "../fsio/read-only.ts";
 import { CREATE_NEW, isClosedPipe } from "../fsio/write-all.ts";
 import { say, sayDone } from "../report/console.ts";
 import { counted, formatBytes } from "../report/format.ts";
@@ -60,6 +60,7 @@ async function packToStdout({ preparePack, writePack }: Packer, directory: strin
 
 /** Writes next to the destination and renames, so a failed or interrupted pack leaves no partial bundle. */
 async function packToFile({ preparePack, writePack }: Packer, directory: string, output: string, between: () => Promise<void>): Promise<PackResult> {
+  refuseSpecialOutput(output);
   const names = preparePack(directory);
   await between();
   const temporary = path.join(path.dirname(output), `.${path.basename(output)}.${process.pid}.tmp`);
@@ -69,6 +70,7 @@ async function packToFile({ preparePack, writePack }: Packer, directory: string,
     fs.closeSync(fd);
     fd = -1;
     await between();
+    refuseSpecialOutput(output);
     fs.renameSync(temporary, output);
     return result;
   } catch (error) {
@@ -80,4 +82,19 @@ async function packToFile({ preparePack, writePack }: Packer, directory: string,
     }
     throw fromSystemError(error, "write", output);
   }
+}
+
+/**
+ * -o replaces FILE by a rename: over /dev/null, a FIFO or a link it would put a root-only file
+ * holding every key in its place (/dev/null is where "just check it packs" would send it).
+ */
+function refuseSpecialOutput(output: string): void {
+  const found = kindOf(statIfExists(output));
+  if (found === undefined || found === "regular file") return;
+  throw new AgentError(
+    ExitCode.cannotCreate,
+    `${output} is a ${found}, not a regular file: pack -o replaces FILE with the bundle, and will not replace that`,
+    "name a new or regular file; to write to a device, a pipe or a link, write to standard output (leave -o out) and redirect it",
+    output,
+  );
 }

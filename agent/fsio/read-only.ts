@@ -80,3 +80,15 @@ export function removeIfPresent(file: string, options: { recursive?: boolean } =
   if (statIfExists(file) === undefined) return;
   fs.rmSync(file, { recursive: options.recursive === true, force: true });
 }
+
+/** What an lstat found, in words for a message; undefined when nothing is there. */
+export function kindOf(stat: fs.Stats | undefined): string | undefined {
+  if (stat === undefined) return undefined;
+  if (stat.isFile()) return "regular file";
+  if (stat.isDirectory()) return "directory";
+  if (stat.isSymbolicLink()) return "symlink";
+  if (stat.isFIFO()) return "FIFO";
+  if (stat.isCharacterDevice()) return "character device";
+  if (stat.isBlockDevice()) return "block device";
+  return "socket";
+}
