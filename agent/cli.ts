@@ -13,7 +13,7 @@ import { renderCommand } from "./commands/render.ts";
 import { rollbackCommand } from "./commands/rollback.ts";
 import { unpackCommand } from "./commands/unpack.ts";
 import { verifyCommand } from "./commands/verify.ts";
-import { COMPLETION_DESCRIPTION, checkCompletion } from "./commands/completion.ts";
+import { COMPLETION_DESCRIPTION, asDocumented, checkCompletion } from "./commands/completion.ts";
 import { STDIN_PLACEHOLDER, usageErrorFor } from "./commands/option-checks.ts";
 import { VERSION } from "./version.ts";
 
@@ -32,7 +32,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .command(unpackCommand)
     .command(packCommand)
     .command(renderCommand)
-    .completion("completion", COMPLETION_DESCRIPTION)
+    .completion("completion", COMPLETION_DESCRIPTION, asDocumented((): string[] => onByDefault(cli)))
     .middleware((parsed) => {
       for (const [key, value] of Object.entries(parsed)) if (value === STDIN_PLACEHOLDER) parsed[key] = "-";
     }, true)
@@ -53,7 +53,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         const text = message ?? error?.message ?? "invalid usage";
         const refused = usageErrorFor(text);
         if (refused !== undefined) throw refused;
-        const unknown = unknownFlags(text, declaredFlags(cli));
+        const unknown = unknownFlags(text, declaredFlags(cli), argv);
         throw new AgentError(ExitCode.usage, unknown?.message ?? text, unknown?.hint ?? "see typhoon-agent --help");
       }
       throw error;
@@ -74,12 +74,18 @@ function declaredFlags(cli: object): string[] {
   return Object.keys(options?.key ?? {});
 }
 
+/** The boolean flags of the command being parsed that are on unless negated (--no-start). */
+function onByDefault(cli: object): string[] {
+  const options = (cli as { getOptions?: () => { boolean?: string[]; default?: Record<string, unknown> } }).getOptions?.();
+  return (options?.boolean ?? []).filter((name) => options?.default?.[name] === true);
+}
+
 /**
  * yargs' "Unknown arguments: keep-bundel, keepBundel" (it lists a kebab-case flag twice),
  * said once per flag, with a hint: a renamed configuration flag, or the closest flag this
  * command has.
  */
-function unknownFlags(message: string, known: readonly string[]): { message: string; hint: string | undefined } | undefined {
+function unknownFlags(message: string, known: readonly string[], argv: readonly string[]): { message: string; hint: string | undefined } | undefined {
   const listed = /^Unknown arguments?: (.*)$/.exec(message)?.[1];
   if (listed === undefined) return undefined;
   const flags = known.filter((name) => name.length > 1 && !/[A-Z]/.test(name));
@@ -90,8 +96,15 @@ function unknownFlags(message: string, known: readonly string[]): { message: str
     const closest = closestName(name, flags);
     return closest === undefined ? [] : [`did you mean --${closest} (not --${name})?`];
   });
-  const shown = unknown.map((name) => (name.length === 1 ? `-${name}` : `--${name}`)).join(", ");
+  const shown = unknown.map((name) => flagAsTyped(name, argv)).join(", ");
   return { message: `unknown option${unknown.length === 1 ? "" : "s"} ${shown}`, hint: hints.length === 0 ? undefined : hints.join("; ") };
+}
+
+/** An unknown flag as the operator typed it: yargs reports `--no-start` as "start". */
+function flagAsTyped(name: string, argv: readonly string[]): string {
+  if (name.length === 1) return `-${name}`;
+  const typed = (flag: string): boolean => argv.some((word) => word === flag || word.startsWith(`${flag}=`));
+  return typed(`--no-${name}`) && !typed(`--${name}`) ? `--no-${name}` : `--${name}`;
 }
 
 function report(error: unknown, verbose: boolean): number {

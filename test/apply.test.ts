@@ -10,6 +10,7 @@ import { runApply } from "../agent/apply/apply.ts";
 import { runRollback } from "../agent/apply/rollback.ts";
 import { HostRoot } from "../agent/hostfs/host-root.ts";
 import { terraformBundle } from "../scripts/make-bundle.ts";
+import { AGENT } from "./helpers/agent-binary.ts";
 import { applyIn, applyRequest, EventRecorder } from "./helpers/apply.ts";
 import { ETCD_UID, NOBODY_UID, makeHost, sampleAssets, writeSampleBundle } from "./helpers/host.ts";
 import { snapshotIgnoringRunRecord, snapshotTree } from "./helpers/tree.ts";
@@ -181,6 +182,29 @@ describe("a bundle cut short still parses, and is refused", () => {
       expect(snapshotIgnoringRunRecord(root, before)).toEqual(before);
     });
   }
+
+  // Through the binary, over an installed controller: etcd (a host service, not a static pod)
+  // needs every file of its TLS set, and installing without one would remove it.
+  rootTest("a controller bundle lacking any one etcd TLS file is refused (65), naming it, nothing touched", async () => {
+    const root = makeHost();
+    const bundle = `${root}/home/core/assets`;
+    await writeSampleBundle(bundle);
+    const env = { TYPHOON_AGENT_JOURNAL: "stderr" };
+    const installed = await execa(AGENT, ["apply", bundle, "--root", root, "--keep-bundle", "--etcd-user", "root"], { reject: false, env });
+    expect(installed.exitCode, installed.stderr).toBe(0);
+    const etcdFiles = [...assets.keys()].filter((name) => name.startsWith("tls/etcd/"));
+    expect(etcdFiles).toHaveLength(9);
+    for (const missing of etcdFiles) {
+      fs.writeFileSync(bundle, terraformBundle(new Map([...assets].filter(([name]) => name !== missing))));
+      const before = snapshotTree(root);
+      const run = await execa(AGENT, ["apply", bundle, "--root", root, "--keep-bundle", "--etcd-user", "root"], { reject: false, env });
+      expect(run.exitCode, `${missing}: ${run.stderr}`).toBe(65);
+      // The client files are named as the pods read them (/etc/kubernetes/pki/...), the rest as assets.
+      expect(run.stderr, missing).toMatch(new RegExp(`typhoon-agent: \\S*${path.basename(missing).replace(".", "\\.")}\\b.*the bundle lacks|the bundle lacks ${missing.replace(".", "\\.")}`));
+      expect(run.stderr, missing).toContain("cut short in transfer");
+      expect(snapshotIgnoringRunRecord(root, before), missing).toEqual(before);
+    }
+  });
 
   rootTest("the 2019 key names with today's static pods: the kubeconfigs they read are missing", async () => {
     const root = makeHost();

@@ -315,6 +315,23 @@ describe("starting the kubelet", () => {
     expect(fs.readFileSync(path.join(run.work, "systemctl.log"), "utf8").trimEnd().split("\n").slice(2)).toEqual(["daemon-reload", "disable --now kubelet.service"]);
   });
 
+  // "/" spelled otherwise is neither the live root (it would start the kubelet behind a
+  // spelling the README does not promise) nor a scratch root (it writes onto the real /).
+  rootTest("a --root that resolves to / but is not spelled / is a usage error for every command, before anything is read or written", async () => {
+    const link = path.join(tempDir(), "slash");
+    fs.symlinkSync("/", link);
+    const spellings = ["/.", "//", "///", "/./", "/tmp/..", "/etc/../", link];
+    const commands = ["apply ASSETS --keep-bundle", "plan ASSETS", "rollback", "verify", "render kubelet"];
+    const runs = commands.flatMap((command) => spellings.map((root) => `${command} --root ${root}`));
+    const run = await applyOnOverlay(`echo "$*" >> $LOG`, runs);
+    if (run === undefined) return;
+    expect(run.exitCodes, run.stderr).toEqual(runs.map(() => 2));
+    for (const root of spellings) expect(run.stderr).toContain(`--root ${root}: that is / spelled otherwise; spell it --root / (or leave --root out) for the live root`);
+    expect(fs.existsSync(path.join(run.work, "systemctl.log"))).toBe(false);
+    expect(fs.readdirSync(path.join(run.work, "upper/etc")).sort()).toEqual(["group", "os-release", "passwd"]); // the namespace's own copies
+    expect(fs.readdirSync(path.join(run.work, "upper/var"))).toEqual([]);
+  });
+
   rootTest("a failing systemctl fails the apply with its words, exit 69: installed, the kubelet not started", async () => {
     const run = await applyOnOverlay(`[ "$1" = enable ] && { echo "Failed to enable unit: Unit file kubelet.service is masked." >&2; exit 1; }\nexit 0`);
     if (run === undefined) return;

@@ -90,6 +90,7 @@ describe("typhoon-agent completion", () => {
   test("the README names the shells exactly", () => {
     const readme = fs.readFileSync(path.join(import.meta.dir, "../README.md"), "utf8");
     expect(readme.replace(/\n/g, " ")).toContain("Prints bash's completion script, or zsh's or fish's when `$SHELL` names one");
+    expect(readme.replace(/\n/g, " ")).toContain("completes commands, flags (as documented: `--no-start`, `-v`)");
   });
 
   test("is listed in --help", async () => {
@@ -104,4 +105,23 @@ describe("typhoon-agent completion", () => {
     expect(await complete(script, ["typhoon-agent", "verify", "--warn"])).toEqual(["--warn-days"]);
     expect(await complete(script, ["typhoon-agent", "render", "agent"])).toEqual(["agent-config"]);
   });
+
+  // The flags as documented: --no-start (the default is to start), -v; never --start or --v.
+  test("bash offers the documented --no-start and -v, never --start or --v", async () => {
+    const script = (await runAgent(["completion"], { env: { SHELL: "/bin/bash" } })).stdout as string;
+    for (const command of ["apply", "rollback"]) {
+      expect(await complete(script, ["typhoon-agent", command, "--no-"]), command).toEqual(["--no-start"]);
+      // What the script asks the binary for every flag (bash then keeps those that start with the word).
+      const all = String((await runAgent(["--get-yargs-completions", "typhoon-agent", command, "--"])).stdout).split("\n");
+      expect(all, command).toContain("-v");
+      expect(all, command).not.toContain("--v");
+      expect(all, command).not.toContain("--start");
+    }
+  });
+});
+
+test("a --no-FLAG the command lacks is named as typed: plan --no-start is unknown option --no-start", async () => {
+  const result = await runAgent(["plan", "--no-start"]);
+  expect(result.exitCode).toBe(2);
+  expect(String(result.stderr)).toContain("typhoon-agent: unknown option --no-start");
 });

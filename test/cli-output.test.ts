@@ -88,6 +88,22 @@ test("a summary that cannot be written (> /dev/full) does not fail the apply it 
   expect(fs.existsSync(path.join(root, "etc/kubernetes/kubelet.yaml"))).toBe(true);
 });
 
+test("--json that cannot be written (> /dev/full) after an apply or rollback did its work: exit 74, saying the run succeeded and where its report is, never to run it again", async () => {
+  const root = tempDir();
+  const toFull = (args: string[]) => execa("sh", ["-c", '"$@" > /dev/full', "sh", ...WITHOUT_JOURNAL, ...args], { reject: false, env: { TYPHOON_AGENT_JOURNAL: "" } });
+  for (const [what, args, done] of [
+    ["apply", ["apply", "--root", root, "--json", ...WORKER], /^typhoon-agent: the apply succeeded, but its JSON report was lost: cannot write standard output: ENOSPC \(no space left on device\)\ntyphoon-agent: hint: do not run the apply again for its report: \/var\/lib\/typhoon-agent\/result\.json holds it$/m],
+    ["rollback", ["rollback", "--root", root, "--json", "--no-start"], /^typhoon-agent: the rollback succeeded, but its JSON report was lost: cannot write standard output: ENOSPC \(no space left on device\)\ntyphoon-agent: hint: do not run the rollback again: that would undo the apply before it too; the journal holds its report \(journalctl SYSLOG_IDENTIFIER=typhoon-agent\)$/m],
+  ] as const) {
+    const run = await recorded(`${what} --json > /dev/full`, await toFull([...args]));
+    expect(run.exitCode, String(run.stderr)).toBe(74);
+    expect(String(run.stderr), what).toMatch(done);
+    expect(String(run.stderr), what).not.toMatch(/run the command again/);
+  }
+  // The rollback was done once: the apply it undid is gone, and nothing is left to undo.
+  expect(fs.existsSync(path.join(root, "etc/kubernetes/kubelet.yaml"))).toBe(false);
+});
+
 describe("rollback, unpack, pack: the result line on standard output", () => {
   test("rollback", async () => {
     const root = tempDir();

@@ -137,6 +137,37 @@ describe("cluster_dns_service_ip", () => {
   });
 });
 
+/** Every spelling of the IPv4-mapped address ::ffff:a.b.c.d: dotted, hex hextets short and padded, any case. */
+function mappedForms(v4: string): string[] {
+  const [a = 0, b = 0, c = 0, d = 0] = v4.split(".").map(Number);
+  const high = ((a << 8) | b).toString(16);
+  const low = ((c << 8) | d).toString(16);
+  return [
+    `::ffff:${high}:${low}`,
+    `::FFFF:${high.toUpperCase()}:${low.toUpperCase()}`,
+    `0:0:0:0:0:ffff:${high}:${low}`,
+    `0000:0000:0000:0000:0000:ffff:${high.padStart(4, "0")}:${low.padStart(4, "0")}`,
+    `0::ffff:${v4}`,
+    `0:0:0:0:0:ffff:${v4}`,
+  ];
+}
+
+describe("cluster_dns_service_ip written as an IPv4-mapped IPv6 address: judged by its IPv4 part, in every spelling", () => {
+  const ipv4 = (address: string) => /^\d+\.\d+\.\d+\.\d+$/.test(address);
+  const unusable = Object.entries(UNUSABLE_DNS).flatMap(([kind, addresses]) => addresses.filter(ipv4).flatMap((v4) => mappedForms(v4).map((form) => [kind, form] as const)));
+  test.each(unusable)("%s %s: exit 78", async (kind, address) => {
+    const result = await runAgent(["render", "config", "--cluster-dns-service-ip", address]);
+    expect(result.exitCode, String(result.stderr)).toBe(78);
+    expect(String(result.stderr)).toContain(`cluster_dns_service_ip: "${address}" is `);
+    expect(String(result.stderr)).toContain(kind);
+  });
+
+  test.each(USABLE_DNS.filter(ipv4).flatMap(mappedForms))("%s: accepted", async (address) => {
+    const result = await runAgent(["render", "config", "--cluster-dns-service-ip", address]);
+    expect(result.exitCode, String(result.stderr)).toBe(0);
+  });
+});
+
 describe("a bundle named through a link", () => {
   rootTest("a symlinked bundle: installed, link and target kept, a warning naming both and how to remove them", async () => {
     const root = makeHost();

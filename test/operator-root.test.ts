@@ -88,5 +88,6 @@ describe("--root names an existing directory", () => {
   rootTest("the README says so", () => {
     const readme = fs.readFileSync(path.join(import.meta.dir, "../README.md"), "utf8");
     expect(readme).toContain("`--root DIR` must name an existing directory");
+    expect(readme).toContain("and so is `/` spelled otherwise (`--root /.`, `--root //`, `--root /tmp/..`, a symlink to `/`)");
   });
 });

@@ -7,9 +7,9 @@ import type { ApplyOutcome } from "../apply/apply.ts";
 import type { ApplyResult } from "../report/apply-result.ts";
 import { configOptions, flagsFromArgs, type ConfigArgs } from "../config/options.ts";
 import { AgentError, UsageError, exitCodeHelp } from "../errors.ts";
-import { BUNDLE_PATH, TEXTFILE_COLLECTOR_DIRECTORY } from "../paths.ts";
+import { BUNDLE_PATH, RESULT_FILE, TEXTFILE_COLLECTOR_DIRECTORY } from "../paths.ts";
 import { MAX_WAIT_SECONDS, pathValue, seconds, sha256Digest } from "./option-checks.ts";
-import { print, say, sayDone } from "../report/console.ts";
+import { print, printDone, say, sayDone } from "../report/console.ts";
 import type { EventLog } from "../report/events.ts";
 
 /** What plan and apply both read; the flags only apply reads are absent from plan (and its --help). */
@@ -118,13 +118,17 @@ async function applyOrPlan(args: ApplyArgs): Promise<void> {
   }
   // plan writes nothing, not even metrics.
   if (!args["dry-run"]) (await import("../metrics/publish.ts")).publishApplyMetrics(host, metricsDirectory, outcome.result, events);
-  await show(outcome.result, args);
+  await show(outcome.result, args, outcome.failure);
   if (outcome.failure !== undefined) throw outcome.failure;
 }
 
-async function show(result: ApplyResult, args: ApplyArgs): Promise<void> {
+async function show(result: ApplyResult, args: ApplyArgs, failure: AgentError | undefined): Promise<void> {
   if (args.json) {
-    print(JSON.stringify(result, null, 2));
+    const document = JSON.stringify(result, null, 2);
+    if (result.outcome === "planned") print(document);
+    // A failed run's own error (its exit code and hint) outranks the document it could not print.
+    else if (failure !== undefined) sayDone(document);
+    else printDone(document, "apply", ` for its report: ${RESULT_FILE} holds it`);
     return;
   }
   for (const warning of result.warnings) say(`warning: ${warning}`);

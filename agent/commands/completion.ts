@@ -26,3 +26,29 @@ export function checkCompletion(argv: readonly string[], shell: string): void {
     say(`warning: completion scripts exist for ${SHELLS_WITH_A_SCRIPT.join(", ")}; ${shell === "" ? "$SHELL is not set" : `$SHELL is ${shell}`}: this is bash's`);
   }
 }
+
+type Completed = (error: Error | null, completions: string[] | undefined) => void;
+
+/**
+ * yargs offers a flag that is on by default as `--start` and the alias -v as `--v`; the
+ * README documents `--no-start` and `-v`, so those are what completion offers. `onByDefault`
+ * names the boolean flags of the command being completed whose default is true.
+ */
+export function asDocumented(onByDefault: () => readonly string[]) {
+  // Four parameters: how yargs tells a filter of its own completions from a replacement.
+  return (_current: string, _argv: unknown, yargsCompletions: (completed: Completed) => void, done: (completions: string[]) => void): void => {
+    yargsCompletions((error, completions) => {
+      const on = onByDefault();
+      done(error === null ? (completions ?? []).map((completion) => documented(completion, on)) : []);
+    });
+  };
+}
+
+/** One completion, bash's `--flag` or zsh's `--flag:description`, as the README spells the flag. */
+function documented(completion: string, onByDefault: readonly string[]): string {
+  const [flag = "", ...description] = completion.split(":");
+  const name = /^--(.+)$/.exec(flag)?.[1];
+  if (name === undefined) return completion;
+  const shown = name.length === 1 ? `-${name}` : onByDefault.includes(name) ? `--no-${name}` : flag;
+  return [shown, ...description].join(":");
+}

@@ -123,9 +123,10 @@ export function existingDirectory(flag: string, what: string): (raw: unknown) =>
     let reason: string;
     try {
       const stats = fs.statSync(value);
-      if (stats.isDirectory()) return value;
+      if (stats.isDirectory()) return notSlashSpelledOtherwise(flag, value, fs.realpathSync(value));
       reason = "it is a file, not a directory";
     } catch (error) {
+      if (error instanceof UsageError) throw error;
       const code = (error as NodeJS.ErrnoException).code;
       // Not ours to search (another user, a 0700 parent): the command's own check says so (verify: exit 77).
       if (code === "EACCES") return value;
@@ -133,6 +134,16 @@ export function existingDirectory(flag: string, what: string): (raw: unknown) =>
     }
     throw refuse(`${flagShown(flag)} ${value}: ${reason}`, UNMOUNTED_HINT);
   };
+}
+
+/**
+ * "/" spelled otherwise (`/.`, `//`, `/tmp/..`, a link to /) is neither the live root (only
+ * "/" starts the kubelet) nor a scratch tree (it would write onto the real /): refused.
+ */
+function notSlashSpelledOtherwise(flag: string, value: string, real: string): string {
+  if (value === "/" || real !== "/") return value;
+  const shown = flagShown(flag);
+  throw refuse(`${shown} ${value}: that is / spelled otherwise; spell it ${shown} / (or leave ${shown} out) for the live root`);
 }
 
 /** Any other value (a configuration flag): the last one given, not empty. Lists keep every item. */

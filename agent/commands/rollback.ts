@@ -2,7 +2,7 @@ import type { Argv, CommandModule } from "yargs";
 import type { RollbackResult } from "../apply/rollback.ts";
 import { ROOT_OPTION } from "../config/options.ts";
 import { exitCodeHelp } from "../errors.ts";
-import { print, sayDone } from "../report/console.ts";
+import { printDone, sayDone } from "../report/console.ts";
 import { MAX_WAIT_SECONDS, seconds } from "./option-checks.ts";
 
 interface RollbackArgs {
@@ -36,7 +36,7 @@ export const rollbackCommand: CommandModule<object, RollbackArgs> = {
     ]);
     const host = new HostRoot(args.root);
     const result = await runRollback(host, createJournal({ verbose: args.verbose, saidByCommand: SAID_BY_ROLLBACK }), { lockWaitSeconds: args["lock-wait"], settleKubelet: args.start && host.isRealRoot });
-    if (args.json) print(JSON.stringify(result, null, 2));
+    if (args.json) printDone(JSON.stringify(result, null, 2), "rollback", ": that would undo the apply before it too; the journal holds its report (journalctl SYSLOG_IDENTIFIER=typhoon-agent)");
     else sayDone(summary(result));
   },
 };

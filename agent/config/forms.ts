@@ -65,18 +65,25 @@ const UNUSABLE_IPV6: ReadonlyArray<[(groups: number[]) => boolean, string]> = [
 export function clusterDnsAddressProblem(value: string): Problem {
   const syntax = ipAddressProblem(value);
   if (syntax !== undefined) return syntax;
-  const v4 = IPV4.test(value) ? value : mappedIPv4(value);
-  if (v4 !== undefined) {
-    const octets = v4.split(".").map(Number);
-    return UNUSABLE_IPV4.find(([matches]) => matches(octets))?.[1];
-  }
+  if (IPV4.test(value)) return ipv4Problem(value.split(".").map(Number));
   const groups = ipv6Groups(value);
+  const mapped = mappedIPv4(groups);
+  if (mapped !== undefined) return ipv4Problem(mapped);
   return UNUSABLE_IPV6.find(([matches]) => matches(groups))?.[1];
 }
 
-/** The IPv4 address an IPv4-mapped IPv6 address (::ffff:a.b.c.d) stands for. */
-function mappedIPv4(value: string): string | undefined {
-  return /^(?:0{0,4}:){0,5}:?ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(value)?.[1];
+function ipv4Problem(octets: number[]): Problem {
+  return UNUSABLE_IPV4.find(([matches]) => matches(octets))?.[1];
+}
+
+/**
+ * The octets of the IPv4 address an IPv4-mapped IPv6 address (::ffff:0:0/96) stands for,
+ * however it is written: `::ffff:127.0.0.1` and `::ffff:7f00:1` are the same address.
+ */
+function mappedIPv4(groups: readonly number[]): number[] | undefined {
+  const [high = 0, low = 0] = groups.slice(6);
+  if (!groups.slice(0, 5).every((group) => group === 0) || groups[5] !== 0xffff) return undefined;
+  return [high >> 8, high & 0xff, low >> 8, low & 0xff];
 }
 
 /** The eight 16-bit groups of a valid IPv6 address (an embedded IPv4 address as two). */

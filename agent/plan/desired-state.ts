@@ -16,6 +16,7 @@ import {
   type Identities,
 } from "../placement/policy.ts";
 import { analyzeStaticPods } from "../placement/static-pods.ts";
+import { ETCD_TLS_ASSETS } from "../verify/certificates.ts";
 import { installRecordContent } from "./install-record.ts";
 
 export interface DesiredFile extends Ownership {
@@ -134,8 +135,9 @@ const PEM_BOUNDARY = /^-----(BEGIN|END) [A-Z0-9 ]+-----$/gm;
 
 /**
  * A bundle cut short on a line boundary still parses, and its assets sort tls/ last: what
- * gives it away is a certificate or key without its END line, or a static pod that reads a
- * pki file the bundle lacks. Installing it would also remove the files it lacks.
+ * gives it away is a certificate or key without its END line, a static pod that reads a
+ * pki file the bundle lacks, or a file of etcd's TLS set missing. Installing it would also
+ * remove the files it lacks.
  */
 function refuseIncompleteBundle(files: readonly PlacedAsset[], staticPods: number, references: ReadonlyMap<string, string[]>): void {
   if (staticPods === 0) {
@@ -145,6 +147,9 @@ function refuseIncompleteBundle(files: readonly PlacedAsset[], staticPods: numbe
   for (const [file, pods] of references) {
     if (!installed.has(file)) throw new BundleError(`${file} is read by ${pods.join(", ")}, but the bundle lacks it`, undefined, TRUNCATED_HINT);
   }
+  const assets = new Set(files.map((file) => file.placement.asset));
+  const etcdMissing = ETCD_TLS_ASSETS.filter((asset) => !assets.has(asset));
+  if (etcdMissing.length > 0) throw new BundleError(`etcd needs its whole TLS set, but the bundle lacks ${etcdMissing.join(", ")}`, undefined, TRUNCATED_HINT);
   for (const { placement, content, line } of files) {
     if (placement.rule.access === "private" || !/\.(crt|key|pub)$/.test(placement.asset)) continue;
     const boundaries = [...content.toString("latin1").matchAll(PEM_BOUNDARY)].map((match) => match[1]);

@@ -48,6 +48,21 @@ export function sayDone(line: string): void {
 }
 
 /**
+ * The --json document of a run that did its work (an apply installed, a rollback restored).
+ * A standard output that refuses it (`> /dev/full`) is still exit 74, since the document asked
+ * for is lost, but the message says the run succeeded and `keep` says where its report is kept:
+ * never "run the command again", which for a rollback would undo one more apply.
+ */
+export function printDone(text: string, command: string, keep: string): void {
+  try {
+    print(text);
+  } catch (error) {
+    if (!(error instanceof AgentError)) throw error;
+    throw new AgentError(error.exitCode, `the ${command} succeeded, but its JSON report was lost: ${error.message}`, `do not run the ${command} again${keep}`, error.path, { cause: error });
+  }
+}
+
+/**
  * How a failed command ends: its message and hint, one line each, and for an internal error
  * (a bug, exit 70) the stack of what was thrown, under -v only: no input reaches a stack trace.
  */

@@ -30,6 +30,13 @@ const CERTIFICATE_ENTRIES: readonly CertificateEntry[] = [
   { name: "etcd-peer", certificate: "tls/etcd/peer.crt", key: "tls/etcd/peer.key", ca: "etcd-peer-ca" },
 ];
 
+/**
+ * etcd's whole TLS set as Typhoon renders it (CAs, server, peer, client): etcd is a host
+ * service, not a static pod, so no manifest names what it reads, and a controller bundle
+ * lacking any of it is refused rather than installed (which would remove it).
+ */
+export const ETCD_TLS_ASSETS: readonly string[] = CERTIFICATE_ENTRIES.filter((entry) => entry.certificate.startsWith("tls/etcd/")).flatMap((entry) => (entry.key === undefined ? [entry.certificate] : [entry.certificate, entry.key]));
+
 /** Key pairs without a certificate: the service-account token signing key. */
 const KEY_PAIR_ENTRIES: ReadonlyArray<{ name: string; key: string; publicKey: string }> = [
   { name: "service-account", key: "tls/k8s/service-account.key", publicKey: "tls/k8s/service-account.pub" },
