@@ -6,6 +6,7 @@
 import { execSync } from "node:child_process";
 import * as fs from "node:fs";
 import { describe, expect, test } from "vitest";
+import { MAX_CONFIG_BYTES } from "../agent/config/read-file.ts";
 import type { VerifyResult } from "../agent/verify/findings.ts";
 import { runAgent } from "./helpers/agent-binary.ts";
 import { makeHost } from "./helpers/host.ts";
@@ -14,7 +15,7 @@ import { tempDir } from "./helpers/tree.ts";
 const isRoot = process.getuid?.() === 0;
 const rootTest = isRoot ? test : test.skip;
 const QUIET = { env: { TYPHOON_AGENT_JOURNAL: "stderr" }, timeout: 20_000 };
-const MIB = 1024 * 1024;
+const MIB = MAX_CONFIG_BYTES;
 
 /** Each form a non-file takes, made at `file` (or an existing one named instead). */
 const NOT_FILES: ReadonlyArray<{ form: string; kind: string; make: (file: string) => string }> = [
