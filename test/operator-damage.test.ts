@@ -128,8 +128,8 @@ describe("damaged files everywhere the agent reads", () => {
       expectCleanFailure(refused, how);
       expect(String(refused.stderr), label).toContain(`backup /${path.relative(root, file)} cannot be read`);
       expect(managedTree(root), label).toEqual(before);
-      const skip = /hint: .*: (mv \S+ \S+)/.exec(String(refused.stderr))?.[1];
-      expect(skip, label).toBe(`mv ${file} ${file}.damaged`);
+      const skip = /hint: .*: (mv -- \S+ \S+)/.exec(String(refused.stderr))?.[1];
+      expect(skip, label).toBe(`mv -- ${file} ${file}.damaged`);
       execSync(skip!);
       const next = await runAgent(["rollback", "--root", root], QUIET);
       expect(next.exitCode, `${how}, after skipping it: ${String(next.stderr)}`).toBe(0);

@@ -11,6 +11,7 @@ import { NODE_FILE_PATHS } from "../units/node-files.ts";
 import type { ApplyRequest } from "./request.ts";
 import { pruneBackups } from "./backup.ts";
 import { settleKubelet } from "./kubelet.ts";
+import { shellWord, shellWords } from "../shell-word.ts";
 
 export async function afterCommit(request: ApplyRequest, result: ApplyResult, events: EventLog): Promise<void> {
   if (result.backup !== undefined) keepNewestBackups(request, result);
@@ -47,7 +48,7 @@ function consumeBundle(request: ApplyRequest, result: ApplyResult): void {
     const stat = fs.lstatSync(bundle);
     if (stat.isSymbolicLink()) {
       const target = fs.realpathSync(bundle);
-      result.warnings.push(`the bundle ${bundle} is a symbolic link to ${target}; the agent removes no file through a link, so both were kept: they hold every secret of the cluster, remove them by hand (rm -- ${target} ${bundle})`);
+      result.warnings.push(`the bundle ${bundle} is a symbolic link to ${target}; the agent removes no file through a link, so both were kept: they hold every secret of the cluster, remove them by hand (rm -- ${shellWords(target, bundle)})`);
       return;
     }
     if (!stat.isFile()) return;
@@ -57,6 +58,6 @@ function consumeBundle(request: ApplyRequest, result: ApplyResult): void {
   } catch (error) {
     // Installed either way: a bundle that stays is the operator's to remove, not a failed apply.
     if (!isSystemError(error)) throw error;
-    result.warnings.push(`could not remove the bundle ${bundle}: ${describeErrno(error.code)}; it holds every secret of the cluster: remove it by hand (rm ${bundle})`);
+    result.warnings.push(`could not remove the bundle ${bundle}: ${describeErrno(error.code)}; it holds every secret of the cluster: remove it by hand (rm -- ${shellWord(bundle)})`);
   }
 }

@@ -17,6 +17,7 @@ import { isObject } from "../json.ts";
 import { BACKUP_DIRECTORY } from "../paths.ts";
 import type { Plan } from "../plan/plan.ts";
 import { isTransactionId } from "../transaction/names.ts";
+import { shellWords } from "../shell-word.ts";
 
 const KEEP_BACKUPS = 5;
 const MANIFEST_NAME = "typhoon-agent-backup.json";
@@ -129,7 +130,7 @@ export function newestBackup(directory: RealPath): RealPath | undefined {
 export async function readBackup(host: HostRoot, file: RealPath): Promise<Backup> {
   const shown = host.display(file);
   const damaged = (reason: string, cause?: unknown): AgentError =>
-    new AgentError(ExitCode.ioError, `backup ${shown} cannot be read: ${reason}; nothing was changed`, `set it aside, and the next rollback uses the backup before it: mv ${file} ${file}.damaged`, shown, { cause });
+    new AgentError(ExitCode.ioError, `backup ${shown} cannot be read: ${reason}; nothing was changed`, `set it aside, and the next rollback uses the backup before it: mv -- ${shellWords(file, `${file}.damaged`)}`, shown, { cause });
   let bytes: Buffer;
   try {
     bytes = withReadOnlyFile(file, (fd) => {

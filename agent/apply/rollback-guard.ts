@@ -8,6 +8,7 @@ import { AgentError, ExitCode } from "../errors.ts";
 import { kindOf, statIfExists } from "../fsio/read-only.ts";
 import type { HostPath, HostRoot } from "../hostfs/host-root.ts";
 import type { Backup } from "./backup.ts";
+import { shellWords } from "../shell-word.ts";
 
 type Installed = "regular file" | "directory";
 
@@ -30,7 +31,7 @@ export function refuseForeignObjects(host: HostRoot, backup: Backup): void {
   const what = foreign.map((entry) => `rollback would ${entry.action} ${entry.path}, but it is a ${entry.found}, not the ${entry.installed} the agent installed there`);
   const moves = foreign.map((entry) => {
     const real = host.file(entry.path);
-    return `mv ${real} ${real}.moved-aside`;
+    return `mv -- ${shellWords(real, `${real}.moved-aside`)}`;
   });
   throw new AgentError(
     ExitCode.cannotCreate,

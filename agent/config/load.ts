@@ -7,10 +7,10 @@ import { isUtf8 } from "node:buffer";
 import * as fs from "node:fs";
 import { loadAll } from "js-yaml";
 import { ConfigError, attempt } from "../errors.ts";
-import { readTextIfExists } from "../fsio/read-only.ts";
 import { yamlProblem } from "../json.ts";
 import { HostRoot } from "../hostfs/host-root.ts";
 import { CONFIG_KEYS, CONFIG_KEY_LIST, DEFAULT_CONFIG_PATH, RENAMED_KEYS, defaultConfig, flagName, type ConfigKey, type ConfigKeyName } from "./keys.ts";
+import { readConfigBytes } from "./read-file.ts";
 import { closestName } from "./suggest.ts";
 import type { AgentConfig } from "./types.ts";
 
@@ -104,16 +104,15 @@ function readConfigFile(options: LoadConfigOptions): { path: string; values: Rec
   const explicit = options.configPath !== undefined;
   const host = new HostRoot(options.root);
   const file = options.configPath ?? host.readable(DEFAULT_CONFIG_PATH);
-  const action = "read the agent configuration";
-  const text = explicit ? attempt(action, file, () => fs.readFileSync(file, "utf8")) : readTextIfExists(file, action);
-  if (text === undefined) {
+  const bytes = readConfigBytes(file, explicit);
+  if (bytes === undefined) {
     refuseDanglingLink(host);
     return undefined;
   }
-  // readFileSync put U+FFFD for each byte that is no UTF-8; a file that holds U+FFFD itself is fine.
-  if (text.includes("\uFFFD") && !isUtf8(attempt(action, file, () => fs.readFileSync(file)))) {
+  if (!isUtf8(bytes)) {
     throw new ConfigError(`${file} is not UTF-8 text`, undefined, "save it as UTF-8 (iconv -t UTF-8), or write the value in ASCII");
   }
+  const text = bytes.toString("utf8");
   let documents: unknown[];
   try {
     documents = loadAll(text, { filename: file });

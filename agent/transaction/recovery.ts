@@ -15,6 +15,7 @@ import { STATE_DIRECTORY, TRANSACTION_RECORD } from "../paths.ts";
 import { isSiblingName, isTransactionId, newTransactionId } from "./names.ts";
 import { finish, readRecord, realStep, removeRecord, type TransactionRecord } from "./record.ts";
 import { commitStep, directoryOf, undoPreparedStep, type RecordedStep } from "./steps.ts";
+import { shellWord, shellWords } from "../shell-word.ts";
 
 export interface Recovery {
   id: string;
@@ -45,14 +46,14 @@ export function recoverInterrupted(host: HostRoot): Recovery | undefined {
     if (record.phase === "prepare") {
       for (const step of [...steps].reverse()) take(undoCommand(step), () => undoPreparedStep(step));
       const backup = record.backup === undefined ? undefined : host.file(record.backup);
-      if (backup !== undefined) take(`rm -f ${backup}`, () => removeIfPresent(backup));
+      if (backup !== undefined) take(`rm -f -- ${shellWord(backup)}`, () => removeIfPresent(backup));
       removeRecord(host);
       return { id: record.id, outcome: "rolled back", ...backupOf(record) };
     }
     for (const step of steps) if (isPending(step)) take(commitCommand(step), () => commitStep(step));
     take("sync", () => syncFilesystems([host.directory(STATE_DIRECTORY), ...steps.map(directoryOf).filter((directory) => fs.existsSync(directory))]));
     const undos = steps.flatMap((step) => (step.kind === "remove" || (step.kind === "write" && step.undo !== undefined) ? [step.undo!] : []));
-    take(`rm -rf ${undos.join(" ")}`, () => finish(host, steps));
+    take(`rm -rf -- ${shellWords(...undos)}`, () => finish(host, steps));
     return { id: record.id, outcome: "completed", ...backupOf(record) };
   } catch (error) {
     throw setAside(host, record, taking, error instanceof AgentError ? error.message : messageOf(error));
@@ -81,11 +82,11 @@ function isPending(step: RecordedStep): boolean {
 function commitCommand(step: RecordedStep): string {
   switch (step.kind) {
     case "write":
-      return `mv ${step.temp} ${step.target}`;
+      return `mv -- ${shellWords(step.temp, step.target)}`;
     case "remove":
-      return `mv ${step.target} ${step.undo}`;
+      return `mv -- ${shellWords(step.target, step.undo)}`;
     case "chmod":
-      return `chown ${step.uid}:${step.gid} ${step.target} && chmod ${formatMode(step.mode)} ${step.target}`;
+      return `chown ${step.uid}:${step.gid} -- ${shellWord(step.target)} && chmod ${formatMode(step.mode)} -- ${shellWord(step.target)}`;
     case "mkdir":
       return "true";
   }
@@ -93,8 +94,8 @@ function commitCommand(step: RecordedStep): string {
 
 /** What undoPreparedStep does, as a shell command. */
 function undoCommand(step: RecordedStep): string {
-  if (step.kind === "mkdir") return `rmdir ${step.target}`;
-  if (step.kind === "write") return `rm -f ${step.temp}${step.undo === undefined ? "" : ` ${step.undo}`}`;
+  if (step.kind === "mkdir") return `rmdir -- ${shellWord(step.target)}`;
+  if (step.kind === "write") return `rm -f -- ${shellWords(step.temp, ...(step.undo === undefined ? [] : [step.undo]))}`;
   return "true";
 }
 
@@ -116,7 +117,7 @@ function setAside(host: HostRoot, record: TransactionRecord | undefined, command
   const what = record === undefined ? `the transaction record ${TRANSACTION_RECORD} cannot be read: ${problem}` : `the transaction ${id} an interrupted run left in ${TRANSACTION_RECORD} cannot be completed: ${problem}`;
   const where = moved ? `; the record is set aside as ${kept}, and the next run starts from the tree as it is` : "; moving the record aside failed too";
   const byHand = command === undefined ? [] : [`the step the agent could not take, by hand once its way is clear: ${command}`];
-  const then = moved ? `inspect the paths the record names, and rm -r ${real} once done` : `move the record aside by hand (mv ${host.file(TRANSACTION_RECORD)} ${real}), then run the command again`;
+  const then = moved ? `inspect the paths the record names, and rm -r -- ${shellWord(real)} once done` : `move the record aside by hand (mv -- ${shellWords(host.file(TRANSACTION_RECORD), real)}), then run the command again`;
   return new AgentError(ExitCode.ioError, `${what}${where}`, [...byHand, then].join("; "), TRANSACTION_RECORD);
 }
 
