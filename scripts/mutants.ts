@@ -296,7 +296,7 @@ export const MUTANTS: readonly Mutant[] = [
     name: "prepare-record-backup-kept",
     breaks: "a prepare record is rolled back, its backup deleted",
     file: "agent/transaction/recovery.ts",
-    from: "if (backup !== undefined) take(`rm -f ${backup}`, () => removeIfPresent(backup));",
+    from: "if (backup !== undefined) take(`rm -f -- ${shellWord(backup)}`, () => removeIfPresent(backup));",
     to: "",
     tests: ["test/cli-apply.test.ts"],
   },

@@ -109,7 +109,7 @@ describe("rollback refuses to remove or replace what the agent did not put there
         expect(snapshotTree(root), `${label}: the tree, the foreign object and the backup as they were`).toEqual(before);
 
         // The hint's command, run as printed, clears the way; the next rollback succeeds and the moved object survives.
-        const move = /mv (\S+) (\S+)/.exec(stderr);
+        const move = /mv -- (\S+) (\S+)/.exec(stderr);
         expect(move, `${label}: no mv in the hint\n${stderr}`).not.toBeNull();
         execSync(move![0]);
         const retried = await runAgent(["rollback", "--root", root, "--no-start"], { env: ENV });
