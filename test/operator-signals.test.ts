@@ -17,8 +17,9 @@ import { AGENT } from "./helpers/agent-binary.ts";
 import { makeHost, writeSampleBundle } from "./helpers/host.ts";
 import { managedTree, snapshotTree, tempDir } from "./helpers/tree.ts";
 import { recorded } from "./helpers/canary.ts";
+import { hasCommand } from "./helpers/pki-replacement.ts";
 
-const usable = process.getuid?.() === 0 && commandExists("strace");
+const usable = process.getuid?.() === 0 && hasCommand("strace");
 if (!usable) console.log("signal tests skipped: they need root and strace");
 const signalTest = usable ? test : test.skip;
 const ENV = { TYPHOON_AGENT_JOURNAL: "stderr" };
@@ -184,12 +185,3 @@ describe("signals during the commands that change nothing", () => {
     }
   }, 60_000);
 });
-
-function commandExists(command: string): boolean {
-  try {
-    execSync(`command -v ${command}`, { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -20,8 +20,9 @@ import { AGENT, runAgent } from "./helpers/agent-binary.ts";
 import { recorded } from "./helpers/canary.ts";
 import { makeHost, writeSampleBundle } from "./helpers/host.ts";
 import { managedTree, tempDir, type TreeEntry } from "./helpers/tree.ts";
+import { hasCommand } from "./helpers/pki-replacement.ts";
 
-const usable = process.getuid?.() === 0 && commandExists("strace");
+const usable = process.getuid?.() === 0 && hasCommand("strace");
 if (!usable) console.log("interrupted-rollback tests skipped: they need root and strace");
 const straceTest = usable ? test : test.skip;
 const ENV = { TYPHOON_AGENT_JOURNAL: "stderr" };
@@ -156,13 +157,4 @@ function copyTree(from: string, name: string): string {
   const to = path.join(work, name);
   execSync(`cp -a ${from} ${to}`);
   return to;
-}
-
-function commandExists(command: string): boolean {
-  try {
-    execSync(`command -v ${command}`, { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -5,7 +5,6 @@
 // swapped or a symlink, its CA (or itself) made a symlink, its file's mode opened up.
 
 import { createPublicKey } from "node:crypto";
-import { execSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { dump, load } from "js-yaml";
@@ -14,8 +13,7 @@ import { CERTIFICATE_LIST } from "../agent/verify/certificates.ts";
 import type { VerifyResult } from "../agent/verify/findings.ts";
 import { issue, newKeyPair, type KeyPair } from "../scripts/pki.ts";
 import { runAgent } from "./helpers/agent-binary.ts";
-import { makeHost, writeSampleBundle } from "./helpers/host.ts";
-import { tempDir } from "./helpers/tree.ts";
+import { copyOfTree, installedController } from "./helpers/host.ts";
 
 const isRoot = process.getuid?.() === 0;
 const rootTest = isRoot ? test : test.skip;
@@ -24,17 +22,11 @@ const QUIET = { env: { TYPHOON_AGENT_JOURNAL: "stderr" } };
 let installed: string;
 
 beforeAll(async () => {
-  if (!isRoot) return;
-  installed = makeHost();
-  await writeSampleBundle(`${installed}/home/core/assets`);
-  const apply = await runAgent(["apply", `${installed}/home/core/assets`, "--root", installed, "--no-start"], QUIET);
-  if (apply.exitCode !== 0) throw new Error(`apply failed: ${apply.stderr}`);
+  if (isRoot) installed = await installedController();
 }, 30_000);
 
 function node(): string {
-  const root = path.join(tempDir("typhoon-verify-status-"), "root");
-  execSync(`cp -a ${installed} ${root}`);
-  return root;
+  return copyOfTree(installed, "typhoon-verify-status-");
 }
 
 async function verify(root: string): Promise<{ exitCode: number; report: VerifyResult; table: string }> {

@@ -13,7 +13,7 @@ import { CERTIFICATE_LIST, installedCertificates } from "../agent/verify/certifi
 import type { VerifyResult } from "../agent/verify/findings.ts";
 import { issue, newKeyPair, type IssuedCert, type KeyPair } from "../scripts/pki.ts";
 import { AGENT, runAgent } from "./helpers/agent-binary.ts";
-import { makeHost, writeSampleBundle } from "./helpers/host.ts";
+import { copyOfTree, installedController, makeHost } from "./helpers/host.ts";
 import { journaldUnavailable, withJournald } from "./helpers/journald.ts";
 import { tempDir } from "./helpers/tree.ts";
 
@@ -26,18 +26,12 @@ const PKI = "etc/kubernetes/pki";
 let installed: string;
 
 beforeAll(async () => {
-  if (!isRoot) return;
-  installed = makeHost();
-  await writeSampleBundle(`${installed}/home/core/assets`);
-  const apply = await runAgent(["apply", `${installed}/home/core/assets`, "--root", installed, "--no-start"], QUIET);
-  if (apply.exitCode !== 0) throw new Error(`apply failed: ${apply.stderr}`);
+  if (isRoot) installed = await installedController();
 }, 30_000);
 
 /** A copy of the installed controller to plant one fault in. */
 function node(): string {
-  const root = path.join(tempDir("typhoon-verify-"), "root");
-  execSync(`cp -a ${installed} ${root}`);
-  return root;
+  return copyOfTree(installed, "typhoon-verify-");
 }
 
 async function verify(root: string, ...flags: string[]): Promise<{ exitCode: number; report: VerifyResult; stderr: string }> {
